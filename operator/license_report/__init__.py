@@ -1,0 +1,1 @@
+"""Kong Gateway license-usage reports, collected declaratively on Kubernetes."""

@@ -1,0 +1,1 @@
+"""One report run: ask the sources, aggregate, hand back what to write."""

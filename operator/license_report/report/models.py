@@ -1,0 +1,156 @@
+"""Pydantic models of what a report is made of and what it is made from.
+
+The output models (``KongReport``, ``NodeEntry``, ``Failure``) are the files
+users hand to Kong: their field names and types follow Kong's own
+``GET /license/report`` (2.7 to 3.4). The input models are what the sources
+layer hands to aggregation, already checked, so aggregation never sees a raw
+dict.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+
+import pydantic
+
+# --- the report, exactly as Kong shapes it -----------------------------------------
+
+
+class _Strict(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+class Counter(_Strict):
+    bucket: str
+    request_count: int = pydantic.Field(ge=0)
+
+
+class SystemInfo(_Strict):
+    # ``None`` (JSON null) means "not known": the hosts' facts could not be read
+    # and the report says so rather than inventing a figure.
+    cores: int | None
+    hostname: str
+    uname: str | None
+
+
+class KongReport(_Strict):
+    """``report.json``: the shape of Kong Enterprise 2.7-3.4 ``/license/report``."""
+
+    counters: list[Counter]
+    db_version: str
+    kong_version: str
+    license_key: str
+    rbac_users: int = pydantic.Field(ge=0)
+    services_count: int = pydantic.Field(ge=0)
+    system_info: SystemInfo
+    workspaces_count: int = pydantic.Field(ge=0)
+
+
+class FailureReason(enum.StrEnum):
+    """Why a gateway node gave no figures; CamelCase like Kubernetes reasons."""
+
+    TIMEOUT = "Timeout"
+    CONNECTION_REFUSED = "ConnectionRefused"
+    CONNECTION_ERROR = "ConnectionError"
+    TLS_ERROR = "TLSError"
+    UNAUTHORIZED = "Unauthorized"
+    HTTP_ERROR = "HTTPError"
+    BAD_RESPONSE = "BadResponse"
+    BODY_TOO_LARGE = "BodyTooLarge"
+    NOT_READY = "NotReady"
+
+
+class Failure(_Strict):
+    """A gateway node that was asked (or should have been) and gave nothing."""
+
+    pod: str
+    reason: FailureReason
+    message: str
+
+
+class NodeEntry(_Strict):
+    """One line of ``nodes.json``: what one gateway pod said, or why it did not."""
+
+    pod: str
+    reachable: bool
+    node_id: str | None = None
+    hostname: str | None = None  # keyed hash of the node's own hostname
+    host: str | None = None  # keyed hash of the machine (Kubernetes Node) it runs on
+    version: str | None = None
+    edition: str | None = None
+    database: str | None = None
+    cores: int | None = None
+    uname: str | None = None
+    total_requests: int | None = None
+    configuration_hash: str | None = None
+    error: str | None = None
+
+
+class Outcome(enum.StrEnum):
+    COMPLETE = "Complete"  # every node answered
+    DEGRADED = "Degraded"  # some nodes did not; each is a named failure
+
+
+class Collection(_Strict):
+    """Everything one collection produced; packaging turns it into files."""
+
+    report: KongReport
+    nodes: list[NodeEntry]
+    failures: list[Failure]
+    notes: list[str]
+    outcome: Outcome
+    mode: str  # "db" or "dbless"
+    edition: str  # "enterprise" or "community"
+    routes_count: int | None
+    consumers_count: int | None
+    generated_at: datetime.datetime
+
+
+# --- inputs, as the sources layer hands them over -----------------------------------
+
+
+class Target(_Strict):
+    """A gateway node to ask, with what is known of the machine it runs on."""
+
+    name: str = pydantic.Field(min_length=1)
+    url: str = pydantic.Field(min_length=1)
+    # Identity of the machine (a Kubernetes Node name, say): nodes on the same
+    # machine share its cores. ``None``: the node's own hostname is used.
+    host: str | None = None
+    host_cores: int | None = pydantic.Field(default=None, ge=1)
+    host_uname: str | None = None
+
+
+class MonthUsage(_Strict):
+    """Requests of one ``license_data`` month, summed over nodes; (0, 0) is UNKNOWN."""
+
+    year: int = pydantic.Field(ge=0)
+    month: int = pydantic.Field(ge=0, le=12)
+    requests: int = pydantic.Field(ge=0)
+
+
+class EntityCounts(_Strict):
+    services: int = pydantic.Field(ge=0)
+    routes: int = pydantic.Field(ge=0)
+    consumers: int = pydantic.Field(ge=0)
+    workspaces: int = pydantic.Field(ge=0)
+    rbac_users: int = pydantic.Field(ge=0)
+
+
+class DatastoreFigures(_Strict):
+    """What the PostgreSQL datastore says, counted by the database itself."""
+
+    db_version: str
+    counts: EntityCounts
+    usage: list[MonthUsage]
+    missing_tables: list[str] = []
+
+
+class LicenseFacts(_Strict):
+    """The parts of a Kong license the report uses. ``license_key`` is raw here:
+    it is hashed before it reaches any output, and kept out of ``repr``."""
+
+    license_key: str = pydantic.Field(repr=False)
+    expiration_date: datetime.date | None
+    customer: str | None = pydantic.Field(default=None, repr=False)
