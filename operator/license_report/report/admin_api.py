@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pydantic
 
+from license_report.report import window
+
 
 class _Lenient(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="ignore", frozen=True)
@@ -52,6 +54,13 @@ class NodeStatus(_Lenient):
 class ReportCounter(_Lenient):
     bucket: str
     request_count: int = pydantic.Field(ge=0)
+
+    @pydantic.field_validator("bucket")
+    @classmethod
+    def _known_bucket(cls, bucket: str) -> str:
+        # A garbled bucket would otherwise be counted in no month, or the wrong one.
+        window.parse_bucket(bucket)
+        return bucket
 
 
 class ReportSystemInfo(_Lenient):

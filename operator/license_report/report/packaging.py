@@ -1,0 +1,67 @@
+"""Turn a collection into the files users hand over: report.json, nodes.json, the tar.
+
+Everything is deterministic for a given collection (sorted keys, fixed tar
+metadata taken from the collection's timestamp), so the SHA-256 of a report
+identifies it and a rerun with the same figures gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import tarfile
+
+from license_report.report import models
+
+#: The member name Kong's docs give the JSON inside the report tar.
+TAR_MEMBER = "response.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Package:
+    report_json: bytes
+    nodes_json: bytes
+    tar_name: str
+    tar_bytes: bytes
+
+    @property
+    def report_sha256(self) -> str:
+        return hashlib.sha256(self.report_json).hexdigest()
+
+
+def _dump(value: object) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def tar_name(collection: models.Collection) -> str:
+    """``report-YYYY_MM_DD_HH_MM_PM.tar``, as Kong's docs name the file (12-hour clock)."""
+    return collection.generated_at.strftime("report-%Y_%m_%d_%I_%M_%p.tar")
+
+
+def _tar(*, member: str, content: bytes, mtime: float) -> bytes:
+    buffer = io.BytesIO()
+    # USTAR and fixed owner/mode: no local user names or umask leak into the file.
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        info = tarfile.TarInfo(member)
+        info.size = len(content)
+        info.mtime = int(mtime)
+        info.mode = 0o644
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def package(collection: models.Collection) -> Package:
+    report_json = _dump(collection.report.model_dump(mode="json"))
+    nodes_json = _dump([node.model_dump(mode="json") for node in collection.nodes])
+    return Package(
+        report_json=report_json,
+        nodes_json=nodes_json,
+        tar_name=tar_name(collection),
+        tar_bytes=_tar(
+            member=TAR_MEMBER, content=report_json, mtime=collection.generated_at.timestamp()
+        ),
+    )
