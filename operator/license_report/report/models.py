@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import urllib.parse
 
 import pydantic
 
@@ -120,6 +121,14 @@ class Target(_Strict):
     host: str | None = None
     host_cores: int | None = pydantic.Field(default=None, ge=1)
     host_uname: str | None = None
+
+    @pydantic.field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return url
 
 
 class MonthUsage(_Strict):

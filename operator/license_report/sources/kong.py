@@ -1,0 +1,322 @@
+"""Async client for the Kong Admin API: what each gateway node says about itself.
+
+Every way a node can fail to answer becomes a ``NodeError`` carrying a
+``FailureReason``, so the caller can name each missing node instead of
+producing a smaller report. Bodies are read with a size cap and validated
+against ``report.admin_api`` before anything is counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import ssl
+import urllib.parse
+from collections.abc import Sequence
+from typing import TypeVar
+
+import aiohttp
+import pydantic
+
+from license_report.report import admin_api, aggregation, models
+
+TOKEN_HEADER = "Kong-Admin-Token"  # noqa: S105 (a header name, not a secret)
+MAX_PAGE_SIZE = 1000  # Kong's own maximum for ?size=
+
+_Model = TypeVar("_Model", bound=pydantic.BaseModel)
+Reason = models.FailureReason
+
+
+class ConfigError(ValueError):
+    """The client settings cannot be used as given (bad CA, token over plain http)."""
+
+
+class NodeError(Exception):
+    def __init__(self, reason: models.FailureReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    token: str | None = dataclasses.field(default=None, repr=False)
+    timeout: float = 5.0  # per request, body included
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_concurrency: int = 64  # nodes asked at once
+    tls: ssl.SSLContext | None = None  # for https; None: system CAs, verification on
+    server_name: str | None = None  # TLS name to verify when URLs carry pod IPs
+    allow_token_over_http: bool = False
+    page_size: int = MAX_PAGE_SIZE
+    max_pages: int = 10_000
+
+
+def tls_context(*, ca_pem: str | None = None, insecure: bool = False) -> ssl.SSLContext:
+    """A client TLS context: verification on unless ``insecure`` is explicitly asked for."""
+    context = ssl.create_default_context()
+    if ca_pem is not None:
+        try:
+            context.load_verify_locations(cadata=ca_pem)
+        except (ssl.SSLError, ValueError) as error:
+            raise ConfigError(
+                f"the CA bundle is not valid PEM ({error.__class__.__name__})"
+            ) from None
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def check_settings(*, settings: Settings, targets: Sequence[models.Target]) -> None:
+    """Refuse to send the admin token where anyone on the path could read it."""
+    if settings.token is None or settings.allow_token_over_http:
+        return
+    plain = sorted(t.name for t in targets if urllib.parse.urlsplit(t.url).scheme != "https")
+    if plain:
+        raise ConfigError(
+            f"an admin token is configured but {len(plain)} node(s) use plain http "
+            f"(e.g. {plain[0]}); use https or allow the token over http explicitly"
+        )
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+async def _read_capped(response: aiohttp.ClientResponse, *, limit: int, what: str) -> bytes:
+    if response.content_length is not None and response.content_length > limit:
+        raise NodeError(
+            Reason.BODY_TOO_LARGE,
+            f"{what}: body of {response.content_length} bytes exceeds {limit}",
+        )
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            raise NodeError(Reason.BODY_TOO_LARGE, f"{what}: body exceeds {limit} bytes")
+    return bytes(body)
+
+
+def _kong_message(body: bytes) -> str:
+    try:
+        message = json.loads(body).get("message")
+    except (ValueError, AttributeError):
+        return ""
+    return f": {_short(str(message))}" if message else ""
+
+
+async def _get_or_none(
+    *, session: aiohttp.ClientSession, url: str, settings: Settings, allow_404: bool
+) -> bytes | None:
+    """GET ``url`` and return the body of a 200 (``None`` for an allowed 404)."""
+    path = urllib.parse.urlsplit(url).path or "/"
+    what = f"GET {path}"
+    headers = {TOKEN_HEADER: settings.token} if settings.token else {}
+    try:
+        async with session.get(
+            url,
+            headers=headers,
+            allow_redirects=False,  # never carry the token to another place
+            timeout=aiohttp.ClientTimeout(total=settings.timeout),
+            server_hostname=settings.server_name,
+        ) as response:
+            body = await _read_capped(response, limit=settings.max_body_bytes, what=what)
+            if response.status == 200:
+                return body
+            if response.status == 404 and allow_404:
+                return None
+            if response.status in (401, 403):
+                raise NodeError(
+                    Reason.UNAUTHORIZED, f"{what}: HTTP {response.status}{_kong_message(body)}"
+                )
+            if 300 <= response.status < 400:
+                location = _short(response.headers.get("Location", "?"))
+                raise NodeError(
+                    Reason.HTTP_ERROR,
+                    f"{what}: redirect {response.status} to {location} not followed",
+                )
+            raise NodeError(
+                Reason.HTTP_ERROR, f"{what}: HTTP {response.status}{_kong_message(body)}"
+            )
+    except TimeoutError:
+        raise NodeError(Reason.TIMEOUT, f"{what}: no answer within {settings.timeout:g}s") from None
+    except (aiohttp.ClientSSLError, ssl.SSLError) as error:
+        raise NodeError(Reason.TLS_ERROR, f"{what}: TLS failed ({_short(str(error))})") from None
+    except aiohttp.ClientConnectorError as error:
+        if isinstance(error.os_error, ConnectionRefusedError):
+            raise NodeError(Reason.CONNECTION_REFUSED, f"{what}: connection refused") from None
+        raise NodeError(
+            Reason.CONNECTION_ERROR, f"{what}: cannot connect ({_short(str(error.os_error))})"
+        ) from None
+    except (aiohttp.ClientError, OSError) as error:
+        raise NodeError(
+            Reason.CONNECTION_ERROR, f"{what}: connection lost ({error.__class__.__name__})"
+        ) from None
+
+
+async def _get(*, session: aiohttp.ClientSession, url: str, settings: Settings) -> bytes:
+    body = await _get_or_none(session=session, url=url, settings=settings, allow_404=False)
+    assert body is not None  # a 404 raised NodeError above
+    return body
+
+
+def _parse(body: bytes, model: type[_Model], *, what: str) -> _Model:
+    try:
+        return model.model_validate_json(body)
+    except pydantic.ValidationError as error:
+        first = error.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        kind = "not JSON" if first["type"] == "json_invalid" else f"unexpected shape at {where}"
+        raise NodeError(Reason.BAD_RESPONSE, f"{what}: {kind} ({first['msg']})") from None
+
+
+def _join(base: str, path: str) -> str:
+    return base.rstrip("/") + path
+
+
+async def fetch_node(
+    *, session: aiohttp.ClientSession, target: models.Target, settings: Settings
+) -> aggregation.NodeObservation:
+    """Ask one node for ``/``, ``/status`` and ``/license/report`` at once."""
+    info_body, status_body, report_body = await asyncio.gather(
+        _get(session=session, url=_join(target.url, "/"), settings=settings),
+        _get(session=session, url=_join(target.url, "/status"), settings=settings),
+        _get_or_none(
+            session=session,
+            url=_join(target.url, "/license/report"),
+            settings=settings,
+            allow_404=True,
+        ),
+    )
+    report = (
+        None
+        if report_body is None
+        else _parse(report_body, admin_api.NodeLicenseReport, what="GET /license/report")
+    )
+    return aggregation.NodeObservation(
+        target=target,
+        info=_parse(info_body, admin_api.NodeInfo, what="GET /"),
+        status=_parse(status_body, admin_api.NodeStatus, what="GET /status"),
+        license_report=report,
+    )
+
+
+def new_session(settings: Settings) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        # Three requests per node, ``max_concurrency`` nodes at once.
+        limit=settings.max_concurrency * 3,
+        ssl=settings.tls if settings.tls is not None else True,
+    )
+    return aiohttp.ClientSession(connector=connector, raise_for_status=False)
+
+
+async def fetch_nodes(
+    *, session: aiohttp.ClientSession, targets: Sequence[models.Target], settings: Settings
+) -> tuple[list[aggregation.NodeObservation], list[models.Failure]]:
+    """Ask every node, at most ``max_concurrency`` at a time; every node ends in one list."""
+    check_settings(settings=settings, targets=targets)
+    gate = asyncio.Semaphore(settings.max_concurrency)
+
+    async def one(target: models.Target) -> aggregation.NodeObservation | models.Failure:
+        async with gate:
+            try:
+                return await fetch_node(session=session, target=target, settings=settings)
+            except NodeError as error:
+                return models.Failure(pod=target.name, reason=error.reason, message=error.message)
+
+    results = await asyncio.gather(*(one(target) for target in targets))
+    observations = [r for r in results if isinstance(r, aggregation.NodeObservation)]
+    failures = [r for r in results if isinstance(r, models.Failure)]
+    return observations, failures
+
+
+async def _pages(
+    *, session: aiohttp.ClientSession, base_url: str, path: str, settings: Settings
+) -> list[admin_api.Page] | None:
+    """Every page of a paged list, following ``next`` as Kong gives it; ``None`` on 404."""
+    pages: list[admin_api.Page] = []
+    url = _join(base_url, f"{path}?size={settings.page_size}")
+    seen: set[str] = set()
+    while True:
+        body = await _get_or_none(session=session, url=url, settings=settings, allow_404=not pages)
+        if body is None:
+            return None
+        page = _parse(body, admin_api.Page, what=f"GET {path}")
+        pages.append(page)
+        if not page.next:
+            return pages
+        if page.next in seen or len(pages) >= settings.max_pages:
+            raise NodeError(
+                Reason.BAD_RESPONSE, f"GET {path}: paging does not end (next={_short(page.next)})"
+            )
+        seen.add(page.next)
+        if not page.next.startswith("/"):
+            raise NodeError(Reason.BAD_RESPONSE, f"GET {path}: next is not a path on this node")
+        url = _join(base_url, page.next)
+
+
+async def _count(
+    *, session: aiohttp.ClientSession, base_url: str, path: str, settings: Settings, if_absent: int
+) -> int:
+    pages = await _pages(session=session, base_url=base_url, path=path, settings=settings)
+    return if_absent if pages is None else sum(len(page.data) for page in pages)
+
+
+def _workspace_names(pages: list[admin_api.Page] | None) -> list[str]:
+    names = []
+    for page in pages or []:
+        for item in page.data:
+            name = item.get("name") if isinstance(item, dict) else None
+            if isinstance(name, str):
+                names.append(name)
+    return names or ["default"]
+
+
+async def count_entities(
+    *, session: aiohttp.ClientSession, base_url: str, settings: Settings
+) -> models.EntityCounts:
+    """Count configuration through one node's paged lists (used when there is no datastore).
+
+    Kong Enterprise scopes lists to a workspace: the unprefixed path is the
+    default one, so with several workspaces each is counted under its prefix.
+    ``/workspaces`` and ``/rbac/users`` answer 404 on Kong OSS: 1 and 0.
+    """
+    workspace_pages = await _pages(
+        session=session, base_url=base_url, path="/workspaces", settings=settings
+    )
+    workspaces = _workspace_names(workspace_pages)
+    prefixes = (
+        [""]
+        if len(workspaces) == 1
+        else [f"/{urllib.parse.quote(ws, safe='')}" for ws in workspaces]
+    )
+
+    async def total(path: str, *, if_absent: int) -> int:
+        counts = await asyncio.gather(
+            *(
+                _count(
+                    session=session,
+                    base_url=base_url,
+                    path=prefix + path,
+                    settings=settings,
+                    if_absent=if_absent,
+                )
+                for prefix in prefixes
+            )
+        )
+        return sum(counts)
+
+    services, routes, consumers, rbac_users = await asyncio.gather(
+        total("/services", if_absent=0),
+        total("/routes", if_absent=0),
+        total("/consumers", if_absent=0),
+        total("/rbac/users", if_absent=0),
+    )
+    return models.EntityCounts(
+        services=services,
+        routes=routes,
+        consumers=consumers,
+        workspaces=len(workspaces) if workspace_pages is not None else 1,
+        rbac_users=rbac_users,
+    )

@@ -1,0 +1,228 @@
+"""The Admin API client against simulated Kong nodes: every fault is a named failure."""
+
+from __future__ import annotations
+
+import ssl
+import time
+
+import pytest
+import trustme
+
+from license_report.report import models
+from license_report.sim import kong as sim
+from license_report.sources import kong
+from tests.sources.conftest import FleetFactory, targets
+
+Reason = models.FailureReason
+
+
+async def _ask(
+    fleet: FleetFactory,
+    nodes: list[sim.SimNode],
+    settings: kong.Settings | None = None,
+    **fleet_options: object,
+) -> tuple[list[kong.aggregation.NodeObservation], list[models.Failure]]:
+    settings = settings or kong.Settings(timeout=1.0)
+    async with fleet(nodes, **fleet_options) as running, kong.new_session(settings) as session:
+        return await kong.fetch_nodes(session=session, targets=targets(running), settings=settings)
+
+
+async def test_enterprise_dbless_nodes_give_their_own_reports(fleet: FleetFactory) -> None:
+    nodes = [
+        sim.SimNode(name=f"gw-{i}", mode=sim.Mode.EE_DBLESS, counters={"2026-11": 10 * i}, cores=2)
+        for i in range(1, 4)
+    ]
+    observations, failures = await _ask(fleet, nodes)
+    assert failures == []
+    by_name = {obs.target.name: obs for obs in observations}
+    assert set(by_name) == {"gw-1", "gw-2", "gw-3"}
+    report = by_name["gw-2"].license_report
+    assert report is not None
+    assert [(c.bucket, c.request_count) for c in report.counters] == [("2026-11", 20)]
+    assert by_name["gw-2"].info.edition == "enterprise"
+    assert by_name["gw-2"].dbless
+    assert by_name["gw-2"].status.configuration_hash
+
+
+async def test_oss_answers_404_on_license_report(fleet: FleetFactory) -> None:
+    observations, failures = await _ask(
+        fleet, [sim.SimNode(name="oss", mode=sim.Mode.OSS_DB, datastore=sim.Datastore(counters={}))]
+    )
+    assert failures == []
+    assert observations[0].license_report is None
+    assert observations[0].info.edition == "community"
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason", "words"),
+    [
+        (sim.Fault(latency=2.0), Reason.TIMEOUT, "no answer within 1s"),
+        (sim.Fault(hang=True), Reason.TIMEOUT, "no answer"),
+        (sim.Fault(status=500), Reason.HTTP_ERROR, "HTTP 500: An unexpected error occurred"),
+        (sim.Fault(status=503), Reason.HTTP_ERROR, "HTTP 503"),
+        (sim.Fault(garbage=True), Reason.BAD_RESPONSE, "not JSON"),
+        (sim.Fault(truncated=True), Reason.BAD_RESPONSE, "not JSON"),
+        (sim.Fault(wrong_shape=True), Reason.BAD_RESPONSE, "unexpected shape"),
+        (sim.Fault(reset=True), Reason.CONNECTION_ERROR, "connection lost"),
+        (sim.Fault(huge_body_bytes=20 * 1024 * 1024), Reason.BODY_TOO_LARGE, "exceeds"),
+        (sim.Fault(redirect_loop=True), Reason.HTTP_ERROR, "not followed"),
+        (
+            sim.Fault(status=500, paths=frozenset({"/license/report"})),
+            Reason.HTTP_ERROR,
+            "GET /license/report",
+        ),
+    ],
+)
+async def test_each_fault_is_a_named_failure_and_the_others_are_counted(
+    fleet: FleetFactory, fault: sim.Fault, reason: models.FailureReason, words: str
+) -> None:
+    nodes = [
+        sim.SimNode(name="good", mode=sim.Mode.EE_DBLESS, counters={"2026-11": 1}),
+        sim.SimNode(name="bad", mode=sim.Mode.EE_DBLESS, counters={"2026-11": 1}, fault=fault),
+    ]
+    observations, failures = await _ask(fleet, nodes)
+    assert [obs.target.name for obs in observations] == ["good"]
+    assert [(f.pod, f.reason) for f in failures] == [("bad", reason)]
+    assert words in failures[0].message
+
+
+async def test_refused_connection(fleet: FleetFactory) -> None:
+    nodes = [
+        sim.SimNode(name="up", mode=sim.Mode.OSS_DBLESS),
+        sim.SimNode(name="down", mode=sim.Mode.OSS_DBLESS, refuse=True),
+    ]
+    observations, failures = await _ask(fleet, nodes)
+    assert [obs.target.name for obs in observations] == ["up"]
+    assert [(f.pod, f.reason) for f in failures] == [("down", Reason.CONNECTION_REFUSED)]
+
+
+async def test_a_bucket_that_is_not_a_month_is_a_bad_response(fleet: FleetFactory) -> None:
+    nodes = [sim.SimNode(name="odd", mode=sim.Mode.EE_DBLESS, counters={"2026-13": 5})]
+    _, failures = await _ask(fleet, nodes)
+    assert [(f.pod, f.reason) for f in failures] == [("odd", Reason.BAD_RESPONSE)]
+    assert "bucket" in failures[0].message
+
+
+async def test_token_is_sent_and_a_missing_one_is_unauthorized(fleet: FleetFactory) -> None:
+    nodes = [sim.SimNode(name="rbac", mode=sim.Mode.EE_DBLESS, token="t0k3n")]
+    _, failures = await _ask(fleet, nodes)
+    assert [f.reason for f in failures] == [Reason.UNAUTHORIZED]
+    assert "HTTP 401: Invalid credentials" in failures[0].message
+    with_token = kong.Settings(token="t0k3n", allow_token_over_http=True, timeout=1.0)
+    observations, failures = await _ask(fleet, nodes, with_token)
+    assert failures == []
+    assert len(observations) == 1
+    wrong = kong.Settings(token="wrong", allow_token_over_http=True, timeout=1.0)
+    _, failures = await _ask(fleet, nodes, wrong)
+    assert failures[0].reason is Reason.UNAUTHORIZED
+    assert "wrong" not in failures[0].message
+
+
+def test_token_over_plain_http_is_refused_before_any_request() -> None:
+    target = models.Target(name="gw", url="http://127.0.0.2:8001")
+    with pytest.raises(kong.ConfigError, match="plain http"):
+        kong.check_settings(settings=kong.Settings(token="t"), targets=[target])
+    kong.check_settings(
+        settings=kong.Settings(token="t"), targets=[target.model_copy(update={"url": "https://x"})]
+    )
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def _server_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.2", "127.0.0.3", "kong-admin.kong.svc").configure_cert(context)
+    return context
+
+
+async def test_tls_verification_is_on_by_default(fleet: FleetFactory, ca: trustme.CA) -> None:
+    nodes = [sim.SimNode(name="tls", mode=sim.Mode.OSS_DBLESS)]
+    _, failures = await _ask(
+        fleet, nodes, kong.Settings(timeout=1.0), ssl_context=_server_context(ca)
+    )
+    assert [f.reason for f in failures] == [Reason.TLS_ERROR]
+
+
+async def test_tls_with_the_right_ca_works_and_a_wrong_ca_fails(
+    fleet: FleetFactory, ca: trustme.CA
+) -> None:
+    nodes = [sim.SimNode(name="tls", mode=sim.Mode.OSS_DBLESS)]
+    right = kong.Settings(timeout=1.0, tls=kong.tls_context(ca_pem=ca.cert_pem.bytes().decode()))
+    observations, failures = await _ask(fleet, nodes, right, ssl_context=_server_context(ca))
+    assert (len(observations), failures) == (1, [])
+    wrong = kong.Settings(
+        timeout=1.0, tls=kong.tls_context(ca_pem=trustme.CA().cert_pem.bytes().decode())
+    )
+    _, failures = await _ask(fleet, nodes, wrong, ssl_context=_server_context(ca))
+    assert [f.reason for f in failures] == [Reason.TLS_ERROR]
+    insecure = kong.Settings(timeout=1.0, tls=kong.tls_context(insecure=True))
+    observations, _ = await _ask(fleet, nodes, insecure, ssl_context=_server_context(ca))
+    assert len(observations) == 1
+
+
+async def test_server_name_is_verified_instead_of_the_pod_ip(
+    fleet: FleetFactory, ca: trustme.CA
+) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("kong-admin.kong.svc").configure_cert(context)  # no IP in the certificate
+    nodes = [sim.SimNode(name="tls", mode=sim.Mode.OSS_DBLESS)]
+    tls = kong.tls_context(ca_pem=ca.cert_pem.bytes().decode())
+    _, failures = await _ask(fleet, nodes, kong.Settings(timeout=1.0, tls=tls), ssl_context=context)
+    assert [f.reason for f in failures] == [Reason.TLS_ERROR]
+    named = kong.Settings(timeout=1.0, tls=tls, server_name="kong-admin.kong.svc")
+    observations, _ = await _ask(fleet, nodes, named, ssl_context=context)
+    assert len(observations) == 1
+
+
+def test_a_ca_that_does_not_parse_is_a_config_error() -> None:
+    with pytest.raises(kong.ConfigError, match="not valid PEM"):
+        kong.tls_context(ca_pem="-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")
+
+
+async def test_paging_over_2500_services_follows_next(fleet: FleetFactory) -> None:
+    node = sim.SimNode(
+        name="big", mode=sim.Mode.EE_DBLESS, services=2500, routes=1001, consumers=3, rbac_users=2
+    )
+    async with fleet([node]) as running, kong.new_session(kong.Settings()) as session:
+        counts = await kong.count_entities(
+            session=session, base_url=running.url(node), settings=kong.Settings()
+        )
+    assert counts == models.EntityCounts(
+        services=2500, routes=1001, consumers=3, workspaces=1, rbac_users=2
+    )
+    assert node.requests_seen.count("/services") == 3  # 1000 + 1000 + 500
+
+
+async def test_counting_on_oss_uses_one_workspace_and_no_rbac(fleet: FleetFactory) -> None:
+    node = sim.SimNode(name="oss", mode=sim.Mode.OSS_DBLESS, services=7, routes=2)
+    async with fleet([node]) as running, kong.new_session(kong.Settings()) as session:
+        counts = await kong.count_entities(
+            session=session, base_url=running.url(node), settings=kong.Settings()
+        )
+    assert counts == models.EntityCounts(
+        services=7, routes=2, consumers=0, workspaces=1, rbac_users=0
+    )
+
+
+async def test_concurrency_is_bounded(fleet: FleetFactory) -> None:
+    # 12 nodes answering after 0.2 s, at most 4 at once: at least 3 waves.
+    # (A lower bound: bounded concurrency cannot be faster than this.)
+    nodes = [
+        sim.SimNode(name=f"n{i}", mode=sim.Mode.OSS_DBLESS, fault=sim.Fault(latency=0.2))
+        for i in range(12)
+    ]
+    settings = kong.Settings(max_concurrency=4, timeout=2.0)
+    started = time.monotonic()
+    observations, _ = await _ask(fleet, nodes, settings)
+    assert len(observations) == 12
+    assert time.monotonic() - started >= 0.6
+
+
+def test_a_target_url_must_be_http_with_a_host() -> None:
+    with pytest.raises(ValueError, match="http:// or https://"):
+        models.Target(name="x", url="not a url")
+    with pytest.raises(ValueError, match="http:// or https://"):
+        models.Target(name="x", url="ftp://host")
