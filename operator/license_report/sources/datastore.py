@@ -1,0 +1,438 @@
+"""Read the report's figures from Kong's PostgreSQL datastore, letting the database count.
+
+One read-only transaction: a probe (server version, which of Kong's tables
+exist), then the counts and the per-month usage sent together in one
+round trip (a psycopg pipeline). Rows are never fetched to be counted, and
+``license_data`` rows outside the window never leave the server.
+
+The statement timeout is set inside the transaction (``SET LOCAL``), not as
+a connection ``options`` parameter: PgBouncer, common in front of Kong's
+database, rejects ``options`` at connect time but passes ``SET LOCAL`` on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import decimal
+import enum
+import math
+import re
+import typing
+
+import psycopg
+from psycopg import errors, sql
+
+from license_report.report import models
+from license_report.report.window import Window
+
+#: Tables the report counts, as Kong names them. ``rbac_users`` is Enterprise-only.
+COUNTED_TABLES = ("services", "routes", "consumers", "workspaces", "rbac_users")
+#: Enterprise-only: per-node, per-month request counts.
+USAGE_TABLE = "license_data"
+
+_APPLICATION_NAME = "license-report-operator"
+
+
+@dataclasses.dataclass(frozen=True)
+class DatastoreSettings:
+    """Where Kong's database is, who reads it, and how long to wait for it."""
+
+    host: str
+    port: int = 5432
+    database: str = "kong"
+    user: str = "kong"
+    password: str | None = dataclasses.field(default=None, repr=False)
+    sslmode: str = "prefer"
+    connect_timeout: float = 5.0  # seconds, for connecting (TCP, TLS, authentication)
+    statement_timeout: float = 5.0  # seconds, for each query
+
+    def __post_init__(self) -> None:
+        if not self.host:
+            raise ValueError("the datastore host is empty")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"the datastore port must be 1-65535, got {self.port}")
+        if self.connect_timeout <= 0 or self.statement_timeout <= 0:
+            raise ValueError("datastore timeouts must be positive")
+
+    @property
+    def where(self) -> str:
+        """``host:port/database (user "x")``: what messages name; never the password."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f'{host}:{self.port}/{self.database} (user "{self.user}")'
+
+
+class FailureReason(enum.StrEnum):
+    """Why the datastore gave no figures; CamelCase like Kubernetes condition reasons."""
+
+    CONNECTION_REFUSED = "ConnectionRefused"
+    TIMEOUT = "Timeout"
+    UNAVAILABLE = "Unavailable"
+    AUTHENTICATION_FAILED = "AuthenticationFailed"
+    DATABASE_NOT_FOUND = "DatabaseNotFound"
+    PERMISSION_DENIED = "PermissionDenied"
+    TLS_ERROR = "TLSError"
+    NOT_A_KONG_DATABASE = "NotAKongDatabase"
+    STATEMENT_TIMEOUT = "StatementTimeout"
+    QUERY_FAILED = "QueryFailed"
+
+
+class DatastoreError(Exception):
+    """The datastore could not be read. The message says what failed and what to do.
+
+    ``transient`` tells whether trying again later may succeed (the server is
+    down, starting, overloaded or slow) or not (wrong password, database,
+    privileges or TLS settings: someone must change something first).
+    """
+
+    def __init__(self, message: str, *, reason: FailureReason, transient: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+        self.transient = transient
+
+
+async def read(*, settings: DatastoreSettings, window: Window) -> models.DatastoreFigures:
+    """The datastore's figures: version, entity counts, usage in ``window`` plus UNKNOWN.
+
+    A table Kong OSS lacks (``rbac_users``, ``license_data``) counts 0 and is
+    listed in ``missing_tables``. A database without ``services`` is not a
+    Kong datastore (wrong database name, or migrations not run) and raises a
+    non-transient ``DatastoreError``: a report of zeros would look genuine.
+    """
+    # The server bounds each query, libpq the connection; this bounds the
+    # rest (a network that silently drops packets mid-query).
+    budget = settings.connect_timeout + 3 * settings.statement_timeout + 2.0
+    try:
+        async with asyncio.timeout(budget):
+            conn = await _connect(settings)
+            async with conn:
+                try:
+                    return await _query(conn, settings=settings, window=window)
+                except psycopg.Error as err:
+                    raise _query_error(err, settings=settings) from err
+    except TimeoutError:
+        raise _error(
+            f"the Kong datastore at {settings.where} did not answer within {budget:g} s; "
+            "check the network path to it",
+            reason=FailureReason.TIMEOUT,
+            transient=True,
+            settings=settings,
+        ) from None
+
+
+def db_version(server_version: str) -> str:
+    """Kong's ``db_version``: ``"postgres <major>.<minor>"`` from ``SHOW server_version``.
+
+    ``"18.1 (Debian 18.1-1.pgdg13+2)"`` and ``"18.1"`` give ``"postgres 18.1"``;
+    pre-10 ``"9.6.24"`` gives ``"postgres 9.6"``; a pre-release such as
+    ``"18beta1"`` has no minor and gives ``"postgres 18.0"``.
+    """
+    match = re.search(r"(\d+)(?:\.(\d+))?", server_version)
+    if match is None:
+        return f"postgres {server_version.strip()}".rstrip()
+    return f"postgres {match[1]}.{match[2] or 0}"
+
+
+# --- connecting ----------------------------------------------------------------------
+
+
+async def _connect(settings: DatastoreSettings) -> psycopg.AsyncConnection[tuple[object, ...]]:
+    try:
+        # libpq counts connect_timeout in whole seconds (at least 2); the
+        # asyncio timeout keeps to the configured figure exactly.
+        async with asyncio.timeout(settings.connect_timeout):
+            return await psycopg.AsyncConnection.connect(
+                host=settings.host,
+                port=settings.port,
+                dbname=settings.database,
+                user=settings.user,
+                password=settings.password,
+                sslmode=settings.sslmode,
+                connect_timeout=max(2, math.ceil(settings.connect_timeout)),
+                application_name=_APPLICATION_NAME,
+                # No server-side prepared statements: each query runs once, and
+                # PgBouncer in transaction mode cannot keep them.
+                prepare_threshold=None,
+            )
+    except TimeoutError:
+        raise _error(
+            f"connecting to the Kong datastore at {settings.where} timed out after "
+            f"{settings.connect_timeout:g} s; check that the host and port are right and "
+            "that PostgreSQL is reachable from the operator",
+            reason=FailureReason.TIMEOUT,
+            transient=True,
+            settings=settings,
+        ) from None
+    except psycopg.Error as err:
+        raise _connect_error(err, settings=settings) from err
+
+
+class _Rule(typing.NamedTuple):
+    pattern: str  # a regular expression searched in libpq's message, ignoring case
+    reason: FailureReason
+    transient: bool
+    advice: str
+
+
+# First match wins. Connection errors carry no SQLSTATE in psycopg: libpq's
+# text is all there is.
+_CONNECT_FAILURES = (
+    _Rule(
+        r"no password supplied",
+        FailureReason.AUTHENTICATION_FAILED,
+        False,
+        "the server requires a password and none was given; set the datastore password",
+    ),
+    _Rule(
+        r"password authentication failed",
+        FailureReason.AUTHENTICATION_FAILED,
+        False,
+        "check that the datastore password (its Secret) is the PostgreSQL role's password",
+    ),
+    _Rule(
+        r"pg_hba\.conf",
+        FailureReason.AUTHENTICATION_FAILED,
+        False,
+        "the server's pg_hba.conf refuses this user, database or client address, or "
+        "wants TLS; allow it there or change the datastore sslMode",
+    ),
+    _Rule(
+        r"authentication failed",
+        FailureReason.AUTHENTICATION_FAILED,
+        False,
+        "check the datastore user and password",
+    ),
+    _Rule(
+        r"not permitted to log in|permission denied",
+        FailureReason.PERMISSION_DENIED,
+        False,
+        "the role needs LOGIN and CONNECT on the database",
+    ),
+    _Rule(
+        r'role ".*" does not exist',
+        FailureReason.AUTHENTICATION_FAILED,
+        False,
+        "check the datastore user name",
+    ),
+    _Rule(
+        r'database ".*" does not exist',
+        FailureReason.DATABASE_NOT_FOUND,
+        False,
+        "check the datastore database name (Kong's default is 'kong')",
+    ),
+    _Rule(
+        # Not "SSL SYSCALL error": that is a connection cut, worth a retry.
+        r"ssl was required|does not support ssl|ssl error|certificate|sslmode",
+        FailureReason.TLS_ERROR,
+        False,
+        "check the datastore sslMode against the server's TLS setup",
+    ),
+    _Rule(
+        r"connection refused",
+        FailureReason.CONNECTION_REFUSED,
+        True,
+        "check that PostgreSQL is running and listens on that host and port",
+    ),
+    _Rule(
+        r"timeout expired|timed out",
+        FailureReason.TIMEOUT,
+        True,
+        "check that the host and port are right and that PostgreSQL is reachable",
+    ),
+    _Rule(
+        r"resolve host|translate host name",
+        FailureReason.UNAVAILABLE,
+        True,
+        "check the datastore host name (or it is not in DNS yet)",
+    ),
+)
+
+# Starting up, shutting down, too many clients, connection reset...: whatever
+# else stops a connection is worth another try.
+_OTHERWISE = _Rule("", FailureReason.UNAVAILABLE, True, "retry later")
+
+
+def _connect_error(err: psycopg.Error, *, settings: DatastoreSettings) -> DatastoreError:
+    detail = _libpq_detail(str(err))
+    rule = next(
+        (rule for rule in _CONNECT_FAILURES if re.search(rule.pattern, detail, re.IGNORECASE)),
+        _OTHERWISE,
+    )
+    return _error(
+        f"cannot connect to the Kong datastore at {settings.where}: {detail}; {rule.advice}",
+        reason=rule.reason,
+        transient=rule.transient,
+        settings=settings,
+    )
+
+
+def _libpq_detail(message: str) -> str:
+    """The part of libpq's message after 'connection to server at ... failed:'."""
+    first = message.strip().splitlines()[0] if message.strip() else message
+    _, sep, rest = first.rpartition(" failed: ")
+    detail = rest if sep else first
+    return detail.replace("FATAL:", "").strip()
+
+
+# --- querying ------------------------------------------------------------------------
+
+
+async def _query(
+    conn: psycopg.AsyncConnection[tuple[object, ...]],
+    *,
+    settings: DatastoreSettings,
+    window: Window,
+) -> models.DatastoreFigures:
+    await conn.set_read_only(True)
+    async with conn.transaction():
+        version, missing = await _probe(conn, settings=settings)
+        if "services" in missing:
+            raise _error(
+                f"the database at {settings.where} has no Kong tables "
+                f"(missing: {', '.join(missing)}); check the datastore database name, "
+                "and that Kong's migrations have run (kong migrations bootstrap)",
+                reason=FailureReason.NOT_A_KONG_DATABASE,
+                transient=False,
+                settings=settings,
+            )
+        present = [table for table in COUNTED_TABLES if table not in missing]
+        async with conn.pipeline():
+            counts_cursor = await conn.execute(_counts_query(present))
+            usage_cursor = None
+            if USAGE_TABLE not in missing:
+                usage_cursor = await conn.execute(_USAGE_QUERY, _window_params(window))
+        counts_row = await counts_cursor.fetchone()
+        usage_rows = await usage_cursor.fetchall() if usage_cursor is not None else []
+
+    assert counts_row is not None  # a SELECT without FROM returns one row
+    counted = {table: _as_int(value) for table, value in zip(present, counts_row, strict=True)}
+    return models.DatastoreFigures(
+        db_version=db_version(version),
+        counts=models.EntityCounts(**{table: counted.get(table, 0) for table in COUNTED_TABLES}),
+        usage=[
+            models.MonthUsage(year=_as_int(year), month=_as_int(month), requests=_as_int(total))
+            for year, month, total in usage_rows
+        ],
+        missing_tables=sorted(missing),
+    )
+
+
+async def _probe(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], *, settings: DatastoreSettings
+) -> tuple[str, list[str]]:
+    """Set the statement timeout, read the version, find which tables are missing.
+
+    ``to_regclass`` takes no lock, so this cannot wait behind a migration;
+    unqualified names follow the user's ``search_path``, as Kong's do.
+    """
+    tables = [*COUNTED_TABLES, USAGE_TABLE]
+    probe = sql.SQL(
+        "SELECT set_config('statement_timeout', %s, true), current_setting('server_version'), {}"
+    ).format(
+        sql.SQL(", ").join(
+            sql.SQL("to_regclass({}) IS NULL").format(sql.Literal(table)) for table in tables
+        )
+    )
+    timeout_ms = str(max(1, round(settings.statement_timeout * 1000)))
+    cursor = await conn.execute(probe, [timeout_ms])
+    row = await cursor.fetchone()
+    assert row is not None
+    version = str(row[1])
+    missing = [table for table, absent in zip(tables, row[2:], strict=True) if absent]
+    return version, missing
+
+
+def _counts_query(tables: list[str]) -> sql.Composed:
+    # Scalar subqueries: one row, every count computed by the server.
+    return sql.SQL("SELECT {}").format(
+        sql.SQL(", ").join(
+            sql.SQL("(SELECT count(*) FROM {})").format(sql.Identifier(table)) for table in tables
+        )
+    )
+
+
+# Rows with year = month = 0 are pre-2.7 counts (UNKNOWN), kept whatever the
+# window; a month outside 1-12 is not a month and is left out.
+_USAGE_QUERY = """
+    SELECT year, month, coalesce(sum(req_cnt), 0)
+    FROM license_data
+    WHERE (year = 0 AND month = 0)
+       OR (month BETWEEN 1 AND 12
+           AND (year, month) >= (%(first_year)s, %(first_month)s)
+           AND (year, month) <= (%(last_year)s, %(last_month)s))
+    GROUP BY year, month
+    ORDER BY year, month
+"""
+
+
+def _window_params(window: Window) -> dict[str, int]:
+    return {
+        "first_year": window.first.year,
+        "first_month": window.first.month,
+        "last_year": window.last.year,
+        "last_month": window.last.month,
+    }
+
+
+def _query_error(err: psycopg.Error, *, settings: DatastoreSettings) -> DatastoreError:
+    primary = err.diag.message_primary or str(err).strip().splitlines()[0]
+    if isinstance(err, errors.QueryCanceled):
+        if "statement timeout" in primary:
+            return _error(
+                f"a query on the Kong datastore at {settings.where} exceeded the statement "
+                f"timeout of {settings.statement_timeout:g} s (a table locked by a Kong "
+                "migration, or an overloaded server); retry later or raise the timeout",
+                reason=FailureReason.STATEMENT_TIMEOUT,
+                transient=True,
+                settings=settings,
+            )
+        return _error(
+            f"a query on the Kong datastore at {settings.where} was cancelled: {primary}",
+            reason=FailureReason.UNAVAILABLE,
+            transient=True,
+            settings=settings,
+        )
+    if isinstance(err, errors.InsufficientPrivilege):
+        return _error(
+            f"the Kong datastore at {settings.where} refused a read: {primary}; grant the "
+            f"user SELECT on Kong's tables (GRANT SELECT ON ALL TABLES IN SCHEMA public TO \""
+            f'{settings.user}")',
+            reason=FailureReason.PERMISSION_DENIED,
+            transient=False,
+            settings=settings,
+        )
+    if isinstance(err, psycopg.OperationalError):
+        # The server went away (shutdown, restart, network) in mid-read.
+        return _error(
+            f"the Kong datastore at {settings.where} dropped the connection: {primary}",
+            reason=FailureReason.UNAVAILABLE,
+            transient=True,
+            settings=settings,
+        )
+    return _error(
+        f"reading the Kong datastore at {settings.where} failed "
+        f"({err.sqlstate or type(err).__name__}): {primary}; are these Kong 2.7+ tables?",
+        reason=FailureReason.QUERY_FAILED,
+        transient=False,
+        settings=settings,
+    )
+
+
+def _error(
+    message: str, *, reason: FailureReason, transient: bool, settings: DatastoreSettings
+) -> DatastoreError:
+    # Belt and braces: nothing we build includes the password, but a server or
+    # libpq message might echo what it was given.
+    if settings.password:
+        message = message.replace(settings.password, "*****")
+    return DatastoreError(message, reason=reason, transient=transient)
+
+
+def _as_int(value: object) -> int:
+    """An integer the server returned: ``count`` gives an int, ``sum`` a Decimal."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, decimal.Decimal) and value == value.to_integral_value():
+        return int(value)
+    raise TypeError(f"expected an integer from the datastore, got {value!r}")

@@ -1,0 +1,56 @@
+"""Fixtures shared by every test area: no asyncio task left behind, one real
+PostgreSQL server, a fresh database per test."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from license_report.sim import postgres
+from license_report.sources import datastore
+
+#: The ``kong`` role's password; random so that a test finding it in a message
+#: cannot pass by coincidence.
+KONG_PASSWORD = f"kong-{secrets.token_urlsafe(12)}"
+
+
+@pytest.fixture(autouse=True)
+async def _no_leftover_tasks() -> AsyncIterator[None]:
+    """Fail a test that leaves asyncio tasks running: a fleet must stop everything it started."""
+    before = asyncio.all_tasks()
+    yield
+    await asyncio.sleep(0)  # let tasks that were just cancelled or finished settle
+    leftover = {
+        task
+        for task in asyncio.all_tasks() - before
+        if not task.done() and task is not asyncio.current_task()
+    }
+    for task in leftover:
+        task.cancel()
+    assert not leftover, f"tasks left behind: {leftover}"
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[postgres.Server]:
+    """A PostgreSQL server on 127.0.0.1 with password authentication, for the whole run."""
+    with postgres.PostgresServer(base_dir=tmp_path_factory.mktemp("postgres")) as server:
+        yield server
+
+
+@pytest.fixture
+def kong_db(pg_server: postgres.Server) -> Iterator[datastore.DatastoreSettings]:
+    """An empty database owned by role ``kong``, and the settings to read it; dropped after."""
+    name = postgres.create_kong_database(
+        pg_server, name=f"kong_{secrets.token_hex(6)}", owner_password=KONG_PASSWORD
+    )
+    yield datastore.DatastoreSettings(
+        host=pg_server.host,
+        port=pg_server.port,
+        database=name,
+        user="kong",
+        password=KONG_PASSWORD,
+    )
+    postgres.drop_database(pg_server, name=name)
