@@ -8,7 +8,7 @@ import time
 import pytest
 import trustme
 
-from license_report.report import models
+from license_report.report import aggregation, models
 from license_report.sim import kong as sim
 from license_report.sources import kong
 from tests.sources.conftest import FleetFactory, targets
@@ -21,7 +21,7 @@ async def _ask(
     nodes: list[sim.SimNode],
     settings: kong.Settings | None = None,
     **fleet_options: object,
-) -> tuple[list[kong.aggregation.NodeObservation], list[models.Failure]]:
+) -> tuple[list[aggregation.NodeObservation], list[models.Failure]]:
     settings = settings or kong.Settings(timeout=1.0)
     async with fleet(nodes, **fleet_options) as running, kong.new_session(settings) as session:
         return await kong.fetch_nodes(session=session, targets=targets(running), settings=settings)

@@ -85,7 +85,9 @@ def _short(text: str, limit: int = 200) -> str:
 
 
 async def _read_capped(response: aiohttp.ClientResponse, *, limit: int, what: str) -> bytes:
-    if response.content_length is not None and response.content_length > limit:
+    if response.content_length is not None and response.content_length <= limit:
+        return await response.read()  # the common case: one read, no chunk loop
+    if response.content_length is not None:
         raise NodeError(
             Reason.BODY_TOO_LARGE,
             f"{what}: body of {response.content_length} bytes exceeds {limit}",
@@ -206,6 +208,11 @@ def new_session(settings: Settings) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
         # Three requests per node, ``max_concurrency`` nodes at once.
         limit=settings.max_concurrency * 3,
+        # Each node is its own host: a kept-alive connection would only be
+        # reused by the same node's paged lists, and thousands of idle sockets
+        # would stay open meanwhile.
+        force_close=True,
+        happy_eyeballs_delay=None,
         ssl=settings.tls if settings.tls is not None else True,
     )
     return aiohttp.ClientSession(connector=connector, raise_for_status=False)

@@ -1,0 +1,123 @@
+"""One collection: ask every gateway node and the datastore, then aggregate.
+
+This is the whole engine behind both the operator and ``license-report
+collect``. It knows nothing of Kubernetes: callers hand it node targets (the
+operator from pods and Nodes, the CLI from flags).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+from collections.abc import Sequence
+
+import aiohttp
+
+from license_report.report import aggregation, models, window
+from license_report.sources import datastore, kong, license
+
+# How many reached nodes to try, in turn, for counting configuration through
+# the Admin API before giving up: one answering is enough.
+_COUNTING_ATTEMPTS = 3
+
+
+class CollectionFailed(Exception):
+    """No report can be made; ``failures`` names every node that was not reached."""
+
+    def __init__(self, message: str, *, failures: Sequence[models.Failure] = ()) -> None:
+        super().__init__(message)
+        self.failures = list(failures)
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    targets: Sequence[models.Target]
+    hash_key: bytes = dataclasses.field(repr=False)
+    admin_api: kong.Settings = dataclasses.field(default_factory=kong.Settings)
+    database: datastore.DatastoreSettings | None = None
+    license_text: str | None = dataclasses.field(default=None, repr=False)
+    months: int = 12
+    now: datetime.datetime | None = None
+
+
+def _counting_order(
+    observations: Sequence[aggregation.NodeObservation],
+) -> list[aggregation.NodeObservation]:
+    """Nodes serving the most common configuration first, then by name."""
+    hashes = [obs.status.configuration_hash for obs in observations]
+    popularity = {h: hashes.count(h) for h in hashes}
+    return sorted(
+        observations, key=lambda obs: (-popularity[obs.status.configuration_hash], obs.target.name)
+    )
+
+
+async def _count_configuration(
+    *,
+    session: aiohttp.ClientSession,
+    observations: Sequence[aggregation.NodeObservation],
+    settings: kong.Settings,
+) -> models.EntityCounts:
+    errors = []
+    for obs in _counting_order(observations)[:_COUNTING_ATTEMPTS]:
+        try:
+            return await kong.count_entities(
+                session=session, base_url=obs.target.url, settings=settings
+            )
+        except kong.NodeError as error:
+            errors.append(f"{obs.target.name}: {error.message}")
+    raise CollectionFailed(
+        "configuration could not be counted through the Admin API: " + "; ".join(errors)
+    )
+
+
+async def collect(request: Request) -> models.Collection:
+    """Collect one report. Raises ``CollectionFailed``, ``datastore.DatastoreError``,
+    ``license.LicenseError`` or ``kong.ConfigError``; node failures alone only degrade it."""
+    if not request.targets:
+        raise CollectionFailed("no gateway nodes to ask")
+    facts = None if request.license_text is None else license.parse(request.license_text)
+    kong.check_settings(settings=request.admin_api, targets=request.targets)
+    now = request.now or datetime.datetime.now(datetime.UTC)
+    span = window.Window.ending(now=now, months=request.months)
+
+    async with kong.new_session(request.admin_api) as session:
+        try:
+            async with asyncio.TaskGroup() as group:
+                nodes = group.create_task(
+                    kong.fetch_nodes(
+                        session=session, targets=request.targets, settings=request.admin_api
+                    )
+                )
+                figures = (
+                    None
+                    if request.database is None
+                    else group.create_task(datastore.read(settings=request.database, window=span))
+                )
+        except* (datastore.DatastoreError, kong.ConfigError) as group_error:
+            raise group_error.exceptions[0] from None
+        observations, failures = nodes.result()
+        if not observations:
+            raise CollectionFailed(
+                f"none of the {len(failures)} gateway nodes could be reached", failures=failures
+            )
+        listed = (
+            None
+            if figures is not None
+            else await _count_configuration(
+                session=session, observations=observations, settings=request.admin_api
+            )
+        )
+
+    return aggregation.aggregate(
+        aggregation.Inputs(
+            observations=observations,
+            failures=failures,
+            window=span,
+            hash_key=request.hash_key,
+            generated_at=now,
+            datastore=None if figures is None else figures.result(),
+            listed_counts=listed,
+            license=facts,
+        )
+    )

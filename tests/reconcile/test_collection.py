@@ -1,0 +1,173 @@
+"""Whole collections: simulated Kong nodes, a real PostgreSQL datastore, known figures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from license_report.reconcile import collection
+from license_report.report import hashing, models, packaging
+from license_report.sim import kong as sim
+from license_report.sim import seed
+from license_report.sources import datastore, kong, license
+from tests.expected import NOW, monthly_totals
+from tests.reconcile.conftest import KEY, FleetFactory, Seeder
+
+
+def _request(running: sim.Fleet, **options: object) -> collection.Request:
+    targets = [models.Target(name=n.name, url=running.url(n)) for n in running.nodes]
+    values: dict[str, object] = {
+        "targets": targets,
+        "hash_key": KEY,
+        "admin_api": kong.Settings(timeout=1.0),
+        "now": NOW,
+    }
+    values.update(options)
+    return collection.Request(**values)  # type: ignore[arg-type]
+
+
+def _counters(result: models.Collection) -> dict[str, int]:
+    return {c.bucket: c.request_count for c in result.report.counters}
+
+
+async def test_db_mode_counts_the_datastore_once(fleet: FleetFactory, seeded: Seeder) -> None:
+    definition = seed.sample_seed(now=NOW.date(), nodes=3, months=14)
+    settings = seeded(definition)
+    expected = monthly_totals(definition, months=12)
+    # Every node shows the whole cluster's figures, as real DB-mode Kong does:
+    # summing the three would triple them.
+    shared = sim.Datastore(counters=expected, services=9, workspaces=3, rbac_users=2)
+    nodes = [sim.SimNode(name=f"kong-{i}", mode=sim.Mode.EE_DB, datastore=shared) for i in range(3)]
+    async with fleet(nodes) as running:
+        result = await collection.collect(_request(running, database=settings))
+    assert _counters(result) == expected
+    assert len(result.report.counters) == 13  # 12 months + UNKNOWN; months 13 and 14 dropped
+    report = result.report
+    assert (report.services_count, report.workspaces_count, report.rbac_users) == (9, 3, 2)
+    assert (result.routes_count, result.consumers_count) == (12, 5)
+    assert report.db_version.startswith("postgres 18.")
+    assert report.kong_version == "3.4.3.12-enterprise-edition"
+    assert result.outcome is models.Outcome.COMPLETE
+    assert [n.pod for n in result.nodes] == ["kong-0", "kong-1", "kong-2"]
+
+
+async def test_dbless_enterprise_sums_nodes_and_counts_through_the_admin_api(
+    fleet: FleetFactory,
+) -> None:
+    nodes = [
+        sim.SimNode(
+            name="a",
+            mode=sim.Mode.EE_DBLESS,
+            counters={"2026-11": 5, "2026-10": 7, "UNKNOWN": 1},
+            services=2500,
+            routes=30,
+        ),
+        sim.SimNode(
+            name="b",
+            mode=sim.Mode.EE_DBLESS,
+            counters={"2026-11": 11, "2024-01": 99},
+            services=2500,
+            routes=30,
+        ),
+    ]
+    async with fleet(nodes) as running:
+        result = await collection.collect(_request(running))
+    assert _counters(result) == {"2026-10": 7, "2026-11": 16, "UNKNOWN": 1}
+    assert result.report.services_count == 2500
+    assert result.routes_count == 30
+    assert result.report.db_version == "off"
+    assert result.mode == "dbless"
+
+
+async def test_oss_reports_no_counters_and_says_why(fleet: FleetFactory) -> None:
+    nodes = [sim.SimNode(name=f"oss-{i}", mode=sim.Mode.OSS_DBLESS, services=3) for i in range(2)]
+    async with fleet(nodes) as running:
+        result = await collection.collect(_request(running))
+    assert result.report.counters == []
+    assert result.report.kong_version == "3.9.1"
+    assert result.report.license_key == "UNLICENSED"
+    assert result.report.services_count == 3
+    assert any("no license counters" in note for note in result.notes)
+
+
+async def test_a_node_down_degrades_and_is_named(fleet: FleetFactory) -> None:
+    nodes = [
+        sim.SimNode(name="up", mode=sim.Mode.EE_DBLESS, counters={"2026-11": 5}),
+        sim.SimNode(name="down", mode=sim.Mode.EE_DBLESS, counters={"2026-11": 500}, refuse=True),
+    ]
+    async with fleet(nodes) as running:
+        result = await collection.collect(_request(running))
+    assert result.outcome is models.Outcome.DEGRADED
+    assert [(f.pod, f.reason) for f in result.failures] == [
+        ("down", models.FailureReason.CONNECTION_REFUSED)
+    ]
+    assert _counters(result) == {"2026-11": 5}
+    assert {n.pod: n.reachable for n in result.nodes} == {"down": False, "up": True}
+
+
+async def test_no_node_reached_fails_and_names_every_node(fleet: FleetFactory) -> None:
+    nodes = [sim.SimNode(name=f"n{i}", mode=sim.Mode.OSS_DBLESS, refuse=True) for i in range(2)]
+    async with fleet(nodes) as running:
+        with pytest.raises(collection.CollectionFailed, match="none of the 2") as caught:
+            await collection.collect(_request(running))
+    assert sorted(f.pod for f in caught.value.failures) == ["n0", "n1"]
+
+
+async def test_datastore_down_is_a_transient_error(fleet: FleetFactory) -> None:
+    nodes = [sim.SimNode(name="n", mode=sim.Mode.EE_DB, datastore=sim.Datastore(counters={}))]
+    unreachable = datastore.DatastoreSettings(
+        host="127.0.0.1", port=1, password="pw", connect_timeout=1
+    )
+    async with fleet(nodes) as running:
+        with pytest.raises(datastore.DatastoreError) as caught:
+            await collection.collect(_request(running, database=unreachable))
+    assert caught.value.transient
+
+
+async def test_a_malformed_license_fails_before_any_node_is_asked(fleet: FleetFactory) -> None:
+    node = sim.SimNode(name="n", mode=sim.Mode.EE_DBLESS)
+    async with fleet([node]) as running:
+        with pytest.raises(license.LicenseError, match=r"license\.payload\.license_key"):
+            await collection.collect(_request(running, license_text='{"license": {"payload": {}}}'))
+    assert node.requests_seen == []
+
+
+async def test_the_license_key_is_hashed_with_the_installation_key(fleet: FleetFactory) -> None:
+    text = json.dumps(
+        {
+            "license": {
+                "payload": {"license_key": "RAW-KEY-123", "license_expiration_date": "2027-01-01"}
+            }
+        }
+    )
+    async with fleet(
+        [sim.SimNode(name="n", mode=sim.Mode.EE_DBLESS, license_key="RAW-KEY-123")]
+    ) as running:
+        result = await collection.collect(_request(running, license_text=text))
+    assert result.report.license_key == hashing.keyed_hash(key=KEY, value="RAW-KEY-123")
+    files = packaging.package(result)
+    assert b"RAW-KEY-123" not in files.report_json + files.nodes_json + files.tar_bytes
+
+
+async def test_cores_from_targets_are_summed_per_machine(fleet: FleetFactory) -> None:
+    nodes = [sim.SimNode(name=f"n{i}", mode=sim.Mode.EE_DBLESS, cores=99) for i in range(3)]
+    async with fleet(nodes) as running:
+        targets = [
+            models.Target(
+                name="n0", url=running.url("n0"), host="m1", host_cores=8, host_uname="Linux x86_64"
+            ),
+            models.Target(
+                name="n1", url=running.url("n1"), host="m1", host_cores=8, host_uname="Linux x86_64"
+            ),
+            models.Target(
+                name="n2",
+                url=running.url("n2"),
+                host="m2",
+                host_cores=4,
+                host_uname="Linux aarch64",
+            ),
+        ]
+        result = await collection.collect(_request(running, targets=targets))
+    assert result.report.system_info.cores == 12
+    assert result.report.system_info.uname == "Linux aarch64, Linux x86_64"
