@@ -1,0 +1,40 @@
+# Two entry points for a fresh machine (see README.md):
+#   make demo   installs what it needs and shows the product working
+#   make test   installs what it needs and runs every check CI runs
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: test lint typecheck imports pytest demo bench crds clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test: lint typecheck imports pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+demo: $(STAMP)
+	$(BIN)/license-report demo
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.collection
+	$(BIN)/python -m bench.datastore
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
