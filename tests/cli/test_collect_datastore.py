@@ -1,0 +1,63 @@
+"""``license-report collect`` in DB mode against a real PostgreSQL, password from a file."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import pathlib
+
+import psycopg
+
+from license_report.sim import postgres, process, seed
+from license_report.sources import datastore
+from tests.cli.conftest import Runner
+from tests.expected import monthly_totals
+
+
+def _args(
+    fleet: dict[str, object], settings: datastore.DatastoreSettings, password_file: pathlib.Path
+) -> list[str]:
+    nodes = fleet["nodes"]
+    assert isinstance(nodes, list)
+    return [
+        *(arg for n in nodes for arg in ("--node", f"{n['name']}={n['url']}")),
+        "--datastore", f"postgresql://{settings.user}@{settings.host}:{settings.port}/{settings.database}",
+        "--datastore-password-file", str(password_file),
+    ]  # fmt: skip
+
+
+def test_db_mode_reports_the_datastore_figures(
+    cli: Runner,
+    pg_server: postgres.Server,
+    kong_db: datastore.DatastoreSettings,
+    tmp_path: pathlib.Path,
+) -> None:
+    now = datetime.datetime.now(datetime.UTC)
+    definition = seed.sample_seed(now=now.date(), nodes=3, months=14)
+    dsn = pg_server.dsn(database=kong_db.database, user=kong_db.user, password=kong_db.password)
+    with psycopg.connect(dsn) as conn:
+        seed.apply_seed(conn, definition)
+    password_file = tmp_path / "pg-password"
+    password_file.write_text(f"{kong_db.password}\n")
+    with process.spawn_fleet(count=3, mode="ee-db") as fleet:
+        done = cli("collect", *_args(fleet, kong_db, password_file), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert {c["bucket"]: c["request_count"] for c in report["counters"]} == monthly_totals(
+        definition, months=12, now=now
+    )
+    assert (report["services_count"], report["workspaces_count"], report["rbac_users"]) == (9, 3, 2)
+    assert report["db_version"].startswith("postgres 18.")
+
+
+def test_a_wrong_password_fails_without_showing_it(
+    cli: Runner, kong_db: datastore.DatastoreSettings, tmp_path: pathlib.Path
+) -> None:
+    password_file = tmp_path / "pg-password"
+    password_file.write_text("not-the-password-Zq9\n")
+    with process.spawn_fleet(count=1, mode="ee-db") as fleet:
+        done = cli("collect", *_args(fleet, kong_db, password_file), "--out", str(tmp_path / "out"))
+    assert done.returncode == 1
+    assert "password authentication failed" in done.stderr
+    assert "not-the-password-Zq9" not in done.stderr + done.stdout
+    assert not (tmp_path / "out").exists()

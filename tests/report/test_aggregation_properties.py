@@ -1,0 +1,55 @@
+"""Properties of aggregation over arbitrary fleets (hypothesis)."""
+
+from __future__ import annotations
+
+import collections
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from license_report.report import aggregation
+from tests.report.conftest import inputs, observation
+
+# Months inside the 12-month window ending at NOW (2026-11), and UNKNOWN.
+BUCKETS = [f"2026-{m:02d}" for m in range(1, 12)] + ["2025-12", "UNKNOWN"]
+fleets = st.lists(
+    st.dictionaries(
+        st.sampled_from(BUCKETS), st.integers(min_value=0, max_value=10**12), max_size=6
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@given(fleets)
+def test_dbless_counters_are_the_per_bucket_sum(counters: list[dict[str, int]]) -> None:
+    observations = [observation(f"n{i}", counters=c) for i, c in enumerate(counters)]
+    result = aggregation.aggregate(inputs(observations))
+    expected: collections.Counter[str] = collections.Counter()
+    for node_counters in counters:
+        expected.update(node_counters)
+    assert {c.bucket: c.request_count for c in result.report.counters} == {
+        bucket: total
+        for bucket, total in expected.items()
+        if bucket in {b for c in counters for b in c}
+    }
+
+
+@given(fleets)
+def test_db_mode_node_views_never_add_up(counters: list[dict[str, int]]) -> None:
+    observations = [
+        observation(f"n{i}", database="postgres", counters=c) for i, c in enumerate(counters)
+    ]
+    result = aggregation.aggregate(inputs(observations))
+    for counter in result.report.counters:
+        views = [c[counter.bucket] for c in counters if counter.bucket in c]
+        assert counter.request_count == max(views)
+
+
+@given(fleets, st.permutations(range(8)))
+def test_the_order_nodes_answer_in_does_not_matter(
+    counters: list[dict[str, int]], order: list[int]
+) -> None:
+    observations = [observation(f"n{i}", counters=c) for i, c in enumerate(counters)]
+    shuffled = [observations[i] for i in order if i < len(observations)]
+    assert aggregation.aggregate(inputs(observations)) == aggregation.aggregate(inputs(shuffled))
