@@ -36,5 +36,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.collection
 	$(BIN)/python -m bench.datastore
 
+# The CRD is generated from the pydantic models; a test fails when this file is stale.
+crds: $(STAMP)
+	$(BIN)/license-report crd > crds/licensereportrequests.licensereport.io.yaml
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from license_report.cli import collect, demo
+from license_report.cli import collect, crd, demo
 
 
 def parser() -> argparse.ArgumentParser:
@@ -17,6 +17,7 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     collect.register(commands)
     demo.register(commands)
+    crd.register(commands)
     return top
 
 
