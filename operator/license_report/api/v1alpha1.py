@@ -249,4 +249,7 @@ class Status(_Status):
     report_sha256: str | None = None
     summary: Summary | None = None
     failures: list[PodFailure] | None = None
+    # Findings worth a look that do not change the figures: version skew,
+    # configuration drift, Nodes not readable, absent OSS tables.
+    notes: list[str] | None = None
     conditions: list[Condition] | None = None

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from license_report.cli import collect, crd, demo
+from license_report.cli import collect, crd, demo, run
 
 
 def parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def parser() -> argparse.ArgumentParser:
     collect.register(commands)
     demo.register(commands)
     crd.register(commands)
+    run.register(commands)
     return top
 
 

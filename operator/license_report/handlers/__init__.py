@@ -1,1 +1,8 @@
-"""kopf handlers: thin translations of Kubernetes events into report runs."""
+"""kopf handlers: thin translations of Kubernetes events into report runs.
+
+Importing this package registers the handlers with kopf's default registry.
+"""
+
+from license_report.handlers import requests, setup
+
+__all__ = ["requests", "setup"]

@@ -39,6 +39,11 @@ class Request:
     license_text: str | None = dataclasses.field(default=None, repr=False)
     months: int = 12
     now: datetime.datetime | None = None
+    # Nodes known not to be askable (a pod not Ready, say): they are named in
+    # the result like any node that failed to answer.
+    known_failures: Sequence[models.Failure] = ()
+    # Findings of the caller (e.g. Nodes not readable) to report with the others.
+    notes: Sequence[str] = ()
 
 
 def _counting_order(
@@ -75,7 +80,7 @@ async def collect(request: Request) -> models.Collection:
     """Collect one report. Raises ``CollectionFailed``, ``datastore.DatastoreError``,
     ``license.LicenseError`` or ``kong.ConfigError``; node failures alone only degrade it."""
     if not request.targets:
-        raise CollectionFailed("no gateway nodes to ask")
+        raise CollectionFailed("no gateway nodes to ask", failures=request.known_failures)
     facts = None if request.license_text is None else license.parse(request.license_text)
     kong.check_settings(settings=request.admin_api, targets=request.targets)
     now = request.now or datetime.datetime.now(datetime.UTC)
@@ -97,6 +102,7 @@ async def collect(request: Request) -> models.Collection:
         except* (datastore.DatastoreError, kong.ConfigError) as group_error:
             raise group_error.exceptions[0] from None
         observations, failures = nodes.result()
+        failures = [*request.known_failures, *failures]
         if not observations:
             raise CollectionFailed(
                 f"none of the {len(failures)} gateway nodes could be reached", failures=failures
@@ -109,7 +115,7 @@ async def collect(request: Request) -> models.Collection:
             )
         )
 
-    return aggregation.aggregate(
+    result = aggregation.aggregate(
         aggregation.Inputs(
             observations=observations,
             failures=failures,
@@ -121,3 +127,6 @@ async def collect(request: Request) -> models.Collection:
             license=facts,
         )
     )
+    if request.notes:
+        result = result.model_copy(update={"notes": [*request.notes, *result.notes]})
+    return result

@@ -1,0 +1,141 @@
+"""``license-report run``: the operator.
+
+Cluster-wide by default, or limited to namespaces (``--namespace``, repeat).
+Several replicas coordinate through kopf peering (``--peering``; the chart
+installs the peering CRDs); ``--standalone`` runs without it. kopf's liveness
+endpoint answers on ``--liveness``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import kopf
+
+from license_report.cli import loop
+from license_report.handlers import context as operator_context  # registers the handlers
+from license_report.reconcile import kube, run
+
+SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+def _own_namespace() -> str:
+    if os.environ.get("POD_NAMESPACE"):
+        return os.environ["POD_NAMESPACE"]
+    try:
+        with open(SERVICE_ACCOUNT_NAMESPACE) as file:
+            return file.read().strip()
+    except OSError:
+        return "default"
+
+
+def register(commands: Any) -> None:
+    cmd: argparse.ArgumentParser = commands.add_parser(
+        "run", help="run the operator", description=__doc__
+    )
+    cmd.add_argument(
+        "--kubeconfig",
+        default=os.environ.get("KUBECONFIG"),
+        help="kubeconfig file (default: in-cluster service account, else $KUBECONFIG)",
+    )
+    cmd.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="watch only this namespace (repeat); default: every namespace",
+    )
+    cmd.add_argument(
+        "--operator-namespace",
+        default=_own_namespace(),
+        help="where the operator keeps its hash-key Secret (default: its own namespace)",
+    )
+    cmd.add_argument(
+        "--hash-key-secret",
+        default=run.Settings.hash_key_secret,
+        help="name of the installation hash-key Secret (created once when missing)",
+    )
+    cmd.add_argument(
+        "--retry-seconds",
+        type=float,
+        default=run.Settings.retry_seconds,
+        help="how long transient problems are retried before a request is Failed",
+    )
+    cmd.add_argument(
+        "--liveness",
+        default="http://0.0.0.0:8080/healthz",
+        help="kopf's liveness endpoint URL ('' to disable)",
+    )
+    peering = cmd.add_mutually_exclusive_group()
+    peering.add_argument(
+        "--peering", default=None, metavar="NAME", help="kopf peering object, for several replicas"
+    )
+    peering.add_argument("--standalone", action="store_true", help="no peering (a single replica)")
+    cmd.add_argument(
+        "--log-level",
+        default=os.environ.get("LOG_LEVEL", "INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+    )
+    cmd.add_argument(
+        "--log-format", default=os.environ.get("LOG_FORMAT", "plain"), choices=["plain", "json"]
+    )
+    cmd.set_defaults(handler=main)
+
+
+def configure_logging(*, level: str, fmt: str) -> None:
+    kopf.configure(
+        debug=level == "DEBUG",
+        verbose=level in ("DEBUG", "INFO"),
+        quiet=level in ("WARNING", "ERROR"),
+        log_format=kopf.LogFormat.JSON if fmt == "json" else kopf.LogFormat.PLAIN,
+    )
+
+
+async def operate(
+    *,
+    context: operator_context.Context,
+    namespaces: Sequence[str] = (),
+    peering: str | None = None,
+    liveness: str | None = None,
+    stop_flag: asyncio.Event | None = None,
+    ready_flag: asyncio.Event | None = None,
+) -> None:
+    """The operator's main loop: the same for ``license-report run``, the sandbox and the tests."""
+    await kopf.operator(
+        clusterwide=not namespaces,
+        namespaces=list(namespaces),
+        standalone=peering is None,
+        peering_name=peering,
+        liveness_endpoint=liveness or None,
+        memo=operator_context.memo(context),
+        stop_flag=stop_flag,
+        ready_flag=ready_flag,
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    configure_logging(level=args.log_level, fmt=args.log_format)
+    clients = kube.Clients.from_kubeconfig(args.kubeconfig)
+    settings = run.Settings(
+        namespace=args.operator_namespace,
+        hash_key_secret=args.hash_key_secret,
+        retry_seconds=args.retry_seconds,
+    )
+    logging.getLogger(__name__).info(
+        "watching %s", ", ".join(args.namespace) if args.namespace else "every namespace"
+    )
+    loop.run(
+        operate(
+            context=operator_context.Context(clients=clients, settings=settings),
+            namespaces=args.namespace,
+            peering=None if args.standalone else args.peering,
+            liveness=args.liveness,
+        )
+    )
+    return 0

@@ -1,0 +1,173 @@
+"""kopf handlers for LicenseReportRequest: translate events into report runs.
+
+One function answers create, update (spec or annotations) and resume: it
+decides from the status whether the run for the current generation and rerun
+annotation has ended, and if not, runs it. Transient problems are retried
+with backoff for a bounded time (kopf's TemporaryError), then Failed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any
+
+import kopf
+import pydantic
+
+from license_report.api import v1alpha1
+from license_report.handlers import context as operator_context
+from license_report.reconcile import kube, run
+from license_report.reconcile import status as patches
+
+RESOURCE = (v1alpha1.GROUP, v1alpha1.VERSION, v1alpha1.PLURAL)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+async def _patch_status(
+    clients: kube.Clients, *, namespace: str, name: str, fields: dict[str, Any]
+) -> None:
+    await kube.call(
+        clients.custom.patch_namespaced_custom_object_status,
+        v1alpha1.GROUP,
+        v1alpha1.VERSION,
+        namespace,
+        v1alpha1.PLURAL,
+        name,
+        {"status": fields},
+    )
+
+
+def _invalid_spec(error: pydantic.ValidationError) -> str:
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in ("spec", *item["loc"]))
+        problems.append(f"{where}: {item['msg']}")
+    return "; ".join(problems)
+
+
+def _backoff(settings: run.Settings, retry: int) -> float:
+    return float(min(settings.backoff_seconds * 2**retry, settings.backoff_max_seconds))
+
+
+def _api_error(error: kube.ApiException) -> run.RunError:
+    transient = error.status in (409, 429) or (error.status or 0) >= 500
+    return run.RunError(
+        "ApiError", f"Kubernetes API answered {error.status} {error.reason}", transient=transient
+    )
+
+
+@kopf.on.resume(*RESOURCE)
+@kopf.on.create(*RESOURCE)
+@kopf.on.update(*RESOURCE)
+async def reconcile(
+    *,
+    body: kopf.Body,
+    meta: kopf.Meta,
+    spec: kopf.Spec,
+    status: kopf.Status,
+    name: str,
+    namespace: str | None,
+    uid: str,
+    retry: int,
+    runtime: datetime.timedelta,
+    memo: Any,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+    **_: Any,
+) -> None:
+    if namespace is None:  # the resource is namespaced: never happens
+        raise kopf.PermanentError("a LicenseReportRequest without a namespace")
+    context = operator_context.of(memo)
+    clients, settings = context.clients, context.settings
+    generation = int(meta.get("generation") or 1)
+    rerun = (meta.get("annotations") or {}).get(v1alpha1.RERUN_ANNOTATION)
+    current = v1alpha1.Status.model_validate(dict(status))
+    if patches.done(current=current, generation=generation, rerun=rerun):
+        return
+
+    async def fail(reason: str, message: str) -> None:
+        fields = patches.failed(
+            generation=generation,
+            rerun=rerun,
+            reason=reason,
+            message=message,
+            now=_now(),
+            previous=current,
+        )
+        await _patch_status(clients, namespace=namespace, name=name, fields=fields)
+        kopf.warn(body, reason="ReportFailed", message=f"{reason}: {message}")
+
+    try:
+        spec_model = v1alpha1.Spec.model_validate(dict(spec))
+    except pydantic.ValidationError as error:
+        await fail("InvalidSpec", _invalid_spec(error))
+        return
+
+    run_id = f"{generation}/{rerun or ''}"
+    if retry == 0:
+        kopf.info(
+            body, reason="ReportStarted", message=f"collecting the report (generation {generation})"
+        )
+    await _patch_status(
+        clients,
+        namespace=namespace,
+        name=name,
+        fields=patches.running(generation=generation, rerun=rerun, now=_now(), previous=current),
+    )
+    try:
+        try:
+            outcome = await run.run(
+                clients=clients,
+                settings=settings,
+                namespace=namespace,
+                name=name,
+                uid=uid,
+                run_id=run_id,
+                spec=spec_model,
+            )
+        except kube.ApiException as error:
+            raise _api_error(error) from None
+    except run.RunError as error:
+        if error.transient and runtime.total_seconds() < settings.retry_seconds:
+            delay = _backoff(settings, retry)
+            fields = patches.waiting(
+                generation=generation,
+                reason=error.reason,
+                message=error.message,
+                now=_now(),
+                previous=current,
+            )
+            await _patch_status(clients, namespace=namespace, name=name, fields=fields)
+            logger.warning("%s: %s; retrying in %.0f s", error.reason, error.message, delay)
+            raise kopf.TemporaryError(f"{error.reason}: {error.message}", delay=delay) from None
+        await fail(error.reason, error.message)
+        return
+
+    failures = outcome.collection.failures
+    fields = patches.finished(
+        generation=generation,
+        rerun=rerun,
+        now=_now(),
+        previous=current,
+        collection=outcome.collection,
+        failures=failures,
+        config_map=outcome.config_map,
+        sha256=outcome.package.report_sha256,
+    )
+    await _patch_status(clients, namespace=namespace, name=name, fields=fields)
+    if failures:
+        kopf.warn(
+            body,
+            reason="ReportDegraded",
+            message=f"report written to ConfigMap {outcome.config_map}; "
+            f"{len(failures)} gateway pods not reached",
+        )
+    else:
+        kopf.info(
+            body,
+            reason="ReportSucceeded",
+            message=f"report written to ConfigMap {outcome.config_map}",
+        )

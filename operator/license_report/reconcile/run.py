@@ -1,0 +1,207 @@
+"""One report run for one request: Secrets, pods, collection, the ConfigMap.
+
+Every way a run can fail becomes a ``RunError`` with a CamelCase reason, a
+message naming the object and field to fix, and whether it is worth retrying
+(a Secret GitOps has not created yet, a datastore restarting) or not (a
+malformed license, a CA that does not parse).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+
+from license_report.api import v1alpha1
+from license_report.reconcile import collection, discovery, kube, output, secrets
+from license_report.report import models, packaging
+from license_report.sources import datastore, kong, license
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Operator-wide settings (flags of ``license-report run``)."""
+
+    namespace: str  # where the operator runs and keeps its hash-key Secret
+    hash_key_secret: str = "license-report-hash-key"  # noqa: S105 (a Secret's name)
+    retry_seconds: float = 300.0  # how long transient problems are retried before Failed
+    backoff_seconds: float = 2.0  # first retry delay, doubled each time
+    backoff_max_seconds: float = 60.0
+
+
+class RunError(Exception):
+    def __init__(self, reason: str, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.transient = transient
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    collection: models.Collection
+    package: packaging.Package
+    config_map: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Secrets:
+    token: str | None = dataclasses.field(default=None, repr=False)
+    ca: str | None = None
+    license_text: str | None = dataclasses.field(default=None, repr=False)
+    password: str | None = dataclasses.field(default=None, repr=False)
+
+
+async def _read_secrets(*, clients: kube.Clients, namespace: str, spec: v1alpha1.Spec) -> _Secrets:
+    admin = spec.gateway.admin_api
+    wanted: dict[str, tuple[v1alpha1.SecretKeyRef | v1alpha1.LicenseSecretRef, str]] = {}
+    if admin.token_secret_ref:
+        wanted["token"] = (admin.token_secret_ref, "spec.gateway.adminApi.tokenSecretRef")
+    if admin.tls and admin.tls.ca_secret_ref:
+        wanted["ca"] = (admin.tls.ca_secret_ref, "spec.gateway.adminApi.tls.caSecretRef")
+    if spec.license:
+        wanted["license_text"] = (spec.license.secret_ref, "spec.license.secretRef")
+    if spec.datastore and spec.datastore.postgres.password_secret_ref:
+        wanted["password"] = (
+            spec.datastore.postgres.password_secret_ref,
+            "spec.datastore.postgres.passwordSecretRef",
+        )
+    try:
+        values = await asyncio.gather(
+            *(
+                secrets.read(clients=clients, namespace=namespace, ref=ref, field=field)
+                for ref, field in wanted.values()
+            )
+        )
+    except secrets.SecretMissing as error:
+        raise RunError("SecretNotFound", str(error), transient=True) from None
+    except secrets.SecretInvalid as error:
+        raise RunError("InvalidSecret", str(error), transient=False) from None
+    return _Secrets(**dict(zip(wanted, values, strict=True)))
+
+
+def _admin_api(spec: v1alpha1.Spec, values: _Secrets) -> kong.Settings:
+    admin = spec.gateway.admin_api
+    tls = None
+    if admin.scheme == "https":
+        insecure = bool(admin.tls and admin.tls.insecure_skip_verify)
+        try:
+            tls = kong.tls_context(ca_pem=values.ca, insecure=insecure)
+        except kong.ConfigError as error:
+            # Only a CA from a Secret can fail to load.
+            ref = admin.tls.ca_secret_ref if admin.tls else None
+            where = f"Secret {ref.name} key {ref.key!r}" if ref else "the CA"
+            raise RunError(
+                "InvalidCA",
+                f"{where} (spec.gateway.adminApi.tls.caSecretRef): {error}",
+                transient=False,
+            ) from None
+    return kong.Settings(
+        token=values.token,
+        timeout=admin.timeout_seconds,
+        max_concurrency=spec.gateway.max_concurrency,
+        tls=tls,
+        server_name=admin.tls.server_name if admin.tls else None,
+        allow_token_over_http=admin.allow_token_over_http,
+    )
+
+
+def _database(spec: v1alpha1.Spec, values: _Secrets) -> datastore.DatastoreSettings | None:
+    if spec.datastore is None:
+        return None
+    pg = spec.datastore.postgres
+    return datastore.DatastoreSettings(
+        host=pg.host,
+        port=pg.port,
+        database=pg.database,
+        user=pg.user,
+        password=values.password,
+        sslmode=pg.ssl_mode,
+    )
+
+
+async def _collect(request: collection.Request, spec: v1alpha1.Spec) -> models.Collection:
+    try:
+        return await collection.collect(request)
+    except collection.CollectionFailed as error:
+        named = ", ".join(f"{f.pod} ({f.reason})" for f in error.failures[:10])
+        raise RunError("NoPodReachable", f"{error}: {named}", transient=True) from None
+    except datastore.DatastoreError as error:
+        raise RunError(f"Datastore{error.reason}", str(error), transient=error.transient) from None
+    except license.LicenseError as error:
+        assert spec.license is not None
+        ref = spec.license.secret_ref
+        raise RunError(
+            "InvalidLicense",
+            f"Secret {ref.name} key {ref.key!r} (spec.license.secretRef): {error}",
+            transient=False,
+        ) from None
+    except kong.ConfigError as error:
+        raise RunError(
+            "InsecureAdminToken", f"spec.gateway.adminApi: {error}", transient=False
+        ) from None
+
+
+async def run(
+    *,
+    clients: kube.Clients,
+    settings: Settings,
+    namespace: str,
+    name: str,
+    uid: str,
+    run_id: str,
+    spec: v1alpha1.Spec,
+    now: datetime.datetime | None = None,
+) -> Outcome:
+    values = await _read_secrets(clients=clients, namespace=namespace, spec=spec)
+    admin_api = _admin_api(spec, values)
+    pods_namespace = spec.gateway.namespace or namespace
+    found = await discovery.discover(
+        clients=clients, namespace=pods_namespace, gateway=spec.gateway
+    )
+    if not found.pods:
+        raise RunError(
+            "NoPodsMatched",
+            f"no pod in namespace {pods_namespace} matches spec.gateway.selector "
+            f"({discovery.label_selector(spec.gateway.selector)})",
+            transient=True,
+        )
+    try:
+        hash_key = await secrets.installation_key(
+            clients=clients, namespace=settings.namespace, name=settings.hash_key_secret
+        )
+    except secrets.SecretInvalid as error:
+        raise RunError("InvalidHashKey", str(error), transient=False) from None
+
+    result = await _collect(
+        collection.Request(
+            targets=found.targets,
+            hash_key=hash_key,
+            admin_api=admin_api,
+            database=_database(spec, values),
+            license_text=values.license_text,
+            months=spec.report.months,
+            now=now,
+            known_failures=found.failures,
+            notes=found.notes,
+        ),
+        spec,
+    )
+    package = packaging.package(result)
+    config_map = output.config_map_name(request=name, spec=spec)
+    try:
+        await output.write(
+            clients=clients,
+            config_map=output.body(
+                name=config_map,
+                namespace=namespace,
+                request=name,
+                uid=uid,
+                run=run_id,
+                package=package,
+            ),
+            uid=uid,
+        )
+    except output.NotOurs as error:
+        raise RunError("ConfigMapNotOwned", str(error), transient=False) from None
+    return Outcome(collection=result, package=package, config_map=config_map)

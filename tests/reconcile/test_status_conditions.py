@@ -1,0 +1,69 @@
+"""Status patches: conditions keep their transition time, runs are identified once."""
+
+from __future__ import annotations
+
+import datetime
+
+from license_report.api import v1alpha1
+from license_report.reconcile import status
+
+T0 = datetime.datetime(2026, 11, 27, 10, 0, tzinfo=datetime.UTC)
+T1 = T0 + datetime.timedelta(minutes=5)
+
+
+def _status(fields: dict[str, object]) -> v1alpha1.Status:
+    return v1alpha1.Status.model_validate(fields)
+
+
+def _condition(fields: dict[str, object], type_: str) -> dict[str, object]:
+    conditions = fields["conditions"]
+    assert isinstance(conditions, list)
+    return next(c for c in conditions if c["type"] == type_)
+
+
+def test_transition_time_changes_only_when_the_status_does() -> None:
+    first = status.failed(
+        generation=1, rerun=None, reason="SecretNotFound", message="m", now=T0, previous=_status({})
+    )
+    again = status.failed(
+        generation=1, rerun=None, reason="Other", message="m2", now=T1, previous=_status(first)
+    )
+    assert _condition(again, "Failed")["lastTransitionTime"] == "2026-11-27T10:00:00Z"
+    assert _condition(again, "Failed")["reason"] == "Other"
+    waiting = status.waiting(
+        generation=1, reason="SecretNotFound", message="m", now=T1, previous=_status(first)
+    )
+    assert _condition(waiting, "Failed")["status"] == "False"
+    assert _condition(waiting, "Failed")["lastTransitionTime"] == "2026-11-27T10:05:00Z"
+
+
+def test_a_run_is_done_only_for_its_generation_and_rerun_value() -> None:
+    ended = _status({"phase": "Succeeded", "observedGeneration": 2, "observedRerun": "a"})
+    assert status.done(current=ended, generation=2, rerun="a")
+    assert not status.done(current=ended, generation=3, rerun="a")  # spec changed
+    assert not status.done(current=ended, generation=2, rerun="b")  # rerun asked
+    assert not status.done(current=ended, generation=2, rerun=None)
+    running = _status({"phase": "Running", "observedGeneration": 2, "observedRerun": "a"})
+    assert not status.done(current=running, generation=2, rerun="a")  # killed mid-run: redo
+
+
+def test_failed_keeps_the_last_good_report() -> None:
+    fields = status.failed(
+        generation=2, rerun=None, reason="InvalidLicense", message="m", now=T0, previous=_status({})
+    )
+    assert "reportConfigMap" not in fields
+    assert "reportSha256" not in fields
+
+
+def test_conditions_are_valid_metav1_conditions() -> None:
+    fields = status.failed(
+        generation=4,
+        rerun=None,
+        reason="DatastoreTimeout",
+        message="x" * 40000,
+        now=T0,
+        previous=_status({}),
+    )
+    for condition in _status(fields).conditions or []:
+        assert condition.observed_generation == 4
+        assert len(condition.message) <= 32768
