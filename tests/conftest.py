@@ -4,17 +4,22 @@ PostgreSQL server, a fresh database per test."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
 
 import pytest
 
+from license_report.sim import kong as sim
 from license_report.sim import postgres
 from license_report.sources import datastore
 
 #: The ``kong`` role's password; random so that a test finding it in a message
 #: cannot pass by coincidence.
 KONG_PASSWORD = f"kong-{secrets.token_urlsafe(12)}"
+
+FleetFactory = Callable[..., contextlib.AbstractAsyncContextManager[sim.Fleet]]
 
 
 @pytest.fixture(autouse=True)
@@ -54,3 +59,15 @@ def kong_db(pg_server: postgres.Server) -> Iterator[datastore.DatastoreSettings]
         password=KONG_PASSWORD,
     )
     postgres.drop_database(pg_server, name=name)
+
+
+@pytest.fixture
+def fleet() -> FleetFactory:
+    """Start simulated Kong nodes: ``async with fleet(nodes, **options) as running``."""
+
+    @contextlib.asynccontextmanager
+    async def start(nodes: Sequence[sim.SimNode], **options: Any) -> AsyncIterator[sim.Fleet]:
+        async with sim.Fleet(nodes, **options) as running:
+            yield running
+
+    return start

@@ -11,8 +11,9 @@ from license_report.report import hashing, models, packaging
 from license_report.sim import kong as sim
 from license_report.sim import seed
 from license_report.sources import datastore, kong, license
+from tests.conftest import FleetFactory
 from tests.expected import NOW, monthly_totals
-from tests.reconcile.conftest import KEY, FleetFactory, Seeder
+from tests.reconcile.conftest import KEY, Seeder
 
 
 def _request(running: sim.Fleet, **options: object) -> collection.Request:

@@ -11,7 +11,8 @@ import trustme
 from license_report.report import aggregation, models
 from license_report.sim import kong as sim
 from license_report.sources import kong
-from tests.sources.conftest import FleetFactory, targets
+from tests.conftest import FleetFactory
+from tests.sources.conftest import targets
 
 Reason = models.FailureReason
 
