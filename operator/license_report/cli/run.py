@@ -12,7 +12,8 @@ import argparse
 import asyncio
 import logging
 import os
-from collections.abc import Sequence
+import secrets
+import threading
 from typing import Any
 
 import kopf
@@ -78,6 +79,13 @@ def register(commands: Any) -> None:
     )
     peering.add_argument("--standalone", action="store_true", help="no peering (a single replica)")
     cmd.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        help="kopf peering priority (default: random, so that replicas never tie; "
+        "kopf pauses every operator of equal priority)",
+    )
+    cmd.add_argument(
         "--log-level",
         default=os.environ.get("LOG_LEVEL", "INFO"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -100,23 +108,27 @@ def configure_logging(*, level: str, fmt: str) -> None:
 async def operate(
     *,
     context: operator_context.Context,
-    namespaces: Sequence[str] = (),
     peering: str | None = None,
+    priority: int | None = None,
     liveness: str | None = None,
-    stop_flag: asyncio.Event | None = None,
-    ready_flag: asyncio.Event | None = None,
+    stop_flag: asyncio.Event | threading.Event | None = None,
+    ready_flag: asyncio.Event | threading.Event | None = None,
 ) -> None:
     """The operator's main loop: the same for ``license-report run``, the sandbox and the tests."""
     await kopf.operator(
-        clusterwide=not namespaces,
-        namespaces=list(namespaces),
+        clusterwide=not context.namespaces,
+        namespaces=list(context.namespaces),
         standalone=peering is None,
         peering_name=peering,
+        priority=priority,
         liveness_endpoint=liveness or None,
         memo=operator_context.memo(context),
         stop_flag=stop_flag,
         ready_flag=ready_flag,
     )
+    # kopf has closed its connections; let them finish closing before the
+    # caller closes the loop (else they are torn down with ResourceWarnings).
+    await asyncio.sleep(0.25)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -132,9 +144,12 @@ def main(args: argparse.Namespace) -> int:
     )
     loop.run(
         operate(
-            context=operator_context.Context(clients=clients, settings=settings),
-            namespaces=args.namespace,
+            context=operator_context.Context(
+                clients=clients, settings=settings, namespaces=tuple(args.namespace)
+            ),
             peering=None if args.standalone else args.peering,
+            # A tie in priority makes kopf pause every replica, itself included.
+            priority=args.priority if args.priority is not None else secrets.randbelow(2**31),
             liveness=args.liveness,
         )
     )

@@ -15,6 +15,8 @@ _KEY = "license_report_context"
 class Context:
     clients: kube.Clients
     settings: run.Settings
+    # Namespaces served; empty: every namespace.
+    namespaces: tuple[str, ...] = ()
 
 
 def memo(context: Context) -> kopf.Memo:

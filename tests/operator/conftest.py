@@ -1,0 +1,312 @@
+"""The real operator (kopf, in-process) against the emulated API server, over HTTPS.
+
+Simulated Kong nodes are registered as Pods whose IPs are their 127.0.0.x
+addresses, on Nodes with known cores, so the operator reaches them exactly as
+it would reach pods in a cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import pathlib
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+
+from license_report.api import v1alpha1
+from license_report.cli import run as run_command
+from license_report.handlers import context as operator_context
+from license_report.reconcile import kube, run
+from license_report.sim import kong as sim
+from license_report.sim import kubeapi
+
+CRD_FILE = (
+    pathlib.Path(__file__).parents[2] / "crds" / "licensereportrequests.licensereport.io.yaml"
+)
+OPERATOR_NAMESPACE = "license-report"
+KONG_LABELS = {"app.kubernetes.io/name": "kong", "app.kubernetes.io/instance": "gw"}
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[kubeapi.KubeAPI]:
+    async with kubeapi.serve() as server:
+        server.register_crd(yaml.safe_load(CRD_FILE.read_text()))
+        for namespace in (OPERATOR_NAMESPACE, "kong"):
+            server.put(kubeapi.make_namespace(namespace))
+        yield server
+
+
+@pytest.fixture
+def clients(api: kubeapi.KubeAPI) -> kube.Clients:
+    return kube.Clients.from_api_client(api.client())
+
+
+@pytest.fixture
+def settings() -> run.Settings:
+    # Short retry budget and backoff: tests see "retried, then Failed" in seconds.
+    return run.Settings(
+        namespace=OPERATOR_NAMESPACE,
+        retry_seconds=3.0,
+        backoff_seconds=0.2,
+        backoff_max_seconds=0.5,
+    )
+
+
+@dataclasses.dataclass
+class Operator:
+    """The operator in its own thread and event loop, as kopf's KopfRunner runs it.
+
+    Not in the test's loop: at shutdown kopf cancels every task of its loop
+    that it did not see at start, which would include the emulated API
+    server's and the simulators' handlers.
+    """
+
+    clients: kube.Clients
+    settings: run.Settings
+    namespaces: Sequence[str] = ()
+    thread: threading.Thread | None = None
+    stop_flag: threading.Event = dataclasses.field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+    async def start(self) -> None:
+        ready = threading.Event()
+        self.stop_flag = threading.Event()
+        context = operator_context.Context(
+            clients=self.clients, settings=self.settings, namespaces=tuple(self.namespaces)
+        )
+
+        def main() -> None:
+            try:
+                asyncio.run(
+                    run_command.operate(
+                        context=context,
+                        ready_flag=ready,
+                        stop_flag=self.stop_flag,
+                    )
+                )
+            except BaseException as error:  # reported by stop()
+                self.error = error
+
+        self.thread = threading.Thread(target=main, name="operator", daemon=True)
+        self.thread.start()
+        assert await asyncio.to_thread(ready.wait, 20), "the operator did not get ready"
+
+    async def stop(self) -> None:
+        """kopf's own graceful shutdown (see ``OperatorProcess`` to kill one mid-run)."""
+        assert self.thread is not None
+        self.stop_flag.set()
+        await asyncio.to_thread(self.thread.join, 30)
+        assert not self.thread.is_alive(), "the operator did not stop"
+        self.thread = None
+        assert self.error is None, self.error
+
+
+@pytest.fixture
+async def operator(clients: kube.Clients, settings: run.Settings) -> AsyncIterator[Operator]:
+    running = Operator(clients=clients, settings=settings)
+    await running.start()
+    yield running
+    if running.thread is not None:
+        await running.stop()
+
+
+@pytest.fixture
+def stopped_operator(clients: kube.Clients, settings: run.Settings) -> Operator:
+    return Operator(clients=clients, settings=settings)
+
+
+@dataclasses.dataclass
+class OperatorProcess:
+    """``license-report run`` in a child process, which a test can SIGKILL like a crashed pod."""
+
+    kubeconfig: pathlib.Path
+    process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        port = _free_port()
+        command = [
+            str(pathlib.Path(sys.executable).with_name("license-report")), "run",
+            "--kubeconfig", str(self.kubeconfig), "--standalone",
+            "--operator-namespace", OPERATOR_NAMESPACE, "--retry-seconds", "5",
+            "--liveness", f"http://127.0.0.1:{port}/healthz", "--log-level", "WARNING",
+        ]  # fmt: skip
+        self.process = await asyncio.create_subprocess_exec(*command)
+
+        async def alive() -> bool:
+            assert self.process is not None
+            if self.process.returncode is not None:
+                raise AssertionError(f"the operator exited with {self.process.returncode}")
+            try:
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.get(f"http://127.0.0.1:{port}/healthz") as response,
+                ):
+                    return response.status == 200
+            except aiohttp.ClientError:
+                return False
+
+        await wait_for(alive, timeout=30, what="the operator's liveness endpoint")
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(self.process.wait(), timeout=10)
+        self.process = None
+
+
+@pytest.fixture
+async def operator_process(
+    api: kubeapi.KubeAPI, tmp_path: pathlib.Path
+) -> AsyncIterator[OperatorProcess]:
+    child = OperatorProcess(kubeconfig=api.kubeconfig(tmp_path / "kubeconfig"))
+    yield child
+    if child.process is not None:
+        await child.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def deploy(
+    api: kubeapi.KubeAPI,
+    running: sim.Fleet,
+    *,
+    namespace: str = "kong",
+    labels: Mapping[str, str] = KONG_LABELS,
+    machines: Sequence[tuple[str, int]] = (("node-a", 8), ("node-b", 4)),
+) -> None:
+    """Register each simulated Kong node as a Pod (IP = its address) spread over Nodes."""
+    for name, cores in machines:
+        api.put(kubeapi.make_node(name, cpu=cores))
+    for index, node in enumerate(running.nodes):
+        machine = machines[index % len(machines)][0]
+        ports = [("admin", running.port), ("status", 8100), ("proxy", 8000)]
+        api.put(
+            kubeapi.make_pod(
+                node.name, namespace, labels=labels, ip=node.address, node_name=machine, ports=ports
+            )
+        )
+
+
+def request(
+    name: str,
+    *,
+    namespace: str = "kong",
+    spec: Mapping[str, Any] | None = None,
+    annotations: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": f"{v1alpha1.GROUP}/{v1alpha1.VERSION}",
+        "kind": v1alpha1.KIND,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": dict(
+            spec
+            or {
+                "gateway": {
+                    "selector": {"matchLabels": KONG_LABELS},
+                    "adminApi": {"portName": "admin"},
+                }
+            }
+        ),
+    }
+    if annotations:
+        body["metadata"]["annotations"] = dict(annotations)
+    return body
+
+
+async def create(clients: kube.Clients, body: Mapping[str, Any]) -> dict[str, Any]:
+    created: dict[str, Any] = await kube.call(
+        clients.custom.create_namespaced_custom_object,
+        v1alpha1.GROUP,
+        v1alpha1.VERSION,
+        body["metadata"]["namespace"],
+        v1alpha1.PLURAL,
+        dict(body),
+    )
+    return created
+
+
+async def get(clients: kube.Clients, name: str, namespace: str = "kong") -> dict[str, Any]:
+    found: dict[str, Any] = await kube.call(
+        clients.custom.get_namespaced_custom_object,
+        v1alpha1.GROUP,
+        v1alpha1.VERSION,
+        namespace,
+        v1alpha1.PLURAL,
+        name,
+    )
+    return found
+
+
+async def patch(
+    clients: kube.Clients, name: str, body: Mapping[str, Any], namespace: str = "kong"
+) -> None:
+    await kube.call(
+        clients.custom.patch_namespaced_custom_object,
+        v1alpha1.GROUP,
+        v1alpha1.VERSION,
+        namespace,
+        v1alpha1.PLURAL,
+        name,
+        dict(body),
+    )
+
+
+async def wait_for(
+    check: Callable[[], Awaitable[Any]], *, timeout: float = 30.0, what: str = "condition"
+) -> Any:
+    """Poll until ``check`` returns something truthy; fail with the last value seen."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
+
+
+async def wait_phase(
+    clients: kube.Clients,
+    name: str,
+    phases: set[str],
+    *,
+    namespace: str = "kong",
+    generation: int | None = None,
+    timeout: float = 30.0,
+) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        obj = await get(clients, name, namespace)
+        status = obj.get("status") or {}
+        if status.get("phase") in phases and (
+            generation is None or status.get("observedGeneration") == generation
+        ):
+            return obj
+        return None
+
+    found: dict[str, Any] = await wait_for(
+        check, timeout=timeout, what=f"{namespace}/{name} in {phases}"
+    )
+    return found
+
+
+async def report_config_maps(clients: kube.Clients, namespace: str = "kong") -> list[Any]:
+    listing = await kube.call(
+        clients.core.list_namespaced_config_map,
+        namespace,
+        label_selector="licensereport.io/request",
+    )
+    return list(listing.items)

@@ -1,0 +1,156 @@
+"""A request in each Kong mode ends Succeeded, with the right figures in an owned ConfigMap."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import io
+import json
+import tarfile
+
+import psycopg
+
+from license_report.reconcile import kube
+from license_report.sim import kong as sim
+from license_report.sim import kubeapi, postgres, seed
+from license_report.sources import datastore
+from tests.conftest import FleetFactory
+from tests.expected import monthly_totals
+from tests.operator.conftest import (
+    KONG_LABELS,
+    Operator,
+    create,
+    deploy,
+    report_config_maps,
+    request,
+    wait_phase,
+)
+
+
+def _secret(name: str, namespace: str, data: dict[str, str]) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "Opaque",
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
+    }
+
+
+async def test_db_mode_counts_the_datastore_once(
+    api: kubeapi.KubeAPI,
+    clients: kube.Clients,
+    operator: Operator,
+    fleet: FleetFactory,
+    pg_server: postgres.Server,
+    kong_db: datastore.DatastoreSettings,
+) -> None:
+    now = datetime.datetime.now(datetime.UTC)
+    definition = seed.sample_seed(now=now.date(), nodes=3, months=14)
+    with psycopg.connect(
+        pg_server.dsn(database=kong_db.database, user="kong", password=kong_db.password)
+    ) as conn:
+        seed.apply_seed(conn, definition)
+    expected = monthly_totals(definition, months=12, now=now)
+    # Every node shows the cluster's figures, as DB-mode Kong does: a sum would triple them.
+    shared = sim.Datastore(counters=expected, services=9)
+    nodes = [sim.SimNode(name=f"kong-{i}", mode=sim.Mode.EE_DB, datastore=shared) for i in range(3)]
+    api.put(_secret("kong-pg", "kong", {"password": kong_db.password or ""}))
+    async with fleet(nodes) as running:
+        deploy(api, running)
+        spec = {
+            "gateway": {
+                "selector": {"matchLabels": KONG_LABELS},
+                "adminApi": {"portName": "admin"},
+            },
+            "datastore": {
+                "postgres": {
+                    "host": kong_db.host,
+                    "port": kong_db.port,
+                    "database": kong_db.database,
+                    "passwordSecretRef": {"name": "kong-pg", "key": "password"},
+                    "sslMode": "disable",
+                }
+            },
+        }
+        created = await create(clients, request("audit", spec=spec))
+        done = await wait_phase(clients, "audit", {"Succeeded"})
+
+    status = done["status"]
+    (config_map,) = await report_config_maps(clients)
+    assert config_map.metadata.name == "audit-report" == status["reportConfigMap"]
+    report = json.loads(config_map.data["report.json"])
+    assert {c["bucket"]: c["request_count"] for c in report["counters"]} == expected
+    assert (report["services_count"], report["workspaces_count"], report["rbac_users"]) == (9, 3, 2)
+    assert report["system_info"]["cores"] == 12  # node-a (8) + node-b (4), once each
+    assert report["system_info"]["uname"] == "Linux x86_64"
+    # Owned by the request, with its uid: deleting the request deletes the report.
+    (owner,) = config_map.metadata.owner_references
+    assert (owner.kind, owner.name, owner.uid) == (
+        "LicenseReportRequest",
+        "audit",
+        created["metadata"]["uid"],
+    )
+    # Status agrees with the ConfigMap.
+    assert (
+        status["reportSha256"]
+        == hashlib.sha256(config_map.data["report.json"].encode()).hexdigest()
+    )
+    assert status["summary"]["requestCount"] == sum(expected.values())
+    assert (status["summary"]["gatewayPods"], status["summary"]["podsReached"]) == (3, 3)
+    assert status["observedGeneration"] == 1
+    conditions = {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+    assert conditions == {
+        "Complete": ("True", "ReportWritten"),
+        "Degraded": ("False", "AllPodsReached"),
+        "Failed": ("False", "NoError"),
+    }
+    tar_name, tar_b64 = next(iter(config_map.binary_data.items()))
+    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(tar_b64))) as tar:
+        member = tar.extractfile("response.json")
+        assert member is not None
+        assert json.loads(member.read()) == report
+    assert tar_name.startswith("report-")
+    assert tar_name.endswith(".tar")
+
+
+async def test_dbless_enterprise_sums_the_pods(
+    api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
+) -> None:
+    month = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
+    nodes = [
+        sim.SimNode(
+            name=f"gw-{i}",
+            mode=sim.Mode.EE_DBLESS,
+            counters={month: 100 * (i + 1), "UNKNOWN": 1},
+            services=7,
+        )
+        for i in range(3)
+    ]
+    async with fleet(nodes) as running:
+        deploy(api, running)
+        await create(clients, request("dbless"))
+        done = await wait_phase(clients, "dbless", {"Succeeded"})
+    (config_map,) = await report_config_maps(clients)
+    report = json.loads(config_map.data["report.json"])
+    assert report["counters"] == [
+        {"bucket": month, "request_count": 600},
+        {"bucket": "UNKNOWN", "request_count": 3},
+    ]
+    assert report["services_count"] == 7
+    assert report["db_version"] == "off"
+    assert done["status"]["summary"]["requestCount"] == 603
+
+
+async def test_oss_succeeds_with_no_counters_and_a_note(
+    api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
+) -> None:
+    nodes = [sim.SimNode(name=f"oss-{i}", mode=sim.Mode.OSS_DBLESS, services=2) for i in range(2)]
+    async with fleet(nodes) as running:
+        deploy(api, running)
+        await create(clients, request("oss"))
+        done = await wait_phase(clients, "oss", {"Succeeded"})
+    (config_map,) = await report_config_maps(clients)
+    assert json.loads(config_map.data["report.json"])["counters"] == []
+    assert any("no license counters" in note for note in done["status"]["notes"])

@@ -1,0 +1,153 @@
+"""One report per generation or rerun value: never two, never half, across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+
+from license_report.reconcile import kube
+from license_report.sim import kong as sim
+from license_report.sim import kubeapi
+from tests.conftest import FleetFactory
+from tests.operator.conftest import (
+    KONG_LABELS,
+    Operator,
+    OperatorProcess,
+    create,
+    deploy,
+    get,
+    patch,
+    report_config_maps,
+    request,
+    wait_for,
+    wait_phase,
+)
+
+MONTH = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
+
+
+def _nodes(count: int = 2, *, latency: float = 0.0) -> list[sim.SimNode]:
+    return [
+        sim.SimNode(
+            name=f"gw-{i}",
+            mode=sim.Mode.EE_DBLESS,
+            counters={MONTH: 10},
+            fault=sim.Fault(latency=latency),
+        )
+        for i in range(count)
+    ]
+
+
+async def _runs(clients: kube.Clients) -> list[str]:
+    return [
+        cm.metadata.annotations["licensereport.io/run"] for cm in await report_config_maps(clients)
+    ]
+
+
+async def test_spec_change_and_rerun_annotation_each_make_one_new_report(
+    api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
+) -> None:
+    nodes = _nodes()
+    async with fleet(nodes) as running:
+        deploy(api, running)
+        await create(clients, request("r"))
+        await wait_phase(clients, "r", {"Succeeded"}, generation=1)
+        assert await _runs(clients) == ["1/"]
+        asked = len(nodes[0].requests_seen)
+
+        # A label is not a spec change: no new run.
+        await patch(clients, "r", {"metadata": {"labels": {"team": "platform"}}})
+        await asyncio.sleep(0.5)
+        assert await _runs(clients) == ["1/"]
+        assert len(nodes[0].requests_seen) == asked
+
+        await patch(clients, "r", {"spec": {"report": {"months": 6}}})
+        await wait_phase(clients, "r", {"Succeeded"}, generation=2)
+        assert await _runs(clients) == ["2/"]
+
+        await patch(
+            clients, "r", {"metadata": {"annotations": {"licensereport.io/rerun": "2026-11-27"}}}
+        )
+
+        async def rerun_done() -> bool:
+            status: dict[str, str] = (await get(clients, "r")).get("status", {})
+            return (
+                status.get("observedRerun") == "2026-11-27" and status.get("phase") == "Succeeded"
+            )
+
+        await wait_for(rerun_done, what="the rerun")
+        assert await _runs(clients) == ["2/2026-11-27"]  # rewritten in place: still one ConfigMap
+
+
+async def test_a_request_present_before_the_operator_starts_is_reported(
+    api: kubeapi.KubeAPI, clients: kube.Clients, stopped_operator: Operator, fleet: FleetFactory
+) -> None:
+    async with fleet(_nodes()) as running:
+        deploy(api, running)
+        await create(clients, request("early"))
+        await stopped_operator.start()
+        try:
+            await wait_phase(clients, "early", {"Succeeded"})
+        finally:
+            await stopped_operator.stop()
+    assert await _runs(clients) == ["1/"]
+
+
+async def test_killed_mid_run_and_restarted_gives_exactly_one_result(
+    api: kubeapi.KubeAPI,
+    clients: kube.Clients,
+    operator_process: OperatorProcess,
+    fleet: FleetFactory,
+) -> None:
+    # Nodes answer slowly, so the operator is SIGKILLed while it waits for them.
+    async with fleet(_nodes(latency=1.5)) as running:
+        deploy(api, running)
+        await operator_process.start()
+        await create(clients, request("crash"))
+        await wait_phase(clients, "crash", {"Running"})
+        await operator_process.kill()
+        assert await report_config_maps(clients) == []  # nothing half-written
+
+        await operator_process.start()
+        done = await wait_phase(clients, "crash", {"Succeeded"})
+        # Killed and restarted once more after the run ended: the run is not redone.
+        await operator_process.kill()
+        await operator_process.start()
+        await asyncio.sleep(2.0)
+        await operator_process.kill()
+    (config_map,) = await report_config_maps(clients)
+    assert config_map.metadata.annotations["licensereport.io/run"] == "1/"
+    final = await get(clients, "crash")
+    assert final["status"]["completedAt"] == done["status"]["completedAt"]
+    assert (
+        final["status"]["reportSha256"]
+        == config_map.metadata.annotations["licensereport.io/report-sha256"]
+    )
+    assert json.loads(config_map.data["report.json"])["counters"][0]["request_count"] == 20
+
+
+async def test_deleting_the_request_deletes_its_report(
+    api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
+) -> None:
+    async with fleet(_nodes()) as running:
+        deploy(api, running)
+        await create(clients, request("gone"))
+        await wait_phase(clients, "gone", {"Succeeded"})
+    await kube.call(
+        clients.custom.delete_namespaced_custom_object,
+        "licensereport.io",
+        "v1alpha1",
+        "kong",
+        "licensereportrequests",
+        "gone",
+    )
+
+    async def collected() -> bool:
+        return not await report_config_maps(clients)
+
+    await wait_for(collected, what="garbage collection of the report ConfigMap")
+
+
+def test_labels_used_by_these_tests_match_the_chart_convention() -> None:
+    assert KONG_LABELS["app.kubernetes.io/name"] == "kong"
