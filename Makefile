@@ -41,8 +41,10 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.datastore
 
 # The CRD is generated from the pydantic models; a test fails when this file is stale.
+# The chart renders the same file from its own copy (Helm cannot read outside the chart).
 crds: $(STAMP)
 	$(BIN)/license-report crd > crds/licensereportrequests.licensereport.io.yaml
+	cp crds/licensereportrequests.licensereport.io.yaml charts/license-report-operator/crds-source/
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -49,6 +49,12 @@ def structural(node: Mapping[str, Any], defs: Mapping[str, Any]) -> Schema:
         del out["default"]  # object defaults come from the operator, not the API server
     if out.get("type") == "number" and isinstance(out.get("default"), int):
         out["default"] = float(out["default"])
+    # JSON Schema's numeric exclusive bounds are OpenAPI v3's boolean flags on
+    # minimum/maximum; the API server refuses a CRD that uses the former.
+    for bound, flag in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        if isinstance(out.get(flag), int | float) and not isinstance(out.get(flag), bool):
+            out[bound] = out.pop(flag)
+            out[flag] = True
     if "enum" in node and "type" not in out:
         out["type"] = "string"
     if node.get("type") == "object" or "properties" in node:

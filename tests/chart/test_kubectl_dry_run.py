@@ -1,0 +1,64 @@
+"""`kubectl apply --dry-run=client` (kubectl 1.33) of every example and of the rendered chart.
+
+kubectl resolves each kind through the API server's discovery even in a client dry run,
+so it is pointed at the discovery-only server of conftest.py (which knows the kinds as if
+the CRDs were installed, answers 404 for every object, and refuses writes).
+`--validate=false`: that server has no OpenAPI documents; the schemas are checked by
+kubernetes-validate in test_rendering.py and the CRD's by tests/api.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+import pytest
+import yaml
+
+from tests.chart import conftest as chart
+
+EXAMPLES = chart.ROOT / "examples"
+EXAMPLE_FILES = sorted(
+    p
+    for p in [*EXAMPLES.glob("*.yaml"), *EXAMPLES.glob("gitops/*.yaml")]
+    if p.name != "kustomization.yaml"
+)
+
+
+def _apply(env: dict[str, str], *args: str | pathlib.Path) -> list[str]:
+    result = chart.run("kubectl", "apply", "--dry-run=client", "--validate=false", *args, env=env)
+    lines = result.stdout.splitlines()
+    assert lines
+    assert all(re.fullmatch(r"\S+ (created|configured) \(dry run\)", line) for line in lines), lines
+    return lines
+
+
+def _objects(path: pathlib.Path) -> int:
+    return len(chart.documents(path.read_text()))
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: str(p.relative_to(EXAMPLES)))
+def test_every_example_applies(
+    path: pathlib.Path, kube_env: dict[str, str], api_server: chart.DiscoveryServer
+) -> None:
+    assert len(_apply(kube_env, "-f", path)) == _objects(path)
+    assert {method for method, _ in api_server.requests} == {"GET"}
+
+
+def test_the_kustomization_installs_every_request_example(kube_env: dict[str, str]) -> None:
+    kustomization = yaml.safe_load((EXAMPLES / "kustomization.yaml").read_text())
+    requests = sorted(p.name for p in EXAMPLES.glob("*.yaml") if p.name != "kustomization.yaml")
+    assert sorted(kustomization["resources"]) == requests
+    lines = _apply(kube_env, "-k", EXAMPLES)
+    assert sum(_objects(EXAMPLES / name) for name in requests) == len(lines)
+    assert any(line.startswith("licensereportrequest.licensereport.io/") for line in lines)
+
+
+@pytest.mark.parametrize("name", chart.VALUE_SETS)
+def test_the_rendered_chart_applies(
+    name: str, tmp_path: pathlib.Path, kube_env: dict[str, str], api_server: chart.DiscoveryServer
+) -> None:
+    rendered = tmp_path / "chart.yaml"
+    rendered.write_text(chart.template(chart.VALUE_SETS[name], "--include-crds").stdout)
+    assert len(_apply(kube_env, "-f", rendered)) == _objects(rendered)
+    assert {method for method, _ in api_server.requests} == {"GET"}
