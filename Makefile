@@ -39,6 +39,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.collection
 	$(BIN)/python -m bench.datastore
+	$(BIN)/python -m bench.operator
 
 # The CRD is generated from the pydantic models; a test fails when this file is stale.
 # The chart renders the same file from its own copy (Helm cannot read outside the chart).

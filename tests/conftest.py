@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import pathlib
 import secrets
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
@@ -39,9 +41,16 @@ async def _no_leftover_tasks() -> AsyncIterator[None]:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[postgres.Server]:
-    """A PostgreSQL server on 127.0.0.1 with password authentication, for the whole run."""
-    with postgres.PostgresServer(base_dir=tmp_path_factory.mktemp("postgres")) as server:
+def pg_server() -> Iterator[postgres.Server]:
+    """A PostgreSQL server on 127.0.0.1 with password authentication, for the whole run.
+
+    Its data lives in a directory of its own, not under pytest's numbered
+    temporary directories: another pytest run on the machine prunes those.
+    """
+    with (
+        tempfile.TemporaryDirectory(prefix="license-report-pg-") as base,
+        postgres.PostgresServer(base_dir=pathlib.Path(base)) as server,
+    ):
         yield server
 
 
