@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
+import json
 import pathlib
+import tarfile
 
+from license_report.reconcile import kube
+from license_report.sim import kong as sim
 from license_report.sim import kubeapi, tools
+from tests.conftest import FleetFactory
+from tests.operator.conftest import Operator, create, deploy, request, wait_phase
 
 ROOT = pathlib.Path(__file__).parents[2]
 
@@ -42,3 +50,30 @@ async def test_kubectl_installs_the_crd_and_applies_every_example(tmp_path: path
         assert header == ["NAME", "PHASE", "REQUESTS", "SERVICES", "PODS", "AGE"]
         assert {line.split()[0] for line in listed.splitlines()[1:]} == {"kong-db", "kong-dbless"}
         await _kubectl(kubeconfig, "apply", "-k", str(ROOT / "examples"))
+
+
+async def test_the_readme_command_reads_the_tar_out_of_the_report(
+    api: kubeapi.KubeAPI,
+    clients: kube.Clients,
+    operator: Operator,
+    fleet: FleetFactory,
+    tmp_path: pathlib.Path,
+) -> None:
+    nodes = [
+        sim.SimNode(name=f"gw-{i}", mode=sim.Mode.EE_DBLESS, counters={"UNKNOWN": 5})
+        for i in range(2)
+    ]
+    async with fleet(nodes) as running:
+        deploy(api, running)
+        await create(clients, request("readme"))
+        done = await wait_phase(clients, "readme", {"Succeeded"})
+    kubeconfig = api.kubeconfig(tmp_path / "kubeconfig")
+    name = done["status"]["reportConfigMap"]
+    # As README.md says: the tar is the ConfigMap's only binary key.
+    encoded = await _kubectl(
+        kubeconfig, "get", "cm", name, "-n", "kong", "-o", "jsonpath={.binaryData.*}"
+    )
+    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(encoded))) as tar:
+        member = tar.extractfile("response.json")
+        assert member is not None
+        assert json.loads(member.read())["counters"] == [{"bucket": "UNKNOWN", "request_count": 10}]
