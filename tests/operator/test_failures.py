@@ -217,3 +217,22 @@ async def test_twenty_requests_in_several_namespaces_each_get_their_own_report(
         ]
     for ns in namespaces:
         assert len(await report_config_maps(clients, ns)) == 5
+
+
+async def test_nodes_not_readable_are_said_and_cores_come_from_the_gateways(
+    api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
+) -> None:
+    api.emulator["get v1/nodes"] << 403  # as without RBAC on nodes
+    nodes = [
+        sim.SimNode(name=f"gw-{i}", mode=sim.Mode.EE_DBLESS, counters={MONTH: 1}, cores=6)
+        for i in range(3)
+    ]
+    async with fleet(nodes) as running:
+        deploy(api, running)  # gw-0 and gw-2 on node-a, gw-1 on node-b
+        await create(clients, request("norbac"))
+        done = await wait_phase(clients, "norbac", {"Succeeded"})
+    assert any("Nodes cannot be read" in note for note in done["status"]["notes"])
+    (config_map,) = await report_config_maps(clients)
+    # Each machine counted once, with the cores its gateway reports: 5 + 5
+    # (the Nodes would have said 8 + 4).
+    assert json.loads(config_map.data["report.json"])["system_info"]["cores"] == 10
