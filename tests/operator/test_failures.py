@@ -224,7 +224,7 @@ async def test_nodes_not_readable_are_said_and_cores_come_from_the_gateways(
 ) -> None:
     api.emulator["get v1/nodes"] << 403  # as without RBAC on nodes
     nodes = [
-        sim.SimNode(name=f"gw-{i}", mode=sim.Mode.EE_DBLESS, counters={MONTH: 1}, cores=6)
+        sim.SimNode(name=f"gw-{i}", mode=sim.Mode.EE_DBLESS, counters={MONTH: 1}, cores=5)
         for i in range(3)
     ]
     async with fleet(nodes) as running:
