@@ -8,6 +8,7 @@ it would reach pods in a cluster.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import pathlib
 import signal
@@ -199,6 +200,17 @@ def deploy(
                 node.name, namespace, labels=labels, ip=node.address, node_name=machine, ports=ports
             )
         )
+
+
+def secret(name: str, data: Mapping[str, str], *, namespace: str = "kong") -> dict[str, Any]:
+    """A Secret body with ``data`` base64-encoded, as the API server stores it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "Opaque",
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
+    }
 
 
 def request(

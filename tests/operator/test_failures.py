@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime
 import json
 from typing import Any
@@ -21,6 +20,7 @@ from tests.operator.conftest import (
     patch,
     report_config_maps,
     request,
+    secret,
     wait_for,
     wait_phase,
 )
@@ -38,15 +38,6 @@ def _nodes(count: int = 3) -> list[sim.SimNode]:
 def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
     found: dict[str, Any] = next(c for c in obj["status"]["conditions"] if c["type"] == type_)
     return found
-
-
-def _secret(name: str, data: dict[str, str], namespace: str = "kong") -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
-    }
 
 
 async def _events(clients: kube.Clients, name: str) -> list[tuple[str, str]]:
@@ -145,7 +136,7 @@ async def test_a_missing_secret_shows_at_once_and_the_run_goes_on_when_it_appear
                 "payload": {"license_key": "K-123", "license_expiration_date": "2030-01-01"}
             }
         }
-        api.put(_secret("kong-license", {"license": json.dumps(license_json)}))
+        api.put(secret("kong-license", {"license": json.dumps(license_json)}))
         done = await wait_phase(clients, "lic", {"Succeeded"})
     (config_map,) = await report_config_maps(clients)
     assert json.loads(config_map.data["report.json"])["license_key"] not in ("UNLICENSED", "K-123")
@@ -155,7 +146,7 @@ async def test_a_missing_secret_shows_at_once_and_the_run_goes_on_when_it_appear
 async def test_a_malformed_license_fails_at_once_naming_secret_and_field(
     api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
 ) -> None:
-    api.put(_secret("bad-license", {"license": '{"license": {"payload": {}}}'}))
+    api.put(secret("bad-license", {"license": '{"license": {"payload": {}}}'}))
     spec = {
         "gateway": {"selector": {"matchLabels": KONG_LABELS}, "adminApi": {"portName": "admin"}},
         "license": {"secretRef": {"name": "bad-license"}},

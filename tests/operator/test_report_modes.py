@@ -24,18 +24,9 @@ from tests.operator.conftest import (
     deploy,
     report_config_maps,
     request,
+    secret,
     wait_phase,
 )
-
-
-def _secret(name: str, namespace: str, data: dict[str, str]) -> dict[str, object]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "type": "Opaque",
-        "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
-    }
 
 
 async def test_db_mode_counts_the_datastore_once(
@@ -56,7 +47,7 @@ async def test_db_mode_counts_the_datastore_once(
     # Every node shows the cluster's figures, as DB-mode Kong does: a sum would triple them.
     shared = sim.Datastore(counters=expected, services=9)
     nodes = [sim.SimNode(name=f"kong-{i}", mode=sim.Mode.EE_DB, datastore=shared) for i in range(3)]
-    api.put(_secret("kong-pg", "kong", {"password": kong_db.password or ""}))
+    api.put(secret("kong-pg", {"password": kong_db.password or ""}))
     async with fleet(nodes) as running:
         deploy(api, running)
         spec = {
