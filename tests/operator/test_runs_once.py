@@ -151,3 +151,28 @@ async def test_deleting_the_request_deletes_its_report(
 
 def test_labels_used_by_these_tests_match_the_chart_convention() -> None:
     assert KONG_LABELS["app.kubernetes.io/name"] == "kong"
+
+
+async def test_the_hash_key_secret_is_created_once_and_reused(
+    api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
+) -> None:
+    async with fleet(_nodes()) as running:
+        deploy(api, running)
+        await create(clients, request("first"))
+        await wait_phase(clients, "first", {"Succeeded"})
+        key = await kube.call(
+            clients.core.read_namespaced_secret, "license-report-hash-key", "license-report"
+        )
+        await create(clients, request("second"))
+        await wait_phase(clients, "second", {"Succeeded"})
+    again = await kube.call(
+        clients.core.read_namespaced_secret, "license-report-hash-key", "license-report"
+    )
+    assert again.data == key.data
+    assert again.metadata.uid == key.metadata.uid
+    reports = {
+        cm.metadata.name: json.loads(cm.data["report.json"])
+        for cm in await report_config_maps(clients)
+    }
+    # Same installation key, same fleet: the same identifiers in both reports.
+    assert reports["first-report"]["system_info"] == reports["second-report"]["system_info"]
