@@ -1,0 +1,168 @@
+"""Known secret values never appear in anything the operator writes or says.
+
+Whole scenarios run with every logger at DEBUG: a DB-mode report over TLS with
+an admin token, a license and a datastore password, then a run that fails on
+a wrong password. Logs, Events, the request's status, every ConfigMap and the
+failure's message are scanned for each secret, raw and base64-encoded.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import logging
+import ssl
+from typing import Any
+
+import psycopg
+import pytest
+import trustme
+
+from license_report.reconcile import kube
+from license_report.sim import kong as sim
+from license_report.sim import kubeapi, postgres, seed
+from license_report.sources import datastore
+from tests.conftest import FleetFactory
+from tests.operator.conftest import (
+    KONG_LABELS,
+    Operator,
+    create,
+    deploy,
+    get,
+    patch,
+    request,
+    secret,
+    wait_for,
+    wait_phase,
+)
+
+ADMIN_TOKEN = "kong-admin-token-Qx7v9Lm2"
+LICENSE_KEY = "LICENSEKEY-00141000017ODj3AAG_a1V41000004wT0OEAU"
+HASH_KEY = "c0ffee" * 8 + "deadbeef" * 2
+WRONG_PASSWORD = "not-the-password-Jk3q8"
+
+
+def _forms(value: str) -> set[str]:
+    return {value, base64.b64encode(value.encode()).decode()}
+
+
+async def _everything_written(clients: kube.Clients, name: str) -> str:
+    request_obj = await get(clients, name)
+    events = await kube.call(clients.core.list_event_for_all_namespaces)
+    config_maps = await kube.call(clients.core.list_config_map_for_all_namespaces)
+    return "\n".join(
+        [
+            json.dumps(request_obj),
+            *(f"{e.reason} {e.message}" for e in events.items),
+            *(
+                json.dumps(cm.data or {}) + json.dumps(cm.binary_data or {})
+                for cm in config_maps.items
+            ),
+            # The tars inside the ConfigMaps, decoded.
+            *(
+                base64.b64decode(tar).decode("latin-1")
+                for cm in config_maps.items
+                for tar in (cm.binary_data or {}).values()
+            ),
+        ]
+    )
+
+
+async def test_no_secret_reaches_logs_events_status_or_reports(
+    api: kubeapi.KubeAPI,
+    clients: kube.Clients,
+    operator: Operator,
+    fleet: FleetFactory,
+    pg_server: postgres.Server,
+    kong_db: datastore.DatastoreSettings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    password = kong_db.password or ""
+    now = datetime.datetime.now(datetime.UTC)
+    with psycopg.connect(
+        pg_server.dsn(database=kong_db.database, user="kong", password=password)
+    ) as conn:
+        seed.apply_seed(conn, seed.sample_seed(now=now.date(), nodes=2, months=3))
+
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("kong-admin.kong.svc").configure_cert(server_tls)
+    license_text = json.dumps(
+        {
+            "license": {
+                "payload": {"license_key": LICENSE_KEY, "license_expiration_date": "2030-01-01"}
+            }
+        }
+    )
+    api.put(secret("kong-pg", {"password": password}))
+    api.put(secret("kong-token", {"token": ADMIN_TOKEN}))
+    api.put(secret("kong-ca", {"ca.crt": ca.cert_pem.bytes().decode()}))
+    api.put(secret("kong-license", {"license": license_text}))
+    api.put(secret("license-report-hash-key", {"key": HASH_KEY}, namespace="license-report"))
+
+    shared = sim.Datastore(counters={"UNKNOWN": 1})
+    nodes = [
+        sim.SimNode(
+            name=f"kong-{i}",
+            mode=sim.Mode.EE_DB,
+            datastore=shared,
+            token=ADMIN_TOKEN,
+            license_key=LICENSE_KEY,
+        )
+        for i in range(2)
+    ]
+    spec: dict[str, Any] = {
+        "gateway": {
+            "selector": {"matchLabels": KONG_LABELS},
+            "adminApi": {
+                "portName": "admin",
+                "scheme": "https",
+                "tokenSecretRef": {"name": "kong-token", "key": "token"},
+                "tls": {
+                    "caSecretRef": {"name": "kong-ca", "key": "ca.crt"},
+                    "serverName": "kong-admin.kong.svc",
+                },
+            },
+        },
+        "datastore": {
+            "postgres": {
+                "host": kong_db.host,
+                "port": kong_db.port,
+                "database": kong_db.database,
+                "passwordSecretRef": {"name": "kong-pg", "key": "password"},
+                "sslMode": "disable",
+            }
+        },
+        "license": {"secretRef": {"name": "kong-license"}},
+    }
+    async with fleet(nodes, ssl_context=server_tls) as running:
+        deploy(api, running)
+        await create(clients, request("audit", spec=spec))
+        done = await wait_phase(clients, "audit", {"Succeeded"})
+        assert done["status"]["summary"]["podsReached"] == 2  # the token and TLS were used
+
+        # Now a failure: the password Secret holds a wrong value.
+        api.put(secret("kong-pg", {"password": WRONG_PASSWORD}))
+        await patch(
+            clients,
+            "audit",
+            {"metadata": {"annotations": {"licensereport.io/rerun": "wrong-password"}}},
+        )
+
+        async def failed() -> bool:
+            status: dict[str, str] = (await get(clients, "audit")).get("status", {})
+            return (
+                status.get("observedRerun") == "wrong-password" and status.get("phase") == "Failed"
+            )
+
+        await wait_for(failed, what="the wrong password to fail the run")
+
+    written = await _everything_written(clients, "audit")
+    said = caplog.text
+    assert "password authentication failed" in written  # the failure is explained...
+    for value in (password, ADMIN_TOKEN, LICENSE_KEY, HASH_KEY, WRONG_PASSWORD):
+        for form in _forms(value):
+            assert form not in written, f"a secret ({value[:4]}...) was written"
+            assert form not in said, f"a secret ({value[:4]}...) was logged"
