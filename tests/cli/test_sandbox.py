@@ -1,0 +1,287 @@
+"""``license-report sandbox`` runs the whole product for a newcomer, and leaves nothing behind.
+
+Every run is the real executable in a child process. Expected figures come
+from the seed definition alone (``tests.expected``), never from the sandbox's
+own output. Ctrl-C before the report is done exits 130; after it (with
+--keep-running) it is the normal way out and exits with the report's code, 0.
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import json
+import os
+import pathlib
+import re
+import signal
+import socket
+import subprocess
+import tarfile
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psutil
+import pytest
+
+from license_report.sim import seed, tools
+from tests.cli.conftest import EXECUTABLE, Runner, SandboxProcess, sandbox_env
+from tests.expected import monthly_totals
+
+Start = Callable[..., SandboxProcess]
+_WORKDIR = r"temporary files in (\S+) \(removed on exit\)"
+_COUNTER_LINE = re.compile(r"^  (\d{4}-\d{2}|UNKNOWN) +(\d+)$", re.MULTILINE)
+
+
+def _seeded() -> tuple[seed.Seed, dict[str, int]]:
+    """The sandbox's seed (3 pods, 14 months) and the 12-month window its request asks for."""
+    now = datetime.datetime.now(datetime.UTC)
+    definition = seed.sample_seed(now=now.date(), nodes=3, months=14)
+    return definition, monthly_totals(definition, months=12, now=now)
+
+
+def _workdir(output: str) -> pathlib.Path:
+    match = re.search(_WORKDIR, output)
+    assert match, output
+    return pathlib.Path(match[1])
+
+
+def _processes_using(path: pathlib.Path) -> list[str]:
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        cmdline = process.info["cmdline"] or []
+        if process.info["status"] != psutil.STATUS_ZOMBIE and any(str(path) in a for a in cmdline):
+            found.append(" ".join(cmdline))
+    return found
+
+
+def _postmaster(workdir: pathlib.Path) -> int:
+    return int((workdir / "postgres" / "data" / "postmaster.pid").read_text().split()[0])
+
+
+def _gone(pid: int, *, timeout: float = 5.0) -> bool:
+    """Exited: no such process, or a zombie its new parent (init) has not reaped yet."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _assert_left_nothing(workdir: pathlib.Path, tmpdir: pathlib.Path) -> None:
+    assert not workdir.exists()
+    assert list(tmpdir.iterdir()) == []  # nothing else temporary either
+    assert _processes_using(workdir) == []
+
+
+def _run(cli: Runner, tmpdir: pathlib.Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return cli("sandbox", *args, env={"TMPDIR": str(tmpdir)})
+
+
+def test_ee_db_reports_the_seeded_usage(
+    cli: Runner, short_tmpdir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    started = time.monotonic()
+    done = _run(cli, short_tmpdir, "--out", str(tmp_path / "out"))
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert elapsed < 30
+    definition, expected = _seeded()
+
+    printed = {bucket: int(count) for bucket, count in _COUNTER_LINE.findall(done.stdout)}
+    assert printed == expected
+    assert re.search(rf"^requests +{sum(expected.values())}$", done.stdout, re.MULTILINE)
+    assert re.search(rf"^services +{definition.services}$", done.stdout, re.MULTILINE)
+    assert re.search(r"^nodes reached +3 of 3$", done.stdout, re.MULTILINE)
+    assert "LicenseReportRequest kong/sandbox: Succeeded" in done.stdout
+    assert re.search(r"^  Complete +True +ReportWritten ", done.stdout, re.MULTILINE)
+    assert "kong/sandbox: Running" in done.stdout  # progress: each phase, as it happened
+
+    out = tmp_path / "out"
+    report = json.loads((out / "report.json").read_text())
+    assert {c["bucket"]: c["request_count"] for c in report["counters"]} == expected
+    assert report["services_count"] == definition.services
+    assert report["workspaces_count"] == 1 + len(definition.workspaces)
+    assert report["rbac_users"] == definition.rbac_users
+    assert report["db_version"].startswith("postgres ")
+    assert report["license_key"] not in ("UNLICENSED", "DEMO0000000000000_a1V000000000000DEMO")
+    nodes = json.loads((out / "nodes.json").read_text())
+    assert [node["reachable"] for node in nodes] == [True, True, True]
+    (tar_path,) = out.glob("report-*.tar")
+    with tarfile.open(tar_path) as tar:
+        member = tar.extractfile("response.json")
+        assert member is not None
+        assert member.read() == (out / "report.json").read_bytes()
+    wrote = f"wrote {out / 'report.json'}, {out / 'nodes.json'}, {tar_path}"
+    assert wrote in done.stdout
+    _assert_left_nothing(_workdir(done.stdout), short_tmpdir)
+
+
+@pytest.mark.parametrize("mode", ["ee-dbless", "oss"])
+def test_dbless_modes(
+    cli: Runner, short_tmpdir: pathlib.Path, tmp_path: pathlib.Path, mode: str
+) -> None:
+    done = _run(cli, short_tmpdir, "--mode", mode, "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    definition, expected = _seeded()
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    counters = {c["bucket"]: c["request_count"] for c in report["counters"]}
+    printed = {bucket: int(count) for bucket, count in _COUNTER_LINE.findall(done.stdout)}
+    assert report["db_version"] == "off"
+    assert report["services_count"] == definition.services
+    if mode == "ee-dbless":
+        # Each pod shows its own seeded rows: the report is their sum.
+        assert counters == printed == expected
+        assert "mode           dbless, enterprise" in done.stdout
+    else:
+        assert counters == printed == {}
+        assert report["license_key"] == "UNLICENSED"
+        assert "note: Kong OSS" in done.stdout
+    _assert_left_nothing(_workdir(done.stdout), short_tmpdir)
+
+
+@pytest.mark.parametrize(
+    ("after", "options"),
+    [
+        # While PostgreSQL is still starting in its thread.
+        pytest.param(r"starting PostgreSQL", (), id="while-starting"),
+        # While the operator is collecting (every Admin API answer takes 2 s).
+        pytest.param(r"kong/sandbox: Running", ("--latency", "2"), id="while-collecting"),
+    ],
+)
+def test_sigint_stops_everything(
+    sandbox: Start,
+    short_tmpdir: pathlib.Path,
+    tmp_path: pathlib.Path,
+    after: str,
+    options: tuple[str, ...],
+) -> None:
+    running = sandbox("--out", str(tmp_path / "out"), *options)
+    workdir = pathlib.Path(running.wait_for(_WORKDIR)[1])
+    running.wait_for(after)
+    postmaster = _postmaster(workdir) if "Running" in after else None
+    running.process.send_signal(signal.SIGINT)
+    interrupted = time.monotonic()
+    assert running.finish(timeout=20) == 130, running.output
+    assert time.monotonic() - interrupted < 10
+    assert "SIGINT: stopping the sandbox" in running.output
+    assert not (tmp_path / "out").exists()  # no report: it was not done
+    if postmaster is not None:
+        assert _gone(postmaster)
+    _assert_left_nothing(workdir, short_tmpdir)
+
+
+@pytest.fixture
+def kubectl() -> pathlib.Path:
+    try:
+        return tools.kubectl_path()
+    except tools.ToolMissing as missing:
+        pytest.skip(str(missing))
+
+
+def _kubectl(kubectl: str, kubeconfig: str, *args: str) -> str:
+    done = subprocess.run(
+        [kubectl, *args],
+        env={**os.environ, "KUBECONFIG": kubeconfig},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _pod_counters(pod: dict[str, Any]) -> dict[str, int]:
+    """What the gateway behind a Pod answers on ``/license/report``, at its IP and admin port."""
+    (port,) = [
+        p["containerPort"]
+        for container in pod["spec"]["containers"]
+        for p in container["ports"]
+        if p["name"] == "admin"
+    ]
+    connection = http.client.HTTPConnection(pod["status"]["podIP"], port, timeout=10)
+    try:
+        connection.request("GET", "/license/report")
+        response = connection.getresponse()
+        assert response.status == 200
+        body = json.loads(response.read())
+    finally:
+        connection.close()
+    return {c["bucket"]: c["request_count"] for c in body["counters"]}
+
+
+def test_keep_running_serves_kubectl_until_ctrl_c(
+    sandbox: Start, short_tmpdir: pathlib.Path, tmp_path: pathlib.Path, kubectl: pathlib.Path
+) -> None:
+    running = sandbox("--keep-running", "--out", str(tmp_path / "out"))
+    workdir = pathlib.Path(running.wait_for(_WORKDIR)[1])
+    hint = running.wait_for(r"KUBECONFIG=(\S+) (\S+) get lrr -A$")
+    assert hint[2] == str(kubectl)
+    listed = _kubectl(hint[2], hint[1], "get", "lrr", "-A")
+    rows = [line.split() for line in listed.splitlines()]
+    assert rows[0][:3] == ["NAMESPACE", "NAME", "PHASE"]
+    assert rows[1][:3] == ["kong", "sandbox", "Succeeded"]
+    # DB mode: every gateway pod's own /license/report shows the whole seeded table, as
+    # real Kong does (the report above came from PostgreSQL, not from these).
+    definition, _ = _seeded()
+    every_month = monthly_totals(definition, months=14, now=datetime.datetime.now(datetime.UTC))
+    pods = json.loads(_kubectl(hint[2], hint[1], "get", "pods", "-n", "kong", "-o", "json"))
+    assert len(pods["items"]) == 3
+    for pod in pods["items"]:
+        assert _pod_counters(pod) == every_month
+    assert running.process.poll() is None  # still up, until Ctrl-C
+    postmaster = _postmaster(workdir)
+
+    running.process.send_signal(signal.SIGINT)
+    assert running.finish(timeout=20) == 0, running.output
+    assert running.lines[-1].endswith("stopped")
+    assert _gone(postmaster)
+    _assert_left_nothing(workdir, short_tmpdir)
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+@pytest.mark.parametrize("option", ["--api-port", "--postgres-port", "--admin-port"])
+def test_a_taken_port_is_a_usage_error_before_anything_starts(
+    cli: Runner, short_tmpdir: pathlib.Path, taken_port: int, option: str
+) -> None:
+    # --admin-port is taken on 127.0.0.1 here: the pods start there.
+    extra = ("--first-address", "127.0.0.1") if option == "--admin-port" else ()
+    done = _run(cli, short_tmpdir, option, str(taken_port), *extra)
+    assert done.returncode == 2
+    assert done.stdout == ""  # nothing started
+    (line,) = done.stderr.splitlines()
+    assert f"127.0.0.1:{taken_port} is already in use" in line
+    assert line.startswith(f"license-report sandbox: {option}")
+    assert list(short_tmpdir.iterdir()) == []
+
+
+def test_a_missing_extra_is_named(short_tmpdir: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    shadow = tmp_path / "shadow" / "kmock"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('not installed')\n")
+    env = sandbox_env(short_tmpdir, tmp_path / "config")
+    env["PYTHONPATH"] = str(shadow.parent)
+    done = subprocess.run(
+        [str(EXECUTABLE), "sandbox"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "extra 'sandbox' (missing: kmock)" in done.stderr
+    assert "pip install" in done.stderr
