@@ -14,7 +14,6 @@ import pathlib
 import signal
 import socket
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -24,7 +23,7 @@ import pytest
 import yaml
 
 from license_report.api import v1alpha1
-from license_report.cli import run as run_command
+from license_report.cli.sandbox import operating
 from license_report.handlers import context as operator_context
 from license_report.reconcile import kube, run
 from license_report.sim import kong as sim
@@ -64,56 +63,36 @@ def settings() -> run.Settings:
 
 @dataclasses.dataclass
 class Operator:
-    """The operator in its own thread and event loop, as kopf's KopfRunner runs it.
-
-    Not in the test's loop: at shutdown kopf cancels every task of its loop
-    that it did not see at start, which would include the emulated API
-    server's and the simulators' handlers.
-    """
+    """The operator in its own thread and event loop, exactly as the sandbox runs it
+    (see ``cli.sandbox.operating``: kopf must not share the emulator's loop)."""
 
     clients: kube.Clients
     settings: run.Settings
     namespaces: Sequence[str] = ()
-    thread: threading.Thread | None = None
-    stop_flag: threading.Event = dataclasses.field(default_factory=threading.Event)
-    error: BaseException | None = None
+    thread: operating.OperatorThread | None = None
 
     async def start(self) -> None:
-        ready = threading.Event()
-        self.stop_flag = threading.Event()
         context = operator_context.Context(
             clients=self.clients, settings=self.settings, namespaces=tuple(self.namespaces)
         )
-
-        def main() -> None:
-            try:
-                asyncio.run(
-                    run_command.operate(
-                        context=context,
-                        ready_flag=ready,
-                        stop_flag=self.stop_flag,
-                    )
-                )
-            except BaseException as error:  # reported by stop()
-                self.error = error
-
-        self.thread = threading.Thread(target=main, name="operator", daemon=True)
-        self.thread.start()
-        assert await asyncio.to_thread(ready.wait, 20), "the operator did not get ready"
+        self.thread = operating.OperatorThread(context=context)
+        await self.thread.start(timeout=20)
 
     async def stop(self) -> None:
         """kopf's own graceful shutdown (see ``OperatorProcess`` to kill one mid-run)."""
         assert self.thread is not None
-        self.stop_flag.set()
-        await asyncio.to_thread(self.thread.join, 30)
-        assert not self.thread.is_alive(), "the operator did not stop"
+        await self.thread.stop()
         self.thread = None
-        assert self.error is None, self.error
+
+
+def operator_clients(api: kubeapi.KubeAPI) -> kube.Clients:
+    """The operator's own clients: its calls show in ``api.requests`` by their User-Agent."""
+    return kube.Clients.from_api_client(api.client(), user_agent=kube.USER_AGENT)
 
 
 @pytest.fixture
-async def operator(clients: kube.Clients, settings: run.Settings) -> AsyncIterator[Operator]:
-    running = Operator(clients=clients, settings=settings)
+async def operator(api: kubeapi.KubeAPI, settings: run.Settings) -> AsyncIterator[Operator]:
+    running = Operator(clients=operator_clients(api), settings=settings)
     await running.start()
     yield running
     if running.thread is not None:
@@ -121,8 +100,8 @@ async def operator(clients: kube.Clients, settings: run.Settings) -> AsyncIterat
 
 
 @pytest.fixture
-def stopped_operator(clients: kube.Clients, settings: run.Settings) -> Operator:
-    return Operator(clients=clients, settings=settings)
+def stopped_operator(api: kubeapi.KubeAPI, settings: run.Settings) -> Operator:
+    return Operator(clients=operator_clients(api), settings=settings)
 
 
 @dataclasses.dataclass

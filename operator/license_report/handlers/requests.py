@@ -49,6 +49,12 @@ def _invalid_spec(error: pydantic.ValidationError) -> str:
     return "; ".join(problems)
 
 
+def _normal(body: kopf.Body, *, reason: str, message: str) -> None:
+    # kopf.info() obeys posting.level, which is WARNING so that kopf's own log
+    # lines do not become Events; our Normal Events are posted explicitly.
+    kopf.event(body, type="Normal", reason=reason, message=message)
+
+
 def _backoff(settings: run.Settings, retry: int) -> float:
     return float(min(settings.backoff_seconds * 2**retry, settings.backoff_max_seconds))
 
@@ -108,7 +114,7 @@ async def reconcile(
 
     run_id = f"{generation}/{rerun or ''}"
     if retry == 0:
-        kopf.info(
+        _normal(
             body, reason="ReportStarted", message=f"collecting the report (generation {generation})"
         )
     await _patch_status(
@@ -166,7 +172,7 @@ async def reconcile(
             f"{len(failures)} gateway pods not reached",
         )
     else:
-        kopf.info(
+        _normal(
             body,
             reason="ReportSucceeded",
             message=f"report written to ConfigMap {outcome.config_map}",

@@ -19,6 +19,9 @@ _T = TypeVar("_T")
 
 ApiException = kubernetes.client.ApiException
 
+#: How the operator's own calls show in the API server's audit log.
+USER_AGENT = "license-report-operator"
+
 
 @dataclasses.dataclass(frozen=True)
 class Clients:
@@ -27,7 +30,9 @@ class Clients:
     custom: Any  # kubernetes.client.CustomObjectsApi
 
     @classmethod
-    def from_api_client(cls, api: Any) -> Clients:
+    def from_api_client(cls, api: Any, *, user_agent: str | None = None) -> Clients:
+        if user_agent is not None:
+            api.user_agent = user_agent
         return cls(
             api=api,
             core=kubernetes.client.CoreV1Api(api),
@@ -42,11 +47,13 @@ class Clients:
             try:
                 configuration = kubernetes.client.Configuration()
                 kubernetes.config.load_incluster_config(client_configuration=configuration)
-                return cls.from_api_client(kubernetes.client.ApiClient(configuration))
+                return cls.from_api_client(
+                    kubernetes.client.ApiClient(configuration), user_agent=USER_AGENT
+                )
             except kubernetes.config.ConfigException:
                 pass
         api = kubernetes.config.new_client_from_config(config_file=path, context=context)
-        return cls.from_api_client(api)
+        return cls.from_api_client(api, user_agent=USER_AGENT)
 
 
 async def call(function: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:

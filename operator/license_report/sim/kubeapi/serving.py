@@ -24,6 +24,7 @@ import secrets
 import socket
 import ssl
 import tempfile
+import typing
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -39,6 +40,15 @@ from license_report.sim.kubeapi.resources import Body, Kind
 CONTEXT = "kubeapi-emulator"
 
 
+class Recorded(typing.NamedTuple):
+    """One request as the server saw it, for tests that audit what a client called."""
+
+    method: str
+    path: str
+    query: str
+    user_agent: str
+
+
 @dataclasses.dataclass
 class KubeAPI:
     """A running emulated API server and what it takes to talk to it."""
@@ -50,6 +60,8 @@ class KubeAPI:
     ca_pem: bytes | None
     ca_path: pathlib.Path | None
     workdir: pathlib.Path
+    #: Every request served, in order (method, path, query, User-Agent).
+    requests: list[Recorded] = dataclasses.field(default_factory=list)
     _clients: list[kubernetes.client.ApiClient] = dataclasses.field(default_factory=list)
 
     @property
@@ -173,7 +185,17 @@ async def serve(
     token = secrets.token_urlsafe(24) if auth else None
     expected = f"Bearer {token}".encode()
 
+    recorded: list[Recorded] = []
+
     async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        recorded.append(
+            Recorded(
+                request.method,
+                request.path,
+                request.query_string,
+                request.headers.get("User-Agent", ""),
+            )
+        )
         if token is not None and not emulation.public_path(request.path):
             given = request.headers.get("Authorization", "").encode()
             if not hmac.compare_digest(given, expected):
@@ -203,6 +225,7 @@ async def serve(
                     ca_pem=ca_pem,
                     ca_path=ca_path,
                     workdir=workdir,
+                    requests=recorded,
                 )
                 try:
                     yield api

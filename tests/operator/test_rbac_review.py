@@ -1,0 +1,118 @@
+"""The chart's RBAC against what the operator calls: each call allowed, nothing more granted.
+
+A scenario exercising every path the operator has (a report, a rerun that
+replaces the ConfigMap, a license and the hash-key Secrets, Nodes, Events) is
+run against the emulated API server, which records every request. Those of
+the operator (its client's and kopf's User-Agents) are turned into (API
+group, resource, verb) and compared with the rules the chart renders.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import urllib.parse
+from collections.abc import Iterable
+
+from license_report.reconcile import kube
+from license_report.sim import kong as sim
+from license_report.sim import kubeapi
+from tests.chart import conftest as chart
+from tests.conftest import FleetFactory
+from tests.operator.conftest import (
+    KONG_LABELS,
+    Operator,
+    create,
+    deploy,
+    get,
+    patch,
+    request,
+    secret,
+    wait_for,
+    wait_phase,
+)
+
+Call = tuple[str, str, str]  # (API group, resource[/subresource], verb)
+_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+_PATH = re.compile(
+    r"^/(?:api/v1|apis/(?P<group>[^/]+)/[^/]+)(?:/namespaces/[^/]+)?/(?P<resource>[^/]+)"
+    r"(?:/(?P<name>[^/]+))?(?:/(?P<sub>[^/]+))?$"
+)
+
+
+def calls(recorded: Iterable[kubeapi.serving.Recorded]) -> set[Call]:
+    found = set()
+    for record in recorded:
+        if not (
+            record.user_agent.startswith("kopf/") or record.user_agent.startswith(kube.USER_AGENT)
+        ):
+            continue
+        match = _PATH.match(record.path)
+        if match is None:
+            continue  # discovery (/api, /apis, /apis/group/version): allowed to every user
+        resource = match["resource"] + (f"/{match['sub']}" if match["sub"] else "")
+        if record.method == "GET":
+            query = urllib.parse.parse_qs(record.query)
+            verb = (
+                "watch"
+                if query.get("watch", [""])[0] in ("true", "1")
+                else ("get" if match["name"] else "list")
+            )
+        else:
+            verb = _VERBS[record.method]
+        found.add((match["group"] or "", resource, verb))
+    return found
+
+
+def granted() -> set[Call]:
+    rules = []
+    for manifest in chart.render():
+        if manifest["kind"] in ("ClusterRole", "Role"):
+            rules += manifest["rules"]
+    return {
+        (group, resource, verb)
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+async def test_every_call_is_allowed_and_every_grant_is_used(
+    api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
+) -> None:
+    month = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
+    license_json = {
+        "license": {"payload": {"license_key": "K", "license_expiration_date": "2030-01-01"}}
+    }
+    api.put(secret("kong-license", {"license": json.dumps(license_json)}))
+    spec = {
+        "gateway": {"selector": {"matchLabels": KONG_LABELS}, "adminApi": {"portName": "admin"}},
+        "license": {"secretRef": {"name": "kong-license"}},
+    }
+    async with fleet(
+        [sim.SimNode(name="gw", mode=sim.Mode.EE_DBLESS, counters={month: 1})]
+    ) as running:
+        deploy(api, running)
+        await create(clients, request("rbac", spec=spec))
+        await wait_phase(clients, "rbac", {"Succeeded"})
+        await patch(
+            clients, "rbac", {"metadata": {"annotations": {"licensereport.io/rerun": "again"}}}
+        )
+
+        async def rerun() -> bool:
+            status: dict[str, str] = (await get(clients, "rbac")).get("status", {})
+            return status.get("observedRerun") == "again" and status.get("phase") == "Succeeded"
+
+        await wait_for(rerun, what="the rerun")
+
+        async def reported() -> bool:  # kopf posts Events from a queue, a moment later
+            events = await kube.call(clients.core.list_namespaced_event, "kong")
+            return any(e.reason == "ReportSucceeded" for e in events.items)
+
+        await wait_for(reported, what="the ReportSucceeded Event")
+
+    made, allowed = calls(api.requests), granted()
+    assert made - allowed == set(), "calls the chart does not allow"
+    assert allowed - made == set(), "grants the operator never uses"
