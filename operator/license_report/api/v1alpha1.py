@@ -38,6 +38,8 @@ class _Model(pydantic.BaseModel):
         populate_by_name=True,
         extra="forbid",
         frozen=True,
+        # JSON types as the API server checks them: true is not a port, "12" not a month.
+        strict=True,
     )
 
 
@@ -190,7 +192,9 @@ class Spec(_Model):
 class _Status(_Model):
     # Status is written by us but read back from the API server: tolerate
     # fields a later version added.
-    model_config = pydantic.ConfigDict(extra="ignore")
+    # Strictness guards user input (the spec); the status is our own output,
+    # read back with its enums as strings.
+    model_config = pydantic.ConfigDict(extra="ignore", strict=False)
 
 
 class Phase(enum.StrEnum):
