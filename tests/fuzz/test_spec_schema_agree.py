@@ -57,10 +57,11 @@ PATHS: list[tuple[str, ...]] = [
     ("gateway", "adminApi", "tokenSecretRef"), ("gateway", "adminApi", "tokenSecretRef", "key"),
     ("gateway", "maxConcurrency"), ("datastore",), ("datastore", "postgres"),
     ("datastore", "postgres", "host"), ("datastore", "postgres", "port"),
-    ("datastore", "postgres", "sslMode"), ("license", "secretRef"), ("license", "secretRef", "name"),
-    ("report", "months"), ("output", "configMapName"), ("unknown",),
+    ("datastore", "postgres", "sslMode"), ("license", "secretRef"),
+    ("license", "secretRef", "name"), ("report", "months"), ("output", "configMapName"),
+    ("unknown",),
 ]  # fmt: skip
-EDGES = st.sampled_from(
+EDGES: st.SearchStrategy[Any] = st.sampled_from(
     [None, 0, 1, -1, 8001, 65535, 65536, 1024, 1025, 60, 61, 0.5, "", "admin", "Admin_Port",
      "https", "ftp", "prefer", "verify-full", "kong.svc", "a" * 300, [], {}, {"name": "x"},
      {"name": "x", "key": "k"}, True, "12"]
@@ -68,7 +69,8 @@ EDGES = st.sampled_from(
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False)
     | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=10,
 )  # fmt: skip
 DELETE = "<delete>"
@@ -99,7 +101,7 @@ MUTATED = st.builds(
 )
 
 
-def _pruned(value: Any, schema: dict[str, Any] = _ROOT["properties"]["spec"]) -> Any:
+def _pruned(value: Any, schema: Any = _ROOT["properties"]["spec"]) -> Any:
     """As the API server stores it: fields the structural schema does not know, and
     nulls in fields not marked nullable, are pruned before validation."""
     if isinstance(value, dict) and schema.get("type") == "object":
