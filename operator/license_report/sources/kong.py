@@ -163,7 +163,8 @@ async def _get(*, session: aiohttp.ClientSession, url: str, settings: Settings) 
     return body
 
 
-def _parse(body: bytes, model: type[_Model], *, what: str) -> _Model:
+def parse_body(body: bytes, model: type[_Model], *, what: str) -> _Model:
+    """A node's answer as ``model``; anything else is a BadResponse ``NodeError``."""
     try:
         return model.model_validate_json(body)
     except pydantic.ValidationError as error:
@@ -194,12 +195,12 @@ async def fetch_node(
     report = (
         None
         if report_body is None
-        else _parse(report_body, admin_api.NodeLicenseReport, what="GET /license/report")
+        else parse_body(report_body, admin_api.NodeLicenseReport, what="GET /license/report")
     )
     return aggregation.NodeObservation(
         target=target,
-        info=_parse(info_body, admin_api.NodeInfo, what="GET /"),
-        status=_parse(status_body, admin_api.NodeStatus, what="GET /status"),
+        info=parse_body(info_body, admin_api.NodeInfo, what="GET /"),
+        status=parse_body(status_body, admin_api.NodeStatus, what="GET /status"),
         license_report=report,
     )
 
@@ -249,7 +250,7 @@ async def _pages(
         body = await _get_or_none(session=session, url=url, settings=settings, allow_404=not pages)
         if body is None:
             return None
-        page = _parse(body, admin_api.Page, what=f"GET {path}")
+        page = parse_body(body, admin_api.Page, what=f"GET {path}")
         pages.append(page)
         if not page.next:
             return pages
