@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import pathlib
 import secrets
 import tempfile
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from license_report.sim import kong as sim
 from license_report.sim import postgres
@@ -20,6 +22,11 @@ from license_report.sources import datastore
 #: The ``kong`` role's password; random so that a test finding it in a message
 #: cannot pass by coincidence.
 KONG_PASSWORD = f"kong-{secrets.token_urlsafe(12)}"
+
+# CI explores the same examples every run (reproducible); locally, new ones each time.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 FleetFactory = Callable[..., contextlib.AbstractAsyncContextManager[sim.Fleet]]
 

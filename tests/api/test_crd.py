@@ -23,7 +23,7 @@ def _schema() -> dict[str, Any]:
 
 
 def _errors(obj: dict[str, Any]) -> list[str]:
-    validator = jsonschema.Draft202012Validator(_schema())
+    validator = jsonschema.Draft4Validator(_schema())
     return [
         ".".join(str(p) for p in e.absolute_path) + ": " + e.message
         for e in validator.iter_errors(obj)

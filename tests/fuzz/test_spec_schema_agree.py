@@ -16,14 +16,15 @@ from typing import Any
 
 import jsonschema
 import pydantic
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from license_report.api import crd, v1alpha1
 from license_report.reconcile import discovery, output
 
 _ROOT = crd.definition()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-VALIDATOR = jsonschema.Draft202012Validator(_ROOT["properties"]["spec"])
+# OpenAPI v3.0, as CRDs use it, is JSON Schema draft 4 (boolean exclusiveMinimum).
+VALIDATOR = jsonschema.Draft4Validator(_ROOT["properties"]["spec"])
 CEL_RULES = ("matchLabels or matchExpressions", "not both", "at least one value", "takes no values")
 
 BASES: list[dict[str, Any]] = [
@@ -127,6 +128,16 @@ def _parse(spec: dict[str, Any]) -> v1alpha1.Spec | list[Any]:
 
 @settings(max_examples=400, deadline=None)
 @given(MUTATED)
+# Found by hypothesis: under draft 2020-12, OpenAPI's boolean exclusiveMinimum reads as 1.
+@example(
+    {"gateway": {"selector": {"matchLabels": {"a": "b"}}, "adminApi": {"timeoutSeconds": 1.0}}}
+)
+@example(
+    {
+        "gateway": {"selector": {"matchLabels": {"a": "b"}}},
+        "datastore": {"postgres": {"host": "db", "port": True}},
+    }
+)
 def test_schema_and_models_agree_on_mutated_specs(spec: dict[str, Any]) -> None:
     spec = _pruned(spec)
     accepted_by_schema = VALIDATOR.is_valid(spec)
