@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import json
 from typing import Any
@@ -160,54 +159,6 @@ async def test_a_malformed_license_fails_at_once_naming_secret_and_field(
     assert "Secret bad-license key 'license' (spec.license.secretRef)" in message
     assert "license.payload.license_key: Field required" in message
     assert await report_config_maps(clients) == []
-
-
-async def test_twenty_requests_in_several_namespaces_each_get_their_own_report(
-    api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
-) -> None:
-    namespaces = [f"team-{i}" for i in range(4)]
-    # One fleet per namespace, each with its own figure, so a mix-up shows.
-    fleets = {
-        ns: [
-            sim.SimNode(
-                name=f"{ns}-gw-{i}", mode=sim.Mode.EE_DBLESS, counters={MONTH: 1000 * (n + 1)}
-            )
-            for i in range(2)
-        ]
-        for n, ns in enumerate(namespaces)
-    }
-    async with fleet([node for nodes in fleets.values() for node in nodes]) as running:
-        for ns in namespaces:
-            api.put(kubeapi.make_namespace(ns))
-            for node in fleets[ns]:
-                ports = [("admin", running.port)]
-                api.put(
-                    kubeapi.make_pod(
-                        node.name,
-                        ns,
-                        labels=KONG_LABELS,
-                        ip=node.address,
-                        node_name="m",
-                        ports=ports,
-                    )
-                )
-        api.put(kubeapi.make_node("m", cpu=16))
-        await asyncio.gather(
-            *(create(clients, request(f"r{i}", namespace=namespaces[i % 4])) for i in range(20))
-        )
-        done = await asyncio.gather(
-            *(
-                wait_phase(clients, f"r{i}", {"Succeeded"}, namespace=namespaces[i % 4], timeout=60)
-                for i in range(20)
-            )
-        )
-    for i, obj in enumerate(done):
-        n = i % 4
-        assert obj["status"]["summary"]["requestCount"] == 2 * 1000 * (n + 1), obj["metadata"][
-            "name"
-        ]
-    for ns in namespaces:
-        assert len(await report_config_maps(clients, ns)) == 5
 
 
 async def test_nodes_not_readable_are_said_and_cores_come_from_the_gateways(
