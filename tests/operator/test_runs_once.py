@@ -11,7 +11,6 @@ from license_report.sim import kong as sim
 from license_report.sim import kubeapi
 from tests.conftest import FleetFactory
 from tests.operator.conftest import (
-    KONG_LABELS,
     Operator,
     OperatorProcess,
     create,
@@ -147,10 +146,6 @@ async def test_deleting_the_request_deletes_its_report(
         return not await report_config_maps(clients)
 
     await wait_for(collected, what="garbage collection of the report ConfigMap")
-
-
-def test_labels_used_by_these_tests_match_the_chart_convention() -> None:
-    assert KONG_LABELS["app.kubernetes.io/name"] == "kong"
 
 
 async def test_the_hash_key_secret_is_created_once_and_reused(
