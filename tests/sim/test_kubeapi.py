@@ -9,7 +9,9 @@ fails most of them (no uid/resourceVersion/generation, no selectors, no
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime
+import io
 import json
 import pathlib
 import re
@@ -45,7 +47,7 @@ async def call(
     content_type: str = "application/json",
     params: Mapping[str, str] | None = None,
 ) -> tuple[int, Json]:
-    data = None if body is None else json.dumps(body)
+    data = None if body is None else io.BytesIO(json.dumps(body).encode())
     headers = {"Content-Type": content_type} if data is not None else {}
     async with http.request(method, path, data=data, headers=headers, params=params) as response:
         return response.status, await response.json(content_type=None)
@@ -252,6 +254,48 @@ async def test_put_replaces_and_a_stale_resource_version_answers_409(
     assert current["data"] == {"k": "2"}
 
 
+async def test_config_maps_over_1_mib_and_objects_over_etcds_limit_are_refused(
+    kube_http: aiohttp.ClientSession, crd: Json
+) -> None:
+    path = "/api/v1/namespaces/kong/configmaps"
+    limit = 1024 * 1024
+    fits = {"metadata": {"name": "fits"}, "data": {"a": "x" * (limit - 1)}}
+    assert (await call(kube_http, "POST", path, fits))[0] == 201
+    # binaryData counts decoded: 900 KiB of bytes is 1.2 MB of base64 and fits.
+    binary = base64.b64encode(b"\0" * (900 * 1024)).decode()
+    assert (
+        await call(
+            kube_http, "POST", path, {"metadata": {"name": "bin"}, "binaryData": {"b": binary}}
+        )
+    )[0] == 201
+
+    over = {"metadata": {"name": "over"}, "data": {"a": "x" * limit, "b": "y"}}
+    status, error = await call(kube_http, "POST", path, over)
+    assert (status, error["reason"]) == (422, "Invalid")
+    assert error["message"] == (
+        'ConfigMap "over" is invalid: []: Too long: may not be more than 1048576 bytes'
+    )
+    # An update past the limit is refused too, and the stored object stays as it was.
+    status, _ = await call(
+        kube_http, "PATCH", f"{path}/fits", {"data": {"b": "yy"}}, content_type=MERGE
+    )
+    assert status == 422
+    _, current = await call(kube_http, "GET", f"{path}/fits")
+    assert set(current["data"]) == {"a"}
+
+    # Any object (here a custom resource's status) must fit etcd's 1.5 MiB request limit.
+    await call(kube_http, "POST", LRR_PATH, lrr("huge"))
+    notes = ["n" * 1000] * 1600
+    status, error = await call(
+        kube_http,
+        "PATCH",
+        f"{LRR_PATH}/huge/status",
+        {"status": {"notes": notes}},
+        content_type=MERGE,
+    )
+    assert (status, error["message"]) == (500, "etcdserver: request is too large")
+
+
 async def test_put_of_a_custom_resource_needs_a_resource_version(
     kube_http: aiohttp.ClientSession, crd: Json
 ) -> None:
@@ -416,6 +460,28 @@ async def test_label_selectors_on_list(
     assert {pod["metadata"]["name"] for pod in pods["items"]} == expected
 
 
+async def test_lists_are_paged_by_limit_and_continue(kube_http: aiohttp.ClientSession) -> None:
+    path = "/api/v1/namespaces/kong/configmaps"
+    for i in range(7):
+        await call(kube_http, "POST", path, {"metadata": {"name": f"c{i}"}})
+    names: list[str] = []
+    params = {"limit": "3"}
+    remaining = []
+    while True:
+        status, page = await call(kube_http, "GET", path, params=params)
+        assert status == 200
+        names += [meta(item)["name"] for item in page["items"]]
+        token = page["metadata"].get("continue")
+        if not token:
+            break
+        remaining.append(page["metadata"]["remainingItemCount"])
+        params = {"limit": "3", "continue": token}
+    assert names == [f"c{i}" for i in range(7)]
+    assert remaining == [4, 1]
+    status, error = await call(kube_http, "GET", path, params={"continue": "nonsense"})
+    assert (status, error["reason"]) == (400, "BadRequest")
+
+
 @pytest.mark.parametrize(
     "selector", ["=kong", "app in (", "app in ()", "app=a=b", "a b", "app notin x", "-x=y", "a,,b"]
 )
@@ -531,6 +597,45 @@ async def test_a_watch_from_a_forgotten_version_gets_410_gone() -> None:
                 (event,) = await read_events(response, 1)
     assert event["type"] == "ERROR"
     assert (event["object"]["code"], event["object"]["reason"]) == (410, "Expired")
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["ended", "dropped"])
+async def test_cut_watches_ends_every_open_stream_and_a_new_watch_replays_what_it_missed(
+    cluster: kubeapi.KubeAPI, kube_http: aiohttp.ClientSession, reset: bool
+) -> None:
+    def config_map(name: str) -> Json:
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "kong"},
+        }
+
+    _, listing = await call(kube_http, "GET", "/api/v1/namespaces/kong/configmaps")
+    params = {"watch": "true", "resourceVersion": listing["metadata"]["resourceVersion"]}
+    path = "/api/v1/namespaces/kong/configmaps"
+    async with (
+        kube_http.get(path, params=params) as first,
+        kube_http.get("/api/v1/pods", params={"watch": "true"}) as second,
+    ):
+        cluster.put(config_map("a"))
+        cluster.put(kubeapi.make_pod("p", "kong"))
+        (seen,) = await read_events(first, 1)
+        await read_events(second, 1)  # both streams are being followed
+        assert cluster.cut_watches(reset=reset) == 2
+        # Written after the cut, before any new watch: nobody is watching.
+        cluster.put(config_map("b"))
+        for response in (first, second):
+            if reset:
+                with pytest.raises(aiohttp.ClientError):
+                    await asyncio.wait_for(response.read(), timeout=5)
+            else:
+                await asyncio.wait_for(response.read(), timeout=5)  # ends: no error, no hang
+    assert cluster.cut_watches(reset=reset) == 0  # none left open
+    params["resourceVersion"] = meta(seen["object"])["resourceVersion"]
+    params["timeoutSeconds"] = "5"
+    async with kube_http.get(path, params=params) as again:
+        (missed,) = await read_events(again, 1)
+    assert (missed["type"], meta(missed["object"])["name"]) == ("ADDED", "b")
 
 
 # --- deletion, finalizers, garbage collection ------------------------------------------------

@@ -11,7 +11,9 @@ kept here:
 
 - `store` -- objects, server metadata, optimistic concurrency, status
   subresource, finalizers, garbage collection, namespaces, CRDs;
-- `rules` -- per-object rules: names, namespaces, server-owned fields;
+- `rules` -- per-object rules: names, namespaces, server-owned fields, sizes
+  (a ConfigMap's or Secret's data 1 MiB, any object etcd's 1.5 MiB; `serving`
+  reads request bodies up to the real 3 MiB);
 - `changes` -- the change log that watches replay and follow;
 - `selectors` -- label (equality and set-based) and field selectors;
 - `patching` -- merge, JSON, strategic-merge (approximated) patches;
@@ -19,9 +21,10 @@ kept here:
 - `discovery`, `openapi`, `tables` -- what kubectl and kopf read besides
   objects: API discovery, the OpenAPI v3 stubs that let ``kubectl apply``
   validate server-side, server-side tables from printer columns;
-- `emulator` -- HTTP: routing to the above, list/watch/get/create/replace/
-  patch/delete;
-- `serving` -- HTTPS with a trustme CA, a bearer token, kubeconfig, clients;
+- `emulator` -- HTTP: routing to the above, list (paged by ``limit`` and
+  ``continue``)/watch/get/create/replace/patch/delete;
+- `serving` -- HTTPS with a trustme CA, a bearer token, kubeconfig, clients,
+  and one fault hook: ``KubeAPI.cut_watches()`` ends (or drops) every open watch;
 - `builders` -- realistic Node, Pod (Kong's ports), Namespace, CRD bodies.
 
 Typical use::
@@ -60,9 +63,9 @@ parts, and only these:
 What it does not do (no test here needs it): admission, validation against a
 CRD's schema (tested separately against the generated openAPIV3Schema),
 field ownership of server-side apply (approximated as create-or-merge),
-foreground deletion (treated as background), pagination (``limit`` is
-ignored: lists come whole), protobuf and CBOR, OpenAPI schemas (the documents
-carry none), RBAC, ``kubectl exec``/``logs``. Namespaces
+foreground deletion (treated as background), consistent snapshots across
+list pages (``limit``/``continue`` page the current state), protobuf and
+CBOR, OpenAPI schemas (the documents carry none), RBAC, ``kubectl exec``/``logs``. Namespaces
 exist as soon as something is put in them (a real server answers 404).
 """
 

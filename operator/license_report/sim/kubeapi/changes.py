@@ -3,7 +3,9 @@
 A watch started from a ``resourceVersion`` replays the logged changes after it
 and then follows new ones; once that version has fallen out of the log the
 watch gets a 410 Gone ``ERROR`` event, and the client relists (as kopf and
-client-go informers do). Per watcher, a change is translated through its
+client-go informers do). `ChangeLog.cut` ends every open stream at once (a test
+hook for "watch streams cut": the client must watch again from the last
+version it saw and miss nothing). Per watcher, a change is translated through its
 selector: an object that starts matching is ADDED, one that stops matching is
 DELETED, as the API server's watch cache does.
 """
@@ -41,6 +43,8 @@ class ChangeLog:
         self._floor = 0  # changes up to this resourceVersion are no longer replayable
         self._changed = asyncio.Event()
         self._closed = False
+        self._cuts = 0  # streams end when this differs from its value when they started
+        self._open = 0  # streams being followed now
 
     def record(self, change: Change) -> None:
         if self._log.maxlen is not None and len(self._log) == self._log.maxlen:
@@ -53,6 +57,16 @@ class ChangeLog:
         """End every stream (the server is going away)."""
         self._closed = True
         self._changed.set()
+
+    def cut(self) -> int:
+        """End every open stream now, as a real server ends a watch at its timeout or when
+        it restarts: changes not yet sent are left for the client's next watch to replay.
+        Returns how many streams were ended."""
+        ended = self._open
+        self._cuts += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+        return ended
 
     def _after(self, cursor: int) -> list[Change]:
         pending = []
@@ -72,34 +86,42 @@ class ChangeLog:
         cursor: int,
         timeout: float | None,
     ) -> AsyncIterator[Body]:
-        """``initial`` events, then those of changes after ``cursor``, until the timeout."""
+        """``initial`` events, then those of changes after ``cursor``, until the timeout
+        (or a `cut`)."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        for event in initial:
-            yield event
-        while not self._closed:
-            if cursor < self._floor:
-                error = errors.gone(f"too old resource version: {cursor} ({self._floor + 1})")
-                yield {"type": "ERROR", "object": errors.status_body(error)}
-                return
-            changed = self._changed
-            pending = self._after(cursor)
-            for change in pending:
-                cursor = change.rv
-                if change.group_plural == kind.group_plural:
-                    translated = _event(kind, change, wanted)
-                    if translated is not None:
-                        yield translated
-            if pending or self._closed:
-                continue  # more may have come while the client read; look again before sleeping
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                return
-            try:
-                async with asyncio.timeout(remaining):
-                    await changed.wait()
-            except TimeoutError:
-                return
+        cuts = self._cuts
+        self._open += 1
+        try:
+            for event in initial:
+                yield event
+            while not self._closed and self._cuts == cuts:
+                if cursor < self._floor:
+                    error = errors.gone(f"too old resource version: {cursor} ({self._floor + 1})")
+                    yield {"type": "ERROR", "object": errors.status_body(error)}
+                    return
+                changed = self._changed
+                pending = self._after(cursor)
+                for change in pending:
+                    if self._cuts != cuts:
+                        break  # cut while the client read: the rest is for its next watch
+                    cursor = change.rv
+                    if change.group_plural == kind.group_plural:
+                        translated = _event(kind, change, wanted)
+                        if translated is not None:
+                            yield translated
+                if pending or self._closed or self._cuts != cuts:
+                    continue  # more may have come while the client read; look again first
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    return
+                try:
+                    async with asyncio.timeout(remaining):
+                        await changed.wait()
+                except TimeoutError:
+                    return
+        finally:
+            self._open -= 1
 
 
 def _event(kind: Kind, change: Change, wanted: selectors.Predicate) -> Body | None:

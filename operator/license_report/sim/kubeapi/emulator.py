@@ -10,6 +10,7 @@ tests inject API failures.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
@@ -65,6 +66,37 @@ def _header(request: kmock.Request, name: str) -> str:
     return ""
 
 
+def _offset(params: Mapping[str, str]) -> int:
+    token = params.get("continue")
+    if not token:
+        return 0
+    try:
+        return int(json.loads(base64.urlsafe_b64decode(token))["offset"])
+    except (ValueError, KeyError, TypeError):
+        raise errors.bad_request(f"continue key is not valid: {token!r}") from None
+
+
+def _page(items: list[Body], params: Mapping[str, str]) -> tuple[list[Body], str | None, int]:
+    """``limit`` and ``continue``: one page of a list, and the token for the next.
+
+    The token is an offset into the list as it is when the next page is asked
+    (a real server pages a snapshot; tests here do not write during a paged list).
+    """
+    offset = _offset(params)
+    try:
+        limit = int(params.get("limit") or 0)
+    except ValueError:
+        raise errors.bad_request(f"invalid limit: {params.get('limit')!r}") from None
+    if limit <= 0:
+        return items[offset:], None, 0
+    page = items[offset : offset + limit]
+    remaining = len(items) - offset - len(page)
+    if remaining <= 0:
+        return page, None, 0
+    token = base64.urlsafe_b64encode(json.dumps({"offset": offset + limit}).encode()).decode()
+    return page, token, remaining
+
+
 def _respond(status: int, payload: kmock.Payload) -> kmock.Payload:
     """A response with its status; every one has the same headers, since kmock merges a
     callable's response headers into its reaction for good (a stray header would stick)."""
@@ -92,7 +124,10 @@ class Emulator(kmock.KubernetesScaffold):
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         # Just above kmock's own fallbacks (whose discovery this replaces), below test reactions.
-        (self.fallback**1)[lambda request: True] << self._serve
+        # No criterion: kmock decides whether a reaction sees a request by walking its whole
+        # request log through the reaction's filters, and a callable criterion there costs an
+        # ``inspect.signature`` per logged request (quadratic: 200 runs at once took a minute).
+        (self.fallback**1) << self._serve
 
     @property
     def objects(self) -> kmock.ObjectsArray:
@@ -115,6 +150,19 @@ class Emulator(kmock.KubernetesScaffold):
         (Not ``put``: kmock handlers have ``put(url)``, a client shortcut.)
         """
         return self.store.upsert(obj)
+
+    async def answer(self, request: kmock.Request) -> kmock.Payload:
+        """What the emulation answers ``request``: for a test's own reaction that refuses
+        some requests and lets the others through, e.g. a flaky API server::
+
+            async def flaky(request):
+                if refuse_this_one(request):
+                    raise kmock.KubernetesError(status=500, reason="InternalError")
+                return await emulator.answer(request)
+
+            emulator[lambda request: request.method == kmock.method.PATCH] << flaky
+        """
+        return await self._serve(request)
 
     def register_crd(self, crd: Mapping[str, Any]) -> list[Kind]:
         """Store a CustomResourceDefinition, which serves its kinds (as POSTing it would)."""
@@ -278,6 +326,10 @@ class Emulator(kmock.KubernetesScaffold):
         test = self._predicate(kind, params)
         items = self.store.select(kind, namespace, test)
         rv = self.store.resource_version
+        metadata: dict[str, Any] = {"resourceVersion": rv}
+        items, after, remaining = _page(items, params)
+        if after is not None:
+            metadata.update({"continue": after, "remainingItemCount": remaining})
         if tables.wants_table(accept):
             return _json(200, tables.table(kind, items, list_rv=rv))
         return _json(
@@ -285,7 +337,7 @@ class Emulator(kmock.KubernetesScaffold):
             {
                 "apiVersion": kind.api_version,
                 "kind": f"{kind.kind}List",
-                "metadata": {"resourceVersion": rv},
+                "metadata": metadata,
                 "items": items,
             },
         )

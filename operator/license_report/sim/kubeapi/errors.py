@@ -139,6 +139,14 @@ def gone(message: str) -> kmock.KubernetesError:
     )
 
 
+def too_large() -> kmock.KubernetesError:
+    """What a write past etcd's request limit gets: etcd's own words, as a 500."""
+    message = "etcdserver: request is too large"
+    return kmock.KubernetesError(
+        status=500, reason="InternalError", message=message, details=_causes(message)
+    )
+
+
 def status_body(error: kmock.KubernetesError) -> dict[str, Any]:
     """The ``Status`` object itself (for an ``ERROR`` watch event)."""
     return {

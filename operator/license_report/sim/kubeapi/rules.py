@@ -8,6 +8,7 @@ against a cluster.
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import secrets
 from collections.abc import Mapping
@@ -123,3 +124,34 @@ def spec_part(kind: Kind, obj: Mapping[str, Any]) -> dict[str, Any]:
     if kind.status_subresource:
         ignored.add("status")
     return {key: value for key, value in obj.items() if key not in ignored}
+
+
+#: ``core.MaxSecretSize``: the most a ConfigMap's or Secret's data may hold, in bytes.
+MAX_DATA_BYTES = 1024 * 1024
+#: etcd's default ``--max-request-bytes`` (1.5 MiB): no stored object may be larger.
+MAX_OBJECT_BYTES = 1024 * 1024 + 512 * 1024
+
+
+def check_size(kind: Kind, name: str, obj: Mapping[str, Any]) -> None:
+    """The two size limits a real cluster enforces on every write.
+
+    A ConfigMap's or Secret's keys and values together (binaryData and a
+    Secret's data counted decoded) may hold 1 MiB, as the API server's
+    validation says; any object, serialised, must fit etcd's request limit.
+    """
+    if (kind.group, kind.plural) in (("", "configmaps"), ("", "secrets")):
+        total = 0
+        for field in ("data", "binaryData", "stringData"):
+            values = obj.get(field)
+            if not isinstance(values, Mapping):
+                continue
+            encoded = field == "binaryData" or (kind.plural == "secrets" and field == "data")
+            for key, value in values.items():
+                text = str(value)
+                total += len(key) + (len(text) * 3 // 4 if encoded else len(text.encode()))
+        if total > MAX_DATA_BYTES:
+            raise errors.invalid(
+                kind, name, "[]", f"Too long: may not be more than {MAX_DATA_BYTES} bytes"
+            )
+    if len(json.dumps(obj, separators=(",", ":"))) > MAX_OBJECT_BYTES:
+        raise errors.too_large()

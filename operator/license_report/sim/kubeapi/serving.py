@@ -14,6 +14,7 @@ credentials.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import copy
@@ -63,6 +64,8 @@ class KubeAPI:
     #: Every request served, in order (method, path, query, User-Agent).
     requests: list[Recorded] = dataclasses.field(default_factory=list)
     _clients: list[kubernetes.client.ApiClient] = dataclasses.field(default_factory=list)
+    #: The connections of the watches being served now (see `cut_watches`).
+    _watches: set[asyncio.Transport] = dataclasses.field(default_factory=set)
 
     @property
     def store(self) -> store.Store:
@@ -99,6 +102,24 @@ class KubeAPI:
 
     def register_crd(self, crd: Mapping[str, Any]) -> list[Kind]:
         return self.emulator.register_crd(crd)
+
+    def cut_watches(self, *, reset: bool = False) -> int:
+        """End every watch stream open now: a test hook for "watch streams cut" faults.
+
+        By default each stream ends cleanly, as a real API server ends a watch at
+        its timeout or when it restarts; with ``reset`` the connections are dropped
+        mid-stream instead, as by a load balancer or a network fault. Either way a
+        client must watch again from the last ``resourceVersion`` it saw, and the
+        changes made meanwhile are replayed to it. Returns how many were cut.
+        """
+        if not reset:
+            return self.store.changes.cut()
+        cut = 0
+        for transport in list(self._watches):
+            if not transport.is_closing():
+                transport.abort()
+                cut += 1
+        return cut
 
     def kubeconfig(
         self, path: pathlib.Path | None = None, *, namespace: str = "default"
@@ -165,6 +186,24 @@ def _tls(host: str, workdir: pathlib.Path) -> tuple[ssl.SSLContext, bytes, pathl
     return context, pem, ca_path
 
 
+#: kube-apiserver's ``MaxRequestBodyBytes``: it reads bodies up to 3 MiB (aiohttp's default is 1).
+MAX_REQUEST_BYTES = 3 * 1024 * 1024
+
+
+class _Server(web.Server):
+    def _make_request(
+        self,
+        message: Any,
+        payload: Any,
+        protocol: Any,
+        writer: Any,
+        task: asyncio.Task[None],
+    ) -> web.BaseRequest:
+        return web.BaseRequest(
+            message, payload, protocol, writer, task, self._loop, client_max_size=MAX_REQUEST_BYTES
+        )
+
+
 @contextlib.asynccontextmanager
 async def serve(
     *,
@@ -186,6 +225,7 @@ async def serve(
     expected = f"Bearer {token}".encode()
 
     recorded: list[Recorded] = []
+    watches: set[asyncio.Transport] = set()
 
     async def handle(request: web.BaseRequest) -> web.StreamResponse:
         recorded.append(
@@ -200,7 +240,15 @@ async def serve(
             given = request.headers.get("Authorization", "").encode()
             if not hmac.compare_digest(given, expected):
                 return web.json_response(errors.unauthorized(), status=401)
-        return await emulator(request)
+        transport = request.transport
+        watching = request.method == "GET" and request.query.get("watch") in ("true", "1")
+        if not watching or transport is None:
+            return await emulator(request)
+        watches.add(transport)
+        try:
+            return await emulator(request)
+        finally:
+            watches.discard(transport)
 
     with contextlib.ExitStack() as files:
         if workdir is None:
@@ -211,7 +259,7 @@ async def serve(
         sock = _listening_socket(host, port)
         files.callback(sock.close)
         async with emulator:
-            server = web.Server(handle, handler_cancellation=True)
+            server = _Server(handle, handler_cancellation=True)
             runner = web.ServerRunner(server, shutdown_timeout=1.0)
             await runner.setup()
             try:
@@ -226,6 +274,7 @@ async def serve(
                     ca_path=ca_path,
                     workdir=workdir,
                     requests=recorded,
+                    _watches=watches,
                 )
                 try:
                     yield api

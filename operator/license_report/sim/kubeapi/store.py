@@ -242,6 +242,7 @@ class Store:
         if (kind.group, kind.plural) == ("", "namespaces"):
             obj.setdefault("spec", {"finalizers": ["kubernetes"]})
         crd_kinds = self._crd_prepare(kind, obj)
+        rules.check_size(kind, name, obj)
         if dry_run:
             return resources.as_version(kind, obj)
 
@@ -407,6 +408,7 @@ class Store:
         if kind.generation and rules.spec_part(kind, new) != rules.spec_part(kind, old):
             meta["generation"] = int(old_meta.get("generation") or 0) + 1
         crd_kinds = self._crd_prepare(kind, new)
+        rules.check_size(kind, name, new)
         if new == old:
             return resources.as_version(kind, old)  # a no-op changes nothing, not the version
         if dry_run:
