@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import hashlib
 import pathlib
 import signal
 import socket
@@ -301,3 +302,26 @@ async def report_config_maps(clients: kube.Clients, namespace: str = "kong") -> 
         label_selector="licensereport.io/request",
     )
     return list(listing.items)
+
+
+async def consistent_report(
+    clients: kube.Clients, name: str, *, run: str, namespace: str = "kong"
+) -> tuple[dict[str, Any], Any]:
+    """The request and its one report ConfigMap, after checking that they agree.
+
+    Exactly one report ConfigMap; it is the one the status names, written by
+    ``run`` (``"<generation>/<rerun>"``), and the status' ``reportSha256`` is
+    both the ConfigMap's annotation and the hash of its ``report.json``.
+    """
+    config_maps = await report_config_maps(clients, namespace)
+    assert len(config_maps) == 1, [cm.metadata.name for cm in config_maps]
+    (config_map,) = config_maps
+    obj = await get(clients, name, namespace)
+    status = obj["status"]
+    annotations = config_map.metadata.annotations
+    assert annotations["licensereport.io/run"] == run
+    assert status["reportConfigMap"] == config_map.metadata.name
+    report_sha256 = hashlib.sha256(config_map.data["report.json"].encode()).hexdigest()
+    assert status["reportSha256"] == annotations["licensereport.io/report-sha256"]
+    assert status["reportSha256"] == report_sha256
+    return obj, config_map

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
+import pathlib
 from typing import Any
+
+import kmock
+import psycopg
 
 from license_report.reconcile import kube
 from license_report.sim import kong as sim
-from license_report.sim import kubeapi
-from tests.conftest import FleetFactory
+from license_report.sim import kubeapi, postgres, seed
+from tests.conftest import KONG_PASSWORD, FleetFactory
 from tests.operator.conftest import (
     KONG_LABELS,
     Operator,
+    consistent_report,
     create,
     deploy,
     get,
@@ -178,3 +184,139 @@ async def test_nodes_not_readable_are_said_and_cores_come_from_the_gateways(
     # Each machine counted once, with the cores its gateway reports: 5 + 5
     # (the Nodes would have said 8 + 4).
     assert json.loads(config_map.data["report.json"])["system_info"]["cores"] == 10
+
+
+async def test_a_pod_gone_between_discovery_and_collection_is_named_and_the_others_counted(
+    api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
+) -> None:
+    nodes = _nodes()
+    async with fleet(nodes) as running:
+        deploy(api, running)
+        gone: list[str] = []
+
+        def lists_pods(request: kmock.Request) -> bool:
+            agent = next((v for k, v in request.headers.items() if k.lower() == "user-agent"), "")
+            return (
+                agent == kube.USER_AGENT
+                and request.method == kmock.method.GET
+                and request.resource is not None
+                and request.resource.plural == "pods"
+                and request.name is None
+            )
+
+        async def list_then_remove_one(request: kmock.Request) -> kmock.Payload:
+            listing = await api.emulator.answer(request)  # gw-1 is in it
+            if not gone:
+                # Then, before anyone asks it, the pod is deleted and its gateway stops.
+                api.delete("v1", "Pod", "gw-1", "kong")
+                await running.set_refuse("gw-1", True)
+                gone.append("gw-1")
+            return listing
+
+        api.emulator[lists_pods] << list_then_remove_one
+        await create(clients, request("vanished"))
+        done = await wait_phase(clients, "vanished", {"Degraded"})
+    assert gone == ["gw-1"]
+    assert nodes[1].requests_seen == []  # listed, never reached
+    status = done["status"]
+    assert [(f["pod"], f["reason"]) for f in status["failures"]] == [("gw-1", "ConnectionRefused")]
+    assert (status["summary"]["gatewayPods"], status["summary"]["podsReached"]) == (3, 2)
+    _, config_map = await consistent_report(clients, "vanished", run="1/")
+    report = json.loads(config_map.data["report.json"])
+    assert report["counters"] == [{"bucket": MONTH, "request_count": 20}]  # gw-0 and gw-2
+    nodes_json = {n["pod"]: n["reachable"] for n in json.loads(config_map.data["nodes.json"])}
+    assert nodes_json == {"gw-0": True, "gw-1": False, "gw-2": True}
+
+
+async def test_the_datastore_killed_mid_run_fails_the_run_and_keeps_the_last_report(
+    api: kubeapi.KubeAPI,
+    clients: kube.Clients,
+    operator: Operator,
+    fleet: FleetFactory,
+    tmp_path: pathlib.Path,
+) -> None:
+    # A server of this test's own: the session's is shared and must stay up.
+    server = postgres.PostgresServer(base_dir=tmp_path / "pg")
+    started = server.start()
+    try:
+        password = KONG_PASSWORD
+        database = postgres.create_kong_database(started, name="kong", owner_password=password)
+        dsn = started.dsn(database=database, user="kong", password=password)
+        now = datetime.datetime.now(datetime.UTC)
+        with psycopg.connect(dsn) as conn:
+            seed.apply_seed(conn, seed.sample_seed(now=now.date(), nodes=2, months=3))
+        api.put(secret("kong-pg", {"password": password}))
+        shared = sim.Datastore()
+        nodes = [
+            sim.SimNode(name=f"kong-{i}", mode=sim.Mode.EE_DB, datastore=shared) for i in range(2)
+        ]
+        spec = {
+            "gateway": {
+                "selector": {"matchLabels": KONG_LABELS},
+                "adminApi": {"portName": "admin"},
+            },
+            "datastore": {
+                "postgres": {
+                    "host": started.host,
+                    "port": started.port,
+                    "database": database,
+                    "passwordSecretRef": {"name": "kong-pg", "key": "password"},
+                    "sslMode": "disable",
+                }
+            },
+        }
+        async with fleet(nodes) as running:
+            deploy(api, running)
+            await create(clients, request("db", spec=spec))
+            good = await wait_phase(clients, "db", {"Succeeded"})
+            (before,) = await report_config_maps(clients)
+
+            # The next run's read waits on a lock; the server dies while it waits.
+            locker = psycopg.connect(dsn)
+            try:
+                locker.execute("LOCK TABLE services IN ACCESS EXCLUSIVE MODE")
+                await patch(clients, "db", {"spec": {"report": {"months": 6}}})
+
+                def waiting_on_the_lock() -> bool:
+                    with psycopg.connect(dsn, autocommit=True) as watcher:
+                        row = watcher.execute(
+                            "SELECT count(*) FROM pg_stat_activity"
+                            " WHERE datname = %s AND wait_event_type = 'Lock'",
+                            (database,),
+                        ).fetchone()
+                    return row is not None and row[0] > 0
+
+                async def reading() -> bool:
+                    return await asyncio.to_thread(waiting_on_the_lock)
+
+                await wait_for(reading, timeout=20, what="the run's read waiting on the lock")
+                await asyncio.to_thread(server.kill)
+            finally:
+                locker.close()
+            failed = await wait_phase(clients, "db", {"Failed"}, generation=2, timeout=30)
+    finally:
+        server.stop()
+    # The read cut by the server's death, then the server not there: shown while
+    # retried (Pending), then Failed.
+    retried = [
+        next(c for c in r.data["status"]["conditions"] if c["type"] == "Failed")
+        for r in api.emulator[kmock.method.PATCH]
+        if r.subresource == "status" and r.data["status"].get("phase") == "Pending"
+    ]
+    assert retried, "Failed at once, without retrying"
+    assert retried[0]["reason"] == "DatastoreUnavailable", retried[0]
+    assert "dropped the connection" in retried[0]["message"]
+    assert {c["reason"] for c in retried[1:]} <= {"DatastoreConnectionRefused"}, retried
+    condition = _condition(failed, "Failed")
+    assert condition["reason"].startswith("Datastore"), condition
+    assert f"{started.host}:{started.port}/{database}" in condition["message"]
+    assert password not in json.dumps(failed["status"])
+    # The last good report is untouched, and the status still points at it.
+    (after,) = await report_config_maps(clients)
+    assert after.data == before.data
+    assert after.metadata.annotations == before.metadata.annotations
+    assert failed["status"]["reportSha256"] == good["status"]["reportSha256"]
+    assert (
+        good["status"]["reportSha256"]
+        == before.metadata.annotations["licensereport.io/report-sha256"]
+    )

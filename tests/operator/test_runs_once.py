@@ -12,7 +12,6 @@ from license_report.sim import kubeapi
 from tests.conftest import FleetFactory
 from tests.operator.conftest import (
     Operator,
-    OperatorProcess,
     create,
     deploy,
     get,
@@ -91,39 +90,6 @@ async def test_a_request_present_before_the_operator_starts_is_reported(
         finally:
             await stopped_operator.stop()
     assert await _runs(clients) == ["1/"]
-
-
-async def test_killed_mid_run_and_restarted_gives_exactly_one_result(
-    api: kubeapi.KubeAPI,
-    clients: kube.Clients,
-    operator_process: OperatorProcess,
-    fleet: FleetFactory,
-) -> None:
-    # Nodes answer slowly, so the operator is SIGKILLed while it waits for them.
-    async with fleet(_nodes(latency=1.5)) as running:
-        deploy(api, running)
-        await operator_process.start()
-        await create(clients, request("crash"))
-        await wait_phase(clients, "crash", {"Running"})
-        await operator_process.kill()
-        assert await report_config_maps(clients) == []  # nothing half-written
-
-        await operator_process.start()
-        done = await wait_phase(clients, "crash", {"Succeeded"})
-        # Killed and restarted once more after the run ended: the run is not redone.
-        await operator_process.kill()
-        await operator_process.start()
-        await asyncio.sleep(2.0)
-        await operator_process.kill()
-    (config_map,) = await report_config_maps(clients)
-    assert config_map.metadata.annotations["licensereport.io/run"] == "1/"
-    final = await get(clients, "crash")
-    assert final["status"]["completedAt"] == done["status"]["completedAt"]
-    assert (
-        final["status"]["reportSha256"]
-        == config_map.metadata.annotations["licensereport.io/report-sha256"]
-    )
-    assert json.loads(config_map.data["report.json"])["counters"][0]["request_count"] == 20
 
 
 async def test_deleting_the_request_deletes_its_report(

@@ -28,17 +28,32 @@ def _now() -> datetime.datetime:
 
 
 async def _patch_status(
-    clients: kube.Clients, *, namespace: str, name: str, fields: dict[str, Any]
+    clients: kube.Clients, *, namespace: str, name: str, fields: dict[str, Any], retry_in: float
 ) -> None:
-    await kube.call(
-        clients.custom.patch_namespaced_custom_object_status,
-        v1alpha1.GROUP,
-        v1alpha1.VERSION,
-        namespace,
-        v1alpha1.PLURAL,
-        name,
-        {"status": fields},
-    )
+    """Write the status; when the API server refuses for a while (409, 429, 5xx), the
+    handler is retried after ``retry_in`` seconds (left to kopf, it would wait 60 s).
+
+    These retries are not bounded by ``retry_seconds``: a status that cannot be
+    written could not say Failed either. A retry redoes the run, which replaces
+    the report ConfigMap in place, so the status always names the last write.
+    """
+    try:
+        await kube.call(
+            clients.custom.patch_namespaced_custom_object_status,
+            v1alpha1.GROUP,
+            v1alpha1.VERSION,
+            namespace,
+            v1alpha1.PLURAL,
+            name,
+            {"status": fields},
+        )
+    except kube.ApiException as error:
+        problem = _api_error(error)
+        if not problem.transient:
+            raise
+        raise kopf.TemporaryError(
+            f"status not written: {problem.message}", delay=retry_in
+        ) from None
 
 
 def _invalid_spec(error: pydantic.ValidationError) -> str:
@@ -93,6 +108,7 @@ async def reconcile(
     current = v1alpha1.Status.model_validate(dict(status))
     if patches.done(current=current, generation=generation, rerun=rerun):
         return
+    retry_in = _backoff(settings, retry)
 
     async def fail(reason: str, message: str) -> None:
         fields = patches.failed(
@@ -103,7 +119,9 @@ async def reconcile(
             now=_now(),
             previous=current,
         )
-        await _patch_status(clients, namespace=namespace, name=name, fields=fields)
+        await _patch_status(
+            clients, namespace=namespace, name=name, fields=fields, retry_in=retry_in
+        )
         kopf.warn(body, reason="ReportFailed", message=f"{reason}: {message}")
 
     try:
@@ -122,6 +140,7 @@ async def reconcile(
         namespace=namespace,
         name=name,
         fields=patches.running(generation=generation, rerun=rerun, now=_now(), previous=current),
+        retry_in=retry_in,
     )
     try:
         try:
@@ -138,7 +157,6 @@ async def reconcile(
             raise _api_error(error) from None
     except run.RunError as error:
         if error.transient and runtime.total_seconds() < settings.retry_seconds:
-            delay = _backoff(settings, retry)
             fields = patches.waiting(
                 generation=generation,
                 reason=error.reason,
@@ -146,9 +164,11 @@ async def reconcile(
                 now=_now(),
                 previous=current,
             )
-            await _patch_status(clients, namespace=namespace, name=name, fields=fields)
-            logger.warning("%s: %s; retrying in %.0f s", error.reason, error.message, delay)
-            raise kopf.TemporaryError(f"{error.reason}: {error.message}", delay=delay) from None
+            await _patch_status(
+                clients, namespace=namespace, name=name, fields=fields, retry_in=retry_in
+            )
+            logger.warning("%s: %s; retrying in %.0f s", error.reason, error.message, retry_in)
+            raise kopf.TemporaryError(f"{error.reason}: {error.message}", delay=retry_in) from None
         await fail(error.reason, error.message)
         return
 
@@ -163,7 +183,7 @@ async def reconcile(
         config_map=outcome.config_map,
         sha256=outcome.package.report_sha256,
     )
-    await _patch_status(clients, namespace=namespace, name=name, fields=fields)
+    await _patch_status(clients, namespace=namespace, name=name, fields=fields, retry_in=retry_in)
     if failures:
         kopf.warn(
             body,
