@@ -1,7 +1,8 @@
 """The chart's RBAC against what the operator calls: each call allowed, nothing more granted.
 
 A scenario exercising every path the operator has (a report, a rerun that
-replaces the ConfigMap, a license and the hash-key Secrets, Nodes, Events) is
+replaces the ConfigMap, nodes.json in part ConfigMaps and the emptying of
+those no longer named, a license and the hash-key Secrets, Nodes, Events) is
 run against the emulated API server, which records every request. Those of
 the operator (its client's and kopf's User-Agents) are turned into (API
 group, resource, verb) and compared with the rules the chart renders.
@@ -9,13 +10,16 @@ group, resource, verb) and compared with the rules the chart renders.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import re
 import urllib.parse
 from collections.abc import Iterable
 
-from license_report.reconcile import kube
+import pytest
+
+from license_report.reconcile import kube, run
 from license_report.sim import kong as sim
 from license_report.sim import kubeapi
 from tests.chart import conftest as chart
@@ -27,6 +31,7 @@ from tests.operator.conftest import (
     deploy,
     get,
     patch,
+    report_config_maps,
     request,
     secret,
     wait_for,
@@ -65,6 +70,12 @@ def calls(recorded: Iterable[kubeapi.serving.Recorded]) -> set[Call]:
     return found
 
 
+@pytest.fixture
+def settings(settings: run.Settings) -> run.Settings:
+    # A budget so small that each pod's nodes.json entry takes a part ConfigMap of its own.
+    return dataclasses.replace(settings, config_map_budget=1000)
+
+
 def granted() -> set[Call]:
     rules = []
     for manifest in chart.render():
@@ -91,12 +102,16 @@ async def test_every_call_is_allowed_and_every_grant_is_used(
         "gateway": {"selector": {"matchLabels": KONG_LABELS}, "adminApi": {"portName": "admin"}},
         "license": {"secretRef": {"name": "kong-license"}},
     }
-    async with fleet(
-        [sim.SimNode(name="gw", mode=sim.Mode.EE_DBLESS, counters={month: 1})]
-    ) as running:
+    nodes = [
+        sim.SimNode(name=name, mode=sim.Mode.EE_DBLESS, counters={month: 1})
+        for name in ("gw", "gw-gone")
+    ]
+    async with fleet(nodes) as running:
         deploy(api, running)
         await create(clients, request("rbac", spec=spec))
         await wait_phase(clients, "rbac", {"Succeeded"})
+        assert len(await report_config_maps(clients)) == 3  # the report and two parts
+        api.delete("v1", "Pod", "gw-gone", "kong")
         await patch(
             clients, "rbac", {"metadata": {"annotations": {"licensereport.io/rerun": "again"}}}
         )
@@ -106,6 +121,9 @@ async def test_every_call_is_allowed_and_every_grant_is_used(
             return status.get("observedRerun") == "again" and status.get("phase") == "Succeeded"
 
         await wait_for(rerun, what="the rerun")
+        # The rerun's one part in the other set; the first run's two parts emptied.
+        holding = [cm for cm in await report_config_maps(clients) if cm.data]
+        assert len(holding) == 2
 
         async def reported() -> bool:  # kopf posts Events from a queue, a moment later
             events = await kube.call(clients.core.list_namespaced_event, "kong")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import json
 
 from license_report.api import v1alpha1
 from license_report.reconcile import status
+from license_report.report import aggregation, models
+from tests.report.conftest import inputs, observation
 
 T0 = datetime.datetime(2026, 11, 27, 10, 0, tzinfo=datetime.UTC)
 T1 = T0 + datetime.timedelta(minutes=5)
@@ -67,3 +70,29 @@ def test_conditions_are_valid_metav1_conditions() -> None:
     for condition in _status(fields).conditions or []:
         assert condition.observed_generation == 4
         assert len(condition.message) <= 32768
+
+
+def test_the_status_of_a_fleet_of_failures_stays_small() -> None:
+    # 10,000 pods that did not answer, each with a long error: the status names 50
+    # (nodes.json has all), so it stays far below etcd's 1.5 MiB object limit.
+    failures = [
+        models.Failure(pod=f"gw-{i:05}", reason=models.FailureReason.TIMEOUT, message="m" * 2000)
+        for i in range(10_000)
+    ]
+    collection = aggregation.aggregate(inputs([observation("gw-ok")], failures=failures))
+    fields = status.finished(
+        generation=1, rerun=None, now=T0, previous=_status({}), collection=collection,
+        failures=collection.failures, config_map="r-report", sha256="0" * 64,
+    )  # fmt: skip
+    assert len(json.dumps(fields)) < 100_000
+    assert [f["pod"] for f in fields["failures"]] == [f"gw-{i:05}" for i in range(50)]
+    assert all(len(f["message"]) == 1024 for f in fields["failures"])
+    assert (
+        "status.failures lists 50 of 10000 failed pods; nodes.json names every one"
+        in (fields["notes"])
+    )
+    degraded = _condition(fields, "Degraded")["message"]
+    assert isinstance(degraded, str)
+    assert degraded.startswith("10000 of 10001 gateway pods not reached: gw-00000, ")
+    assert fields["summary"]["gatewayPods"] == 10_001
+    assert len(collection.nodes) == 10_001  # nothing is dropped from nodes.json

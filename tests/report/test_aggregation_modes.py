@@ -113,6 +113,20 @@ def test_configuration_drift_is_noted(node: ObservationFactory) -> None:
     assert any(note.startswith("Configuration drift: c ") for note in result.notes)
 
 
+def test_a_note_names_twenty_pods_and_counts_the_rest(node: ObservationFactory) -> None:
+    # A fleet-sized skew must not make a note (and the status that carries it) fleet-sized.
+    observations = [node(f"new-{i:02}", version="3.4.3.12-enterprise-edition") for i in range(40)]
+    observations += [node(f"old-{i:02}", version="3.4.3.11-enterprise-edition") for i in range(25)]
+    observations += [node(f"cfg-{i:02}", configuration_hash="b" * 32) for i in range(30)]
+    notes = aggregation.aggregate(inputs(observations)).notes
+    (skew,) = [note for note in notes if note.startswith("Version skew")]
+    assert "old-19 (3.4.3.11-enterprise-edition) and 5 more." in skew
+    assert "old-20" not in skew
+    (drift,) = [note for note in notes if note.startswith("Configuration drift")]
+    assert drift.startswith("Configuration drift: cfg-00, cfg-01,")
+    assert "cfg-19 and 10 more serve" in drift
+
+
 def test_cores_are_summed_over_distinct_hosts(node: ObservationFactory) -> None:
     # a and b share machine m1 (8 cores); c runs on m2 (16 cores).
     observations = [

@@ -7,6 +7,9 @@ import io
 import json
 import tarfile
 
+import hypothesis
+from hypothesis import strategies as st
+
 from license_report.report import aggregation, packaging
 from tests.report.conftest import ObservationFactory, inputs
 
@@ -38,3 +41,26 @@ def test_packaging_is_deterministic(node: ObservationFactory) -> None:
     second = packaging.package(aggregation.aggregate(inputs([node("b"), node("a")])))
     assert first == second
     assert first.report_sha256 == hashlib.sha256(first.report_json).hexdigest()
+
+
+@hypothesis.given(
+    sizes=st.lists(st.integers(min_value=0, max_value=400), max_size=60),
+    budget=st.integers(min_value=600, max_value=5000),
+)
+def test_split_nodes_keeps_every_entry_in_order_within_the_budget(
+    sizes: list[int], budget: int
+) -> None:
+    entries = [{"pod": f"p{i}", "error": "x" * size} for i, size in enumerate(sizes)]
+    whole = json.dumps(entries, indent=2, sort_keys=True).encode() + b"\n"
+    parts = packaging.split_nodes(whole, budget=budget)
+    assert all(len(part) <= budget for part in parts)  # entries here are all smaller
+    assert [entry for part in parts for entry in json.loads(part)] == entries
+    if len(whole) <= budget:
+        assert parts == [whole]  # what fits is not cut
+
+
+def test_an_entry_larger_than_the_budget_gets_a_part_of_its_own() -> None:
+    entries = [{"pod": "a"}, {"pod": "big", "error": "x" * 900}, {"pod": "c"}]
+    whole = json.dumps(entries, indent=2, sort_keys=True).encode() + b"\n"
+    parts = [json.loads(part) for part in packaging.split_nodes(whole, budget=500)]
+    assert parts == [[entries[0]], [entries[1]], [entries[2]]]

@@ -27,6 +27,8 @@ class Settings:
     retry_seconds: float = 300.0  # how long transient problems are retried before Failed
     backoff_seconds: float = 2.0  # first retry delay, doubled each time
     backoff_max_seconds: float = 60.0
+    # What one report ConfigMap may hold before nodes.json goes to part ConfigMaps.
+    config_map_budget: int = output.DEFAULT_BUDGET
 
 
 class RunError(Exception):
@@ -192,13 +194,14 @@ async def run(
     try:
         await output.write(
             clients=clients,
-            config_map=output.body(
+            layout=output.layout(
                 name=config_map,
                 namespace=namespace,
                 request=name,
                 uid=uid,
                 run=run_id,
                 package=package,
+                budget=settings.config_map_budget,
             ),
             uid=uid,
         )

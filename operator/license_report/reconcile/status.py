@@ -24,6 +24,10 @@ PODS_UNREACHABLE = "PodsUnreachable"
 NO_ERROR = "NoError"
 
 
+#: The status lists this many failed pods at most (nodes.json has every one):
+#: a status must stay small, and an object must fit etcd's 1.5 MiB whatever the fleet.
+LISTED_FAILURES = 50
+
 TERMINAL = frozenset({Phase.SUCCEEDED, Phase.DEGRADED, Phase.FAILED})
 
 
@@ -177,12 +181,20 @@ def finished(
         "reportConfigMap": config_map,
         "reportSha256": sha256,
         "summary": summary.model_dump(by_alias=True),
-        "notes": list(collection.notes),
+        "notes": list(collection.notes)
+        + (
+            [
+                f"status.failures lists {LISTED_FAILURES} of {len(failures)} failed pods; "
+                "nodes.json names every one"
+            ]
+            if len(failures) > LISTED_FAILURES
+            else []
+        ),
         "failures": [
             v1alpha1.PodFailure(pod=f.pod, reason=f.reason, message=f.message[:1024]).model_dump(
                 by_alias=True
             )
-            for f in failures
+            for f in failures[:LISTED_FAILURES]
         ],
         "conditions": _conditions(
             previous=previous.conditions,

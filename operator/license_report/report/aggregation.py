@@ -193,6 +193,17 @@ def _system_info(inputs: Inputs, notes: list[str]) -> models.SystemInfo:
     )
 
 
+#: A note names this many pods at most: notes go into the request's status, which
+#: must stay small whatever the fleet (nodes.json has every pod).
+NAMED_IN_A_NOTE = 20
+
+
+def _named(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:NAMED_IN_A_NOTE])
+    more = len(names) - NAMED_IN_A_NOTE
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
 def _version_skew(observations: Sequence[NodeObservation], chosen: str, notes: list[str]) -> None:
     others = sorted(
         f"{obs.target.name} ({obs.info.version})"
@@ -200,7 +211,7 @@ def _version_skew(observations: Sequence[NodeObservation], chosen: str, notes: l
         if obs.info.version != chosen
     )
     if others:
-        notes.append(f"Version skew: most nodes run {chosen}; others: {', '.join(others)}.")
+        notes.append(f"Version skew: most nodes run {chosen}; others: {_named(others)}.")
 
 
 def _configuration_drift(observations: Sequence[NodeObservation], notes: list[str]) -> None:
@@ -219,7 +230,7 @@ def _configuration_drift(observations: Sequence[NodeObservation], notes: list[st
             if obs.dbless and obs.status.configuration_hash not in (None, common)
         )
         notes.append(
-            f"Configuration drift: {', '.join(drifted)} serve a configuration other than the "
+            f"Configuration drift: {_named(drifted)} serve a configuration other than the "
             f"{counts[common]} nodes with configuration_hash {common}."
         )
 

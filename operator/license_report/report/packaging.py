@@ -54,6 +54,32 @@ def _tar(*, member: str, content: bytes, mtime: float) -> bytes:
     return buffer.getvalue()
 
 
+def split_nodes(nodes_json: bytes, *, budget: int) -> list[bytes]:
+    """``nodes.json`` cut into lists of whole entries, each at most ``budget`` bytes
+    (an entry larger than that by itself gets a part of its own).
+
+    Each part is itself a ``nodes.json`` (same formatting); the parts' lists,
+    concatenated in order, are the whole list. For fleets whose ``nodes.json``
+    does not fit one ConfigMap.
+    """
+    entries = json.loads(nodes_json)
+    # A list's bytes: "[\n" and "\n]\n" around its entries' indented bodies, joined by ",\n".
+    frame, separator = len(b"[\n\n]\n"), len(b",\n")
+    parts: list[bytes] = []
+    chunk: list[object] = []
+    size = 0
+    for entry in entries:
+        body = len(_dump([entry])) - frame
+        if chunk and size + separator + body > budget:
+            parts.append(_dump(chunk))
+            chunk = []
+        size = frame + body if not chunk else size + separator + body
+        chunk.append(entry)
+    if chunk or not parts:
+        parts.append(_dump(chunk))
+    return parts
+
+
 def package(collection: models.Collection) -> Package:
     report_json = _dump(collection.report.model_dump(mode="json"))
     nodes_json = _dump([node.model_dump(mode="json") for node in collection.nodes])
