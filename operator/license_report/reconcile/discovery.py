@@ -1,7 +1,10 @@
 """Find the gateway pods of a request and what is known of the machines they run on.
 
 The selector goes to the API server as a label selector: a big cluster's pods
-are never all fetched to be filtered here. Pods that cannot be asked (not
+are never all fetched to be filtered here. The matching pods are listed in
+pages of ``PAGE`` and read as plain JSON, keeping only the few fields used:
+the client's models take ~40 KB per pod, 400 MB for a 10,000-pod fleet, where
+this keeps well under 1 KB. Pods that cannot be asked (not
 Running and Ready, no IP, no such port) are failures, never dropped. Each
 Node is read once per run; when Nodes cannot be read (RBAC), the report says
 so instead of guessing the cores.
@@ -12,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ipaddress
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from license_report.api import v1alpha1
@@ -21,6 +26,8 @@ from license_report.report import models
 # Kubernetes' architecture names, as ``uname -m`` (which Kong reports) spells them.
 _UNAME_ARCH = {"amd64": "x86_64", "arm64": "aarch64", "386": "i686", "arm": "armv7l"}
 _NODE_READS_AT_ONCE = 16
+#: Pods per list call (``limit``); the API server hands out the rest with ``continue``.
+PAGE = 500
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,21 +57,63 @@ def label_selector(selector: v1alpha1.LabelSelector) -> str:
     return ",".join(terms)
 
 
-def _ready(pod: Any) -> bool:
-    conditions = pod.status.conditions or []
-    return pod.status.phase == "Running" and any(
-        c.type == "Ready" and c.status == "True" for c in conditions
+@dataclasses.dataclass(frozen=True)
+class _Pod:
+    """What discovery needs of a Pod, and nothing else."""
+
+    name: str
+    terminating: bool
+    phase: str | None
+    ready: bool
+    ip: str | None
+    node_name: str | None
+    ports: Mapping[str, int]  # container port name -> number
+
+
+def _pod(obj: Mapping[str, Any]) -> _Pod:
+    metadata, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
+    ports = {
+        str(port["name"]): int(port["containerPort"])
+        for container in spec.get("containers") or []
+        for port in container.get("ports") or []
+        if port.get("name") and port.get("containerPort") is not None
+    }
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
+    return _Pod(
+        name=str(metadata["name"]),
+        terminating=metadata.get("deletionTimestamp") is not None,
+        phase=status.get("phase"),
+        ready=status.get("phase") == "Running" and ready,
+        ip=status.get("podIP") or None,
+        node_name=spec.get("nodeName") or None,
+        ports=ports,
     )
 
 
-def _port(pod: Any, admin_api: v1alpha1.AdminApi) -> int | None:
+async def _list_pods(clients: kube.Clients, namespace: str, selector: str) -> list[_Pod]:
+    pods: list[_Pod] = []
+    token: str | None = None
+    while True:
+        page: dict[str, Any] = {"label_selector": selector, "limit": PAGE}
+        if token:
+            page["_continue"] = token
+        response = await kube.call(
+            clients.core.list_namespaced_pod, namespace, _preload_content=False, **page
+        )
+        listing = json.loads(response.data)
+        pods += [_pod(item) for item in listing.get("items") or []]
+        token = (listing.get("metadata") or {}).get("continue")
+        if not token:
+            return pods
+
+
+def _port(pod: _Pod, admin_api: v1alpha1.AdminApi) -> int | None:
     if admin_api.port_name is None:
         return admin_api.port or v1alpha1.DEFAULT_ADMIN_PORT
-    for container in pod.spec.containers or []:
-        for port in container.ports or []:
-            if port.name == admin_api.port_name:
-                return int(port.container_port)
-    return None
+    return pod.ports.get(admin_api.port_name)
 
 
 def _url(*, scheme: str, ip: str, port: int) -> str:
@@ -127,45 +176,41 @@ async def _hosts(clients: kube.Clients, names: set[str], notes: list[str]) -> di
 async def discover(
     *, clients: kube.Clients, namespace: str, gateway: v1alpha1.Gateway
 ) -> Discovery:
-    listing = await kube.call(
-        clients.core.list_namespaced_pod, namespace, label_selector=label_selector(gateway.selector)
-    )
+    listed = await _list_pods(clients, namespace, label_selector(gateway.selector))
     admin_api = gateway.admin_api
     notes: list[str] = []
     failures: list[models.Failure] = []
-    askable: list[tuple[Any, int]] = []
-    for pod in sorted(listing.items, key=lambda p: p.metadata.name):
-        name = pod.metadata.name
+    askable: list[tuple[_Pod, int]] = []
+    for pod in sorted(listed, key=lambda p: p.name):
         port = _port(pod, admin_api)
         reason = None
-        if pod.metadata.deletion_timestamp is not None:
+        if pod.terminating:
             reason = "pod is terminating"
-        elif not _ready(pod):
-            reason = f"pod is {pod.status.phase or 'Unknown'}, not Running and Ready"
-        elif not pod.status.pod_ip:
+        elif not pod.ready:
+            reason = f"pod is {pod.phase or 'Unknown'}, not Running and Ready"
+        elif not pod.ip:
             reason = "pod has no IP"
         elif port is None:
             reason = f"no container port named {admin_api.port_name}"
-        if reason is None and port is not None:
+        if reason is None and port is not None and pod.ip:
             askable.append((pod, port))
         else:
             failures.append(
                 models.Failure(
-                    pod=name, reason=models.FailureReason.NOT_READY, message=reason or ""
+                    pod=pod.name, reason=models.FailureReason.NOT_READY, message=reason or ""
                 )
             )
 
-    hosts = await _hosts(
-        clients, {pod.spec.node_name for pod, _ in askable if pod.spec.node_name}, notes
-    )
+    hosts = await _hosts(clients, {pod.node_name for pod, _ in askable if pod.node_name}, notes)
     targets = []
     for pod, port in askable:
-        host = hosts.get(pod.spec.node_name or "")
+        assert pod.ip is not None  # checked above
+        host = hosts.get(pod.node_name or "")
         targets.append(
             models.Target(
-                name=pod.metadata.name,
-                url=_url(scheme=admin_api.scheme, ip=pod.status.pod_ip, port=port),
-                host=pod.spec.node_name,
+                name=pod.name,
+                url=_url(scheme=admin_api.scheme, ip=pod.ip, port=port),
+                host=pod.node_name,
                 host_cores=host.cores if host else None,
                 host_uname=host.uname if host else None,
             )

@@ -1,0 +1,74 @@
+"""Discovery against the emulated API server: paged lists, only the fields it needs."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import AsyncIterator
+
+import pytest
+
+from license_report.api import v1alpha1
+from license_report.reconcile import discovery, kube
+from license_report.sim import kubeapi
+
+LABELS = {"app.kubernetes.io/name": "kong"}
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[kubeapi.KubeAPI]:
+    async with kubeapi.serve() as server:
+        yield server
+
+
+def gateway(**admin_api: object) -> v1alpha1.Gateway:
+    return v1alpha1.Gateway.model_validate(
+        {"selector": {"matchLabels": LABELS}, "adminApi": admin_api or {"portName": "admin"}}
+    )
+
+
+async def test_a_fleet_larger_than_a_page_is_listed_whole_page_by_page(
+    api: kubeapi.KubeAPI,
+) -> None:
+    pods = 2 * discovery.PAGE + 234
+    api.put(kubeapi.make_node("machine", cpu=8))
+    for i in range(pods):
+        ready = i % 100 != 0  # every hundredth pod is not Ready: a failure, not dropped
+        api.put(
+            kubeapi.make_pod(
+                f"gw-{i:05}", "kong", labels=LABELS, ip=f"127.2.{i // 250}.{i % 250 + 1}",
+                node_name="machine", ready=ready,
+            )
+        )  # fmt: skip
+    api.put(kubeapi.make_pod("other", "kong", labels={"app": "other"}, ip="127.3.0.1"))
+    clients = kube.Clients.from_api_client(api.client())
+
+    found = await discovery.discover(clients=clients, namespace="kong", gateway=gateway())
+
+    assert found.pods == pods
+    assert {t.name for t in found.targets} | {f.pod for f in found.failures} == {
+        f"gw-{i:05}" for i in range(pods)
+    }
+    assert {f.pod for f in found.failures} == {f"gw-{i:05}" for i in range(0, pods, 100)}
+    assert found.targets[1].url == "http://127.2.0.3:8001"  # the port named "admin"
+    assert (found.targets[1].host, found.targets[1].host_cores) == ("machine", 8)
+    lists = [
+        urllib.parse.parse_qs(r.query)
+        for r in api.requests
+        if r.method == "GET" and r.path == "/api/v1/namespaces/kong/pods"
+    ]
+    assert [q["limit"] for q in lists] == [[str(discovery.PAGE)]] * 3
+    assert ["continue" in q for q in lists] == [False, True, True]
+
+
+async def test_a_pod_without_the_named_port_is_a_failure_naming_the_port(
+    api: kubeapi.KubeAPI,
+) -> None:
+    api.put(kubeapi.make_pod("gw", "kong", labels=LABELS, ip="127.2.0.1", ports=[("proxy", 8000)]))
+    clients = kube.Clients.from_api_client(api.client())
+    found = await discovery.discover(
+        clients=clients, namespace="kong", gateway=gateway(portName="admin")
+    )
+    (failure,) = found.failures
+    assert (failure.pod, failure.message) == ("gw", "no container port named admin")
+    fixed = await discovery.discover(clients=clients, namespace="kong", gateway=gateway(port=8444))
+    assert fixed.targets[0].url == "http://127.2.0.1:8444"
