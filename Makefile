@@ -45,6 +45,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.collection
 	$(BIN)/python -m bench.datastore
 	$(BIN)/python -m bench.operator
+	$(BIN)/python -m bench.operator --pods 10 10000
+	$(BIN)/python -m bench.load
 
 # The CRD is generated from the pydantic models; a test fails when this file is stale.
 # The chart renders the same file from its own copy (Helm cannot read outside the chart).

@@ -1,6 +1,7 @@
 """The operator end to end: a request's creation to Succeeded, for 10, 100 and 1,000 pods.
 
-Run: ``.venv/bin/python -m bench.operator`` (``--pods 10 100 1000``).
+Run: ``.venv/bin/python -m bench.operator`` (``--pods 10 100 1000``; issue 6's
+size case: ``--pods 10 1000 10000``).
 Targets (issue 3): 1,000 gateway pods (Admin API answering after 50 ms) in at
 most 5 s from creation to Succeeded; operator RSS at most 200 MB. The
 operator is the real ``license-report run`` in its own process (its RSS is
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import pathlib
 import sys
 import tempfile
 import time
 import urllib.parse
+from collections.abc import AsyncIterator
 from typing import Any
 
 import psutil
@@ -87,7 +90,9 @@ async def _one(
     return finished - started
 
 
-async def main(sizes: list[int], latency: float) -> None:
+@contextlib.asynccontextmanager
+async def operator_and_api() -> AsyncIterator[tuple[kubeapi.KubeAPI, kube.Clients, Sampler]]:
+    """The emulated API server here, ``license-report run`` in a child process, its RSS sampler."""
     async with kubeapi.serve() as api:
         api.register_crd(
             yaml.safe_load(
@@ -110,17 +115,22 @@ async def main(sizes: list[int], latency: float) -> None:
             try:
                 sampler = Sampler(operator.pid)
                 await asyncio.sleep(3.0)  # started and idle
-                idle = sampler.sample()
-                timings = {}
-                for size in sizes:
-                    sampler.peak = 0
-                    timings[size] = (
-                        await _one(api, clients, sampler, pods=size, latency=latency),
-                        sampler.peak,
-                    )
+                yield api, clients, sampler
             finally:
                 operator.terminate()
                 await asyncio.wait_for(operator.wait(), timeout=30)
+
+
+async def main(sizes: list[int], latency: float) -> None:
+    async with operator_and_api() as (api, clients, sampler):
+        idle = sampler.sample()
+        timings = {}
+        for size in sizes:
+            sampler.peak = 0
+            timings[size] = (
+                await _one(api, clients, sampler, pods=size, latency=latency),
+                sampler.peak,
+            )
 
     mb = 1024 * 1024
     print("| measurement | value | target |\n| --- | --- | --- |")
@@ -128,9 +138,10 @@ async def main(sizes: list[int], latency: float) -> None:
     print(f"| Admin API latency | {latency * 1000:g} ms |  |")
     print(f"| operator RSS, idle | {idle / mb:.0f} MB | <= 200 MB |")
     for size, (seconds, peak) in timings.items():
-        target = "<= 5 s" if size >= 1000 else ("baseline" if size == min(sizes) else "")
+        target = "<= 5 s" if size == 1000 else ("baseline" if size == min(sizes) else "")
         print(f"| {size} pods: creation to Succeeded | {seconds:.2f} s | {target} |")
-        print(f"| {size} pods: operator peak RSS during the run | {peak / mb:.0f} MB | <= 200 MB |")
+        memory = "<= 200 MB" if size <= 1000 else ""  # issue 3's target is for 1,000 pods
+        print(f"| {size} pods: operator peak RSS during the run | {peak / mb:.0f} MB | {memory} |")
 
 
 if __name__ == "__main__":
