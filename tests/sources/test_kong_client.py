@@ -65,7 +65,7 @@ async def test_oss_answers_404_on_license_report(fleet: FleetFactory) -> None:
         (sim.Fault(truncated=True), Reason.BAD_RESPONSE, "not JSON"),
         (sim.Fault(wrong_shape=True), Reason.BAD_RESPONSE, "unexpected shape"),
         (sim.Fault(reset=True), Reason.CONNECTION_ERROR, "connection lost"),
-        (sim.Fault(huge_body_bytes=20 * 1024 * 1024), Reason.BODY_TOO_LARGE, "exceeds"),
+        (sim.Fault(huge_body_bytes=50 * 1024 * 1024), Reason.BODY_TOO_LARGE, "exceeds"),
         (sim.Fault(redirect_loop=True), Reason.HTTP_ERROR, "not followed"),
         (
             sim.Fault(status=500, paths=frozenset({"/license/report"})),
