@@ -32,8 +32,9 @@ RUN python -m pip install --only-binary=:all: /tmp/dist/*.whl \
 # runAsNonRoot without a passwd entry.
 USER 65532:65532
 WORKDIR /tmp
-# kopf's liveness endpoint (--liveness http://0.0.0.0:8080/healthz).
-EXPOSE 8080
+# kopf's liveness endpoint (--liveness http://0.0.0.0:8080/healthz) and the
+# Prometheus metrics (--metrics-address 0.0.0.0:8081, /metrics).
+EXPOSE 8080 8081
 LABEL org.opencontainers.image.title="license-report-operator" \
       org.opencontainers.image.description="Kong Gateway license-usage reports, as a Kubernetes operator" \
       org.opencontainers.image.licenses="Apache-2.0"

@@ -87,6 +87,8 @@ def test_a_minimal_request_is_valid_and_gets_the_documented_defaults() -> None:
     assert spec.gateway.admin_api.timeout_seconds == 5
     assert spec.gateway.max_concurrency == 64
     assert spec.report.months == 12
+    assert spec.report.format == "kong-2.7"
+    assert spec.signing is None
     assert spec.datastore is None
 
 
@@ -119,6 +121,12 @@ def test_a_minimal_request_is_valid_and_gets_the_documented_defaults() -> None:
             "spec.datastore.postgres: 'host' is a required property",
         ),
         ({**GOOD, "output": {"configMapName": "Not_A_Name"}}, "spec.output.configMapName"),
+        ({**GOOD, "report": {"format": "kong-3.4"}}, "spec.report.format"),
+        (
+            {**GOOD, "signing": {"secretRef": {"name": "report-signing"}}},
+            "spec.signing.secretRef: 'key' is a required property",
+        ),
+        ({**GOOD, "signing": {}}, "spec.signing: 'secretRef' is a required property"),
         (
             {**GOOD, "license": {"secretRef": {}}},
             "spec.license.secretRef: 'name' is a required property",
@@ -144,6 +152,7 @@ def test_bad_requests_are_rejected_naming_the_field(spec: dict[str, Any], field:
             {"gateway": {"selector": {"matchExpressions": [{"key": "a", "operator": "In"}]}}},
             "needs at least one value",
         ),
+        ({**GOOD, "report": {"format": "kong-3.5", "months": 24}}, "12 months"),
     ],
 )
 def test_cross_field_rules_the_operator_enforces(spec: dict[str, Any], words: str) -> None:
@@ -151,6 +160,25 @@ def test_cross_field_rules_the_operator_enforces(spec: dict[str, Any], words: st
     # not run CEL, so the operator's own parsing must say the same.
     with pytest.raises(pydantic.ValidationError, match=words):
         v1alpha1.Spec.model_validate(spec)
+
+
+def test_kong_3_5_with_its_own_window_is_valid_and_its_rule_is_in_the_crd() -> None:
+    spec = {
+        **GOOD,
+        "report": {"format": "kong-3.5"},
+        "signing": {"secretRef": {"name": "s", "key": "k"}},
+    }
+    assert _errors(_request(spec)) == []
+    parsed = v1alpha1.Spec.model_validate(spec)
+    assert (parsed.report.format, parsed.report.months) == ("kong-3.5", 12)
+    assert parsed.signing is not None
+    assert parsed.signing.secret_ref.key == "k"
+    report = _schema()["properties"]["spec"]["properties"]["report"]
+    (rule,) = report["x-kubernetes-validations"]
+    assert "self.months == 12" in rule["rule"]
+    assert report["properties"]["format"] == {
+        "type": "string", "enum": ["kong-2.7", "kong-3.5"], "default": "kong-2.7",
+    }  # fmt: skip
 
 
 def _examples() -> list[tuple[str, dict[str, Any]]]:

@@ -51,6 +51,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "operator-creates-key": {"hashKey": {"create": False, "name": "lr-key"}},
     "crds-off": {"crds": {"enabled": False}},
     "no-nodes": {"rbac": {"readNodes": False}},
+    "metrics-off": {"metrics": {"enabled": False}},
     "everything-set": {
         "fullnameOverride": "lr",
         "image": {"repository": "registry.example/lro", "tag": "1.2.3", "pullPolicy": "Always"},
@@ -82,6 +83,15 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
             }
         },
         "livenessProbe": {"enabled": False},
+        "metrics": {
+            "port": 9102,
+            "serviceMonitor": {
+                "enabled": True,
+                "interval": "15s",
+                "scrapeTimeout": "10s",
+                "labels": {"release": "prometheus"},
+            },
+        },
         "crds": {"keep": False},
         "peering": {"name": "lr-peers"},
         "replicaCount": 2,
@@ -191,6 +201,7 @@ CUSTOM_KINDS = {
     ("licensereport.io/v1alpha1", "LicenseReportRequest"),
     ("kopf.dev/v1", "KopfPeering"),
     ("kopf.dev/v1", "ClusterKopfPeering"),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
 }
 
 
@@ -286,6 +297,7 @@ RESOURCES = [
     Resource("v1", "pods", "Pod", True),
     Resource("v1", "secrets", "Secret", True),
     Resource("v1", "serviceaccounts", "ServiceAccount", True),
+    Resource("v1", "services", "Service", True),
     Resource("apps/v1", "deployments", "Deployment", True),
     Resource("rbac.authorization.k8s.io/v1", "clusterroles", "ClusterRole", False),
     Resource("rbac.authorization.k8s.io/v1", "clusterrolebindings", "ClusterRoleBinding", False),
@@ -297,6 +309,7 @@ RESOURCES = [
     Resource("licensereport.io/v1alpha1", "licensereportrequests", "LicenseReportRequest", True),
     Resource("kopf.dev/v1", "kopfpeerings", "KopfPeering", True),
     Resource("kopf.dev/v1", "clusterkopfpeerings", "ClusterKopfPeering", False),
+    Resource("monitoring.coreos.com/v1", "servicemonitors", "ServiceMonitor", True),
     # The GitOps examples' kinds.
     Resource("argoproj.io/v1alpha1", "applications", "Application", True),
     Resource("source.toolkit.fluxcd.io/v1", "gitrepositories", "GitRepository", True),

@@ -130,7 +130,7 @@ def test_tmp_is_a_writable_empty_dir() -> None:
 def test_probes_ask_kopf_health_endpoint() -> None:
     container = chart.container(chart.render())
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"health": 8080}
+    assert ports == {"health": 8080, "metrics": 8081}
     for probe in ("livenessProbe", "readinessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
     without = chart.container(chart.render({"livenessProbe": {"enabled": False}}))

@@ -9,7 +9,16 @@ import pytest
 
 from tests.chart import conftest as chart
 
-NAMESPACED_KINDS = {"ServiceAccount", "Secret", "Deployment", "Role", "RoleBinding", "KopfPeering"}
+NAMESPACED_KINDS = {
+    "ServiceAccount",
+    "Secret",
+    "Deployment",
+    "Service",
+    "Role",
+    "RoleBinding",
+    "KopfPeering",
+    "ServiceMonitor",
+}
 LRR_CRD = "licensereportrequests.licensereport.io"
 
 
@@ -48,7 +57,8 @@ def test_the_license_report_crd_is_valid_kubernetes_1_33() -> None:
 
 
 def test_only_the_crds_own_kinds_are_left_to_the_crds() -> None:
-    """Every object but the kopf peering objects (custom kinds) is schema-checked above."""
+    """Every object but the kopf peering objects and the ServiceMonitor (custom kinds) is
+    schema-checked above; the ServiceMonitor's fields are checked in test_metrics.py."""
     kinds = {
         (m["apiVersion"], m["kind"])
         for values in chart.VALUE_SETS.values()
@@ -57,6 +67,7 @@ def test_only_the_crds_own_kinds_are_left_to_the_crds() -> None:
     assert kinds & chart.CUSTOM_KINDS == {
         ("kopf.dev/v1", "KopfPeering"),
         ("kopf.dev/v1", "ClusterKopfPeering"),
+        ("monitoring.coreos.com/v1", "ServiceMonitor"),
     }
 
 

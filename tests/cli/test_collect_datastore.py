@@ -11,7 +11,7 @@ import psycopg
 from license_report.sim import postgres, process, seed
 from license_report.sources import datastore
 from tests.cli.conftest import Runner
-from tests.expected import monthly_totals
+from tests.expected import monthly_totals, plugin_figures, tiers
 
 
 def _args(
@@ -48,6 +48,40 @@ def test_db_mode_reports_the_datastore_figures(
     )
     assert (report["services_count"], report["workspaces_count"], report["rbac_users"]) == (9, 3, 2)
     assert report["db_version"].startswith("postgres 18.")
+
+
+def test_db_mode_in_kong_3_5_format_reports_the_seeded_plugins(
+    cli: Runner,
+    pg_server: postgres.Server,
+    kong_db: datastore.DatastoreSettings,
+    tmp_path: pathlib.Path,
+) -> None:
+    now = datetime.datetime.now(datetime.UTC)
+    definition = seed.sample_seed(now=now.date(), nodes=2, months=14)
+    dsn = pg_server.dsn(database=kong_db.database, user=kong_db.user, password=kong_db.password)
+    with psycopg.connect(dsn) as conn:
+        seed.apply_seed(conn, definition)
+    password_file = tmp_path / "pg-password"
+    password_file.write_text(f"{kong_db.password}\n")
+    with process.spawn_fleet(count=2, mode="ee-db") as fleet:
+        done = cli(
+            "collect", *_args(fleet, kong_db, password_file), "--format", "kong-3.5",
+            "--out", str(tmp_path / "out"),
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    expected = monthly_totals(definition, months=12, now=now)
+    assert {c["bucket"]: c["request_count"] for c in report["counters"]["buckets"]} == expected
+    assert report["counters"]["total_requests"] == sum(expected.values())
+    by_name, lambdas, kafkas = plugin_figures(definition)
+    assert report["plugins_count"] == {
+        "tiers": tiers(by_name),
+        "unique_route_lambdas": lambdas,
+        "unique_route_kafkas": kafkas,
+    }
+    assert (report["routes_count"], report["consumers_count"]) == (12, 5)
+    assert report["deployment_info"] == {"type": "traditional"}
+    assert cli("verify", str(tmp_path / "out" / "report.json")).returncode == 0
 
 
 def test_a_wrong_password_fails_without_showing_it(

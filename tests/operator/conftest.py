@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import datetime
 import hashlib
 import pathlib
 import signal
@@ -70,11 +71,15 @@ class Operator:
     clients: kube.Clients
     settings: run.Settings
     namespaces: Sequence[str] = ()
+    clock: operator_context.Clock = dataclasses.field(default_factory=operator_context.SystemClock)
     thread: operating.OperatorThread | None = None
 
     async def start(self) -> None:
         context = operator_context.Context(
-            clients=self.clients, settings=self.settings, namespaces=tuple(self.namespaces)
+            clients=self.clients,
+            settings=self.settings,
+            namespaces=tuple(self.namespaces),
+            clock=self.clock,
         )
         self.thread = operating.OperatorThread(context=context)
         await self.thread.start(timeout=20)
@@ -91,9 +96,35 @@ def operator_clients(api: kubeapi.KubeAPI) -> kube.Clients:
     return kube.Clients.from_api_client(api.client(), user_agent=kube.USER_AGENT)
 
 
+@dataclasses.dataclass
+class FastClock:
+    """Wall-clock time running ``speed`` times faster than real time, from ``start``: an
+    operator in real time then keeps an hourly schedule in seconds."""
+
+    speed: float
+    start: datetime.datetime = dataclasses.field(
+        default_factory=lambda: datetime.datetime.now(datetime.UTC)
+    )
+    origin: float = dataclasses.field(default_factory=time.monotonic)
+
+    def now(self) -> datetime.datetime:
+        elapsed = (time.monotonic() - self.origin) * self.speed
+        return self.start + datetime.timedelta(seconds=elapsed)
+
+    def loop_seconds(self, seconds: float) -> float:
+        return seconds / self.speed
+
+
 @pytest.fixture
-async def operator(api: kubeapi.KubeAPI, settings: run.Settings) -> AsyncIterator[Operator]:
-    running = Operator(clients=operator_clients(api), settings=settings)
+def clock() -> operator_context.Clock:
+    return operator_context.SystemClock()
+
+
+@pytest.fixture
+async def operator(
+    api: kubeapi.KubeAPI, settings: run.Settings, clock: operator_context.Clock
+) -> AsyncIterator[Operator]:
+    running = Operator(clients=operator_clients(api), settings=settings, clock=clock)
     await running.start()
     yield running
     if running.thread is not None:
@@ -111,14 +142,24 @@ class OperatorProcess:
 
     kubeconfig: pathlib.Path
     process: asyncio.subprocess.Process | None = None
+    #: Where the child serves Prometheus metrics: a free port of its own at each start,
+    #: never the default one (children and concurrent test runs would collide there).
+    metrics_port: int | None = None
+
+    @property
+    def metrics_url(self) -> str:
+        assert self.metrics_port is not None, "not started"
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     async def start(self) -> None:
         port = _free_port()
+        self.metrics_port = _free_port()
         command = [
             str(pathlib.Path(sys.executable).with_name("license-report")), "run",
             "--kubeconfig", str(self.kubeconfig), "--standalone",
             "--operator-namespace", OPERATOR_NAMESPACE, "--retry-seconds", "5",
             "--liveness", f"http://127.0.0.1:{port}/healthz", "--log-level", "WARNING",
+            "--metrics-address", f"127.0.0.1:{self.metrics_port}",
         ]  # fmt: skip
         self.process = await asyncio.create_subprocess_exec(*command)
 

@@ -2,7 +2,8 @@
 
 A scenario exercising every path the operator has (a report, a rerun that
 replaces the ConfigMap, nodes.json in part ConfigMaps and the emptying of
-those no longer named, a license and the hash-key Secrets, Nodes, Events) is
+those no longer named, a schedule whose history is trimmed, a license and
+the hash-key Secrets, Nodes, Events) is
 run against the emulated API server, which records every request. Those of
 the operator (its client's and kopf's User-Agents) are turned into (API
 group, resource, verb) and compared with the rules the chart renders.
@@ -19,6 +20,7 @@ from collections.abc import Iterable
 
 import pytest
 
+from license_report.handlers import context as operator_context
 from license_report.reconcile import kube, run
 from license_report.sim import kong as sim
 from license_report.sim import kubeapi
@@ -26,6 +28,7 @@ from tests.chart import conftest as chart
 from tests.conftest import FleetFactory
 from tests.operator.conftest import (
     KONG_LABELS,
+    FastClock,
     Operator,
     create,
     deploy,
@@ -68,6 +71,12 @@ def calls(recorded: Iterable[kubeapi.serving.Recorded]) -> set[Call]:
             verb = _VERBS[record.method]
         found.add((match["group"] or "", resource, verb))
     return found
+
+
+@pytest.fixture
+def clock() -> operator_context.Clock:
+    # An hour a second: the scheduled request below runs twice in a few seconds.
+    return FastClock(speed=3600)
 
 
 @pytest.fixture
@@ -124,6 +133,17 @@ async def test_every_call_is_allowed_and_every_grant_is_used(
         # The rerun's one part in the other set; the first run's two parts emptied.
         holding = [cm for cm in await report_config_maps(clients) if cm.data]
         assert len(holding) == 2
+        scheduled = request("hourly", spec={**spec, "schedule": "@hourly", "historyLimit": 1})
+        await create(clients, scheduled)
+
+        async def trimmed() -> bool:  # two runs: the first one's history ConfigMap deleted
+            status: dict[str, str] = (await get(clients, "hourly")).get("status", {})
+            return status.get("phase") == "Succeeded" and any(
+                r.method == "DELETE" and "/configmaps/hourly-report-" in r.path
+                for r in api.requests
+            )
+
+        await wait_for(trimmed, what="a history ConfigMap deleted")
 
         async def reported() -> bool:  # kopf posts Events from a queue, a moment later
             events = await kube.call(clients.core.list_namespaced_event, "kong")

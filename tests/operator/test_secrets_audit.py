@@ -1,9 +1,10 @@
 """Known secret values never appear in anything the operator writes or says.
 
 Whole scenarios run with every logger at DEBUG: a DB-mode report over TLS with
-an admin token, a license and a datastore password, then a run that fails on
-a wrong password. Logs, Events, the request's status, every ConfigMap and the
-failure's message are scanned for each secret, raw and base64-encoded.
+an admin token, a license, a datastore password and a signing key, then a run
+that fails on a wrong password. Logs, Events, the request's status, every
+ConfigMap and the failure's message are scanned for each secret, raw and
+base64-encoded (and the signing key's PEM body and raw bytes too).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 import psycopg
 import pytest
 import trustme
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from license_report.reconcile import kube
 from license_report.sim import kong as sim
@@ -41,6 +44,15 @@ ADMIN_TOKEN = "kong-admin-token-Qx7v9Lm2"
 LICENSE_KEY = "LICENSEKEY-00141000017ODj3AAG_a1V41000004wT0OEAU"
 HASH_KEY = "c0ffee" * 8 + "deadbeef" * 2
 WRONG_PASSWORD = "not-the-password-Jk3q8"
+_SIGNING = ed25519.Ed25519PrivateKey.generate()
+SIGNING_KEY = _SIGNING.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+).decode()
+#: The key material inside the PEM (its DER, base64) and the raw 32-byte seed, hex.
+SIGNING_KEY_BODY = "".join(SIGNING_KEY.splitlines()[1:-1])
+SIGNING_KEY_RAW = _SIGNING.private_bytes(
+    serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+).hex()
 
 
 def _forms(value: str) -> set[str]:
@@ -101,6 +113,7 @@ async def test_no_secret_reaches_logs_events_status_or_reports(
     api.put(secret("kong-ca", {"ca.crt": ca.cert_pem.bytes().decode()}))
     api.put(secret("kong-license", {"license": license_text}))
     api.put(secret("license-report-hash-key", {"key": HASH_KEY}, namespace="license-report"))
+    api.put(secret("report-signing", {"key.pem": SIGNING_KEY}))
 
     shared = sim.Datastore(counters={"UNKNOWN": 1})
     nodes = [
@@ -136,12 +149,15 @@ async def test_no_secret_reaches_logs_events_status_or_reports(
             }
         },
         "license": {"secretRef": {"name": "kong-license"}},
+        "signing": {"secretRef": {"name": "report-signing", "key": "key.pem"}},
     }
     async with fleet(nodes, ssl_context=server_tls) as running:
         deploy(api, running)
         await create(clients, request("audit", spec=spec))
         done = await wait_phase(clients, "audit", {"Succeeded"})
         assert done["status"]["summary"]["podsReached"] == 2  # the token and TLS were used
+        signed = await kube.call(clients.core.read_namespaced_config_map, "audit-report", "kong")
+        assert "report.json.sig" in signed.data  # the signing key was used
 
         # Now a failure: the password Secret holds a wrong value.
         api.put(secret("kong-pg", {"password": WRONG_PASSWORD}))
@@ -162,7 +178,8 @@ async def test_no_secret_reaches_logs_events_status_or_reports(
     written = await _everything_written(clients, "audit")
     said = caplog.text
     assert "password authentication failed" in written  # the failure is explained...
-    for value in (password, ADMIN_TOKEN, LICENSE_KEY, HASH_KEY, WRONG_PASSWORD):
+    secrets = (password, ADMIN_TOKEN, LICENSE_KEY, HASH_KEY, WRONG_PASSWORD, SIGNING_KEY)
+    for value in (*secrets, SIGNING_KEY_BODY, SIGNING_KEY_RAW):
         for form in _forms(value):
             assert form not in written, f"a secret ({value[:4]}...) was written"
             assert form not in said, f"a secret ({value[:4]}...) was logged"

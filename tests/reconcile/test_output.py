@@ -14,9 +14,10 @@ from typing import Any
 
 import kmock
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from license_report.reconcile import kube, output
-from license_report.report import aggregation, packaging
+from license_report.report import aggregation, formats, packaging, signing
 from license_report.sim import kubeapi
 from tests.report.conftest import inputs, observation
 
@@ -110,6 +111,33 @@ async def test_a_fleet_that_fits_keeps_nodes_json_inline(clients: kube.Clients) 
     assert main.data["nodes.json"] == files.nodes_json.decode()
     assert output.NODES_INDEX not in main.data
     assert await part_config_maps(clients) == set()
+
+
+async def test_a_signed_report_has_its_signature_and_public_key_beside_it(
+    clients: kube.Clients,
+) -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    observations = [observation(f"gw-{i}") for i in range(3)]
+    files = packaging.package(
+        aggregation.aggregate(inputs(observations)),
+        format=formats.Format.KONG_3_5,
+        signing_key=key,
+    )
+    await output.write(clients=clients, layout=layout(files), uid=UID)
+    main = await read(clients, "r-report")
+    report = main.data["report.json"].encode()
+    assert report == files.report_json
+    public = signing.load_public_key(main.data["report.json.pub"])
+    signature = signing.parse_signature(main.data["report.json.sig"].encode())
+    assert signing.verify(public_key=public, data=report, signature=signature)
+    assert main.metadata.annotations[output.SHA_ANNOTATION] == hashlib.sha256(report).hexdigest()
+
+
+async def test_an_unsigned_report_has_no_signature_keys(clients: kube.Clients) -> None:
+    await output.write(clients=clients, layout=layout(package(3)), uid=UID)
+    data = (await read(clients, "r-report")).data
+    assert "report.json.sig" not in data
+    assert "report.json.pub" not in data
 
 
 async def test_reruns_alternate_two_sets_of_parts_and_empty_the_one_no_longer_named(

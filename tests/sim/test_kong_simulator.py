@@ -238,6 +238,93 @@ async def test_paging_defaults_limits_and_workspaces(session: aiohttp.ClientSess
         assert len(admin_api.Page.model_validate(body).data) == 2
 
 
+async def test_plugins_and_routes_list_their_scopes(session: aiohttp.ClientSession) -> None:
+    plugins = (
+        kong.SimPlugin("cors"),
+        kong.SimPlugin("aws-lambda", route=2, config={"function_name": "f"}),
+        kong.SimPlugin("key-auth", service=0, consumer=1, consumer_group="cg-1"),
+    )
+    node = kong.SimNode(
+        name="ee", mode=kong.Mode.EE_DBLESS, services=2, routes=3, serviceless_routes=1,
+        consumers=2, plugins=plugins,
+    )  # fmt: skip
+    async with kong.Fleet([node]) as fleet:
+        _, body, _ = await fetch(session, fleet.url(node) + "/routes")
+        routes = [
+            admin_api.Route.model_validate(r) for r in admin_api.Page.model_validate(body).data
+        ]
+        _, body, _ = await fetch(session, fleet.url(node) + "/plugins?size=2")
+        first = admin_api.Page.model_validate(body)
+        assert first.next is not None
+        _, body, _ = await fetch(session, fleet.url(node) + first.next)
+        listed = [
+            admin_api.Plugin.model_validate(p)
+            for p in [*first.data, *admin_api.Page.model_validate(body).data]
+        ]
+    assert [route.service is None for route in routes] == [False, False, True]
+    assert [p.name for p in listed] == ["cors", "aws-lambda", "key-auth"]
+    assert listed[0].route is listed[0].service is listed[0].consumer is None
+    assert listed[1].route is not None
+    assert listed[1].route.id == routes[2].id
+    assert listed[1].config == {"function_name": "f"}
+    assert listed[2].consumer_group is not None
+    assert listed[2].consumer_group.id == "cg-1"
+
+
+async def test_data_planes_are_listed_by_a_control_plane_only(
+    session: aiohttp.ClientSession,
+) -> None:
+    cluster = kong.Datastore(data_planes=3)
+    control = kong.SimNode(name="cp", mode=kong.Mode.EE_DB, role="control_plane", datastore=cluster)
+    traditional = kong.SimNode(name="kong", mode=kong.Mode.EE_DB, datastore=cluster)
+    async with kong.Fleet([control, traditional]) as fleet:
+        _, body, _ = await fetch(session, fleet.url(control) + "/clustering/data-planes")
+        page = admin_api.Page.model_validate(body)
+        status, refused, _ = await fetch(
+            session, fleet.url(traditional) + "/clustering/data-planes"
+        )
+        _, info, _ = await fetch(session, fleet.url(control) + "/")
+    assert len(page.data) == 3
+    first = page.data[0]
+    assert isinstance(first, dict)
+    assert {"hostname", "ip", "last_seen", "config_hash", "version"} <= set(first)
+    assert status == 400
+    assert refused == {
+        "message": "this endpoint is only available when Kong is configured to run as "
+        "Control Plane for the cluster"
+    }
+    assert admin_api.NodeInfo.model_validate(info).configuration.role == "control_plane"
+    with pytest.raises(ValueError, match="cannot run in"):
+        kong.SimNode(name="x", mode=kong.Mode.EE_DBLESS, role="control_plane")
+
+
+async def test_a_3_5_node_reports_in_kong_3_5_shape(session: aiohttp.ClientSession) -> None:
+    node = kong.SimNode(
+        name="ee", mode=kong.Mode.EE_DBLESS, version="3.5.0.2-enterprise-edition",
+        counters={"2026-11": 5, "UNKNOWN": 2}, license_key="KEY-35", routes=2,
+        serviceless_routes=2, plugins=(kong.SimPlugin("aws-lambda", route=0,
+        config={"function_name": "f"}),),
+    )  # fmt: skip
+    empty = kong.SimNode(name="empty", mode=kong.Mode.EE_DBLESS, version="3.6.1.0")
+    async with kong.Fleet([node, empty]) as fleet:
+        _, body, _ = await fetch(session, fleet.url(node) + "/license/report")
+        _, nothing, _ = await fetch(session, fleet.url(empty) + "/license/report")
+    assert isinstance(body, dict)
+    assert body["counters"]["total_requests"] == 7
+    assert body["license"] == {"license_key": "KEY-35", "license_expiration_date": "2030-01-01"}
+    assert body["deployment_info"] == {"type": "dbless"}
+    assert body["plugins_count"]["unique_route_lambdas"] == 1
+    assert len(body["checksum"]) == 40
+    report = admin_api.NodeLicenseReport.model_validate(body)
+    assert {c.bucket: c.request_count for c in report.counters} == {"2026-11": 5, "UNKNOWN": 2}
+    assert (report.license_key, report.license_expiration_date) == ("KEY-35", "2030-01-01")
+    # No counts and no license: Kong's encoder writes the empty buckets as {}.
+    assert isinstance(nothing, dict)
+    assert nothing["counters"] == {"total_requests": 0, "buckets": {}}
+    assert nothing["license"]["license_expiration_date"] == "2017-7-20"
+    assert admin_api.NodeLicenseReport.model_validate(nothing).counters == []
+
+
 # --- authentication and TLS ----------------------------------------------------------------
 
 

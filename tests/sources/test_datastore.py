@@ -20,6 +20,7 @@ from license_report.report import models
 from license_report.report.window import Window
 from license_report.sim import kong_schema, postgres, seed
 from license_report.sources import datastore
+from tests.expected import plugin_figures
 
 NOW = datetime.datetime(2025, 3, 15, 12, 0, tzinfo=datetime.UTC)
 WINDOW = Window.ending(now=NOW, months=12)  # 2024-04 .. 2025-03
@@ -93,9 +94,19 @@ async def test_a_sample_enterprise_datastore_reads_as_seeded(
     assert by_month(figures) == expected
     assert len(figures.usage) == 13  # 12 months and UNKNOWN
     assert (2024, 3) not in by_month(figures)  # seeded, but outside the window
+    by_name, lambdas, kafkas = plugin_figures(data)
     assert figures.counts == models.EntityCounts(
-        services=9, routes=12, consumers=5, workspaces=3, rbac_users=2
+        services=9,
+        routes=12,
+        consumers=5,
+        workspaces=3,
+        rbac_users=2,
+        plugins=models.PluginUsage(
+            by_name=by_name, unique_route_lambdas=lambdas, unique_route_kafkas=kafkas
+        ),
+        data_planes=0,
     )
+    assert (lambdas, kafkas) == (2, 3)  # the seed exercises both, with cases left out
     assert figures.missing_tables == []
 
 
@@ -137,10 +148,61 @@ async def test_kong_oss_has_no_rbac_users_nor_usage(kong_db: datastore.Datastore
     figures = await datastore.read(settings=kong_db, window=WINDOW)
 
     assert figures.counts == models.EntityCounts(
-        services=4, routes=2, consumers=1, workspaces=2, rbac_users=0
+        services=4, routes=2, consumers=1, workspaces=2, rbac_users=0, data_planes=0
     )
     assert figures.usage == []
     assert figures.missing_tables == ["license_data", "rbac_users"]
+
+
+async def test_route_scoped_lambdas_are_counted_on_oss_without_consumer_groups(
+    kong_db: datastore.DatastoreSettings,
+) -> None:
+    # Kong OSS has no consumer_group_id column: the query must not depend on it.
+    definition = seed.Seed(
+        enterprise=False,
+        services_per_workspace={"default": 1},
+        routes=3,
+        serviceless_routes=2,  # routes 2 and 3
+        plugins=(
+            seed.Plugin("aws-lambda", route=2, config={"function_name": "a"}),
+            seed.Plugin("aws-lambda", route=3, config={"function_name": "b"}),
+            seed.Plugin("aws-lambda", route=1, config={"function_name": "c"}),
+            seed.Plugin("aws-lambda", service=1, config={"function_name": "d"}),
+        ),
+    )
+    load(kong_db, definition)
+
+    figures = await datastore.read(settings=kong_db, window=WINDOW)
+
+    by_name, lambdas, kafkas = plugin_figures(definition)
+    assert (lambdas, kafkas) == (2, 0)
+    assert figures.counts.plugins == models.PluginUsage(
+        by_name=by_name, unique_route_lambdas=lambdas, unique_route_kafkas=kafkas
+    )
+
+
+async def test_data_planes_whose_ttl_has_passed_are_not_counted(
+    kong_db: datastore.DatastoreSettings,
+) -> None:
+    load(kong_db, seed.Seed(data_planes=3, expired_data_planes=2))
+
+    figures = await datastore.read(settings=kong_db, window=WINDOW)
+
+    assert figures.counts.data_planes == 3
+
+
+async def test_without_plugin_and_data_plane_tables_those_are_not_counted(
+    kong_db: datastore.DatastoreSettings,
+) -> None:
+    with connect(kong_db) as conn:
+        kong_schema.create_schema(conn, enterprise=True)
+        conn.execute("DROP TABLE plugins, clustering_data_planes")
+
+    figures = await datastore.read(settings=kong_db, window=WINDOW)
+
+    assert figures.counts.plugins == models.PluginUsage()
+    assert figures.counts.data_planes is None
+    assert figures.missing_tables == ["clustering_data_planes", "plugins"]
 
 
 async def test_a_database_without_kong_tables_is_an_error(
@@ -163,7 +225,7 @@ async def test_an_empty_kong_database_counts_zero(kong_db: datastore.DatastoreSe
     figures = await datastore.read(settings=kong_db, window=WINDOW)
 
     assert figures.counts == models.EntityCounts(
-        services=0, routes=0, consumers=0, workspaces=1, rbac_users=0
+        services=0, routes=0, consumers=0, workspaces=1, rbac_users=0, data_planes=0
     )
     assert figures.usage == []
     assert figures.missing_tables == []

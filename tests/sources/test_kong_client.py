@@ -10,8 +10,10 @@ import trustme
 
 from license_report.report import aggregation, models
 from license_report.sim import kong as sim
+from license_report.sim import seed
 from license_report.sources import kong
 from tests.conftest import FleetFactory
+from tests.expected import NOW, plugin_figures
 from tests.sources.conftest import targets
 
 Reason = models.FailureReason
@@ -206,6 +208,39 @@ async def test_counting_on_oss_uses_one_workspace_and_no_rbac(fleet: FleetFactor
     assert counts == models.EntityCounts(
         services=7, routes=2, consumers=0, workspaces=1, rbac_users=0
     )
+
+
+async def test_plugins_are_counted_as_kong_3_5_counts_them(fleet: FleetFactory) -> None:
+    # A DB-less node configured as the sample seed: same routes, services first, plugins.
+    definition = seed.sample_seed(now=NOW.date())
+    node = sim.SimNode(
+        name="gw", mode=sim.Mode.EE_DBLESS, services=definition.services,
+        routes=definition.routes, serviceless_routes=definition.serviceless_routes,
+        consumers=definition.consumers, plugins=seed.sim_plugins(definition),
+    )  # fmt: skip
+    settings = kong.Settings(page_size=4)  # plugins and routes over several pages
+    async with fleet([node]) as running, kong.new_session(settings) as session:
+        counts = await kong.count_entities(
+            session=session, base_url=running.url(node), settings=settings
+        )
+    by_name, lambdas, kafkas = plugin_figures(definition)
+    assert counts.plugins == models.PluginUsage(
+        by_name=by_name, unique_route_lambdas=lambdas, unique_route_kafkas=kafkas
+    )
+    assert counts.routes == definition.routes
+    assert counts.data_planes is None  # not a control plane: not asked
+    assert "/clustering/data-planes" not in node.requests_seen
+    assert node.requests_seen.count("/plugins") == 4  # 14 plugins, 4 a page
+
+
+async def test_a_control_plane_counts_its_data_planes(fleet: FleetFactory) -> None:
+    cluster = sim.Datastore(data_planes=1234)
+    node = sim.SimNode(name="cp", mode=sim.Mode.EE_DB, role="control_plane", datastore=cluster)
+    async with fleet([node]) as running, kong.new_session(kong.Settings()) as session:
+        counts = await kong.count_entities(
+            session=session, base_url=running.url(node), settings=kong.Settings(), data_planes=True
+        )
+    assert counts.data_planes == 1234
 
 
 async def test_concurrency_is_bounded(fleet: FleetFactory) -> None:

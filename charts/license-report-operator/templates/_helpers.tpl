@@ -128,10 +128,12 @@ Application rules needed in every namespace the operator serves.
 */}}
 {{- define "lro.rules.application" -}}
 # kopf lists and watches the requests, and patches them for its own state
-# (annotations: progress, last-handled configuration; the finalizer).
+# (annotations: progress, last-handled configuration; the finalizer). A
+# schedule's daemon reads its own request before each run (get: nothing that
+# list does not already show).
 - apiGroups: [licensereport.io]
   resources: [licensereportrequests]
-  verbs: [list, watch, patch]
+  verbs: [get, list, watch, patch]
 # The operator writes each request's status (phase, summary, conditions).
 - apiGroups: [licensereport.io]
   resources: [licensereportrequests/status]
@@ -147,8 +149,12 @@ Application rules needed in every namespace the operator serves.
   resources: [secrets]
   verbs: [get]
 # The report ConfigMap: created, or read and replaced whole on a rerun (only
-# when it is owned by the request).
+# when it is owned by the request); for fleets whose nodes.json passes 1 MiB,
+# its part ConfigMaps too. A schedule's history ConfigMaps past
+# spec.historyLimit are deleted: by name, taken from the request's status,
+# after checking the request owns them, with its uid as a precondition. Never
+# listed, so no other ConfigMap's content is ever read.
 - apiGroups: [""]
   resources: [configmaps]
-  verbs: [create, get, update]
+  verbs: [create, get, update, delete]
 {{- end }}

@@ -91,6 +91,7 @@ PRINTER_COLUMNS = [
     },
     {"name": "Kong", "type": "string", "jsonPath": ".status.summary.kongVersion", "priority": 1},
     {"name": "Report", "type": "string", "jsonPath": ".status.reportConfigMap", "priority": 1},
+    {"name": "Next", "type": "string", "jsonPath": ".status.nextScheduleTime", "priority": 1},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]
 

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 import pydantic
 from pydantic import alias_generators
 
+from license_report.api import schedules
+
 GROUP = "licensereport.io"
 VERSION = "v1alpha1"
 KIND = "LicenseReportRequest"
@@ -171,11 +173,39 @@ class License(_Model):
 
 
 class ReportOptions(_Model):
+    """What report.json holds: its shape (Kong's 2.7-3.4 or 3.5+) and its window."""
+
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.format) || self.format != 'kong-3.5' "
+                    "|| !has(self.months) || self.months == 12",
+                    "message": "format kong-3.5 reports 12 months, as Kong 3.5 does",
+                }
+            ]
+        }
+    )
+
     months: int = pydantic.Field(default=12, ge=1, le=60)
+    format: Literal["kong-2.7", "kong-3.5"] = "kong-2.7"
+
+    @pydantic.model_validator(mode="after")
+    def _kong_3_5_window(self) -> ReportOptions:
+        if self.format == "kong-3.5" and self.months != 12:
+            raise ValueError("format kong-3.5 reports 12 months, as Kong 3.5 does")
+        return self
 
 
 class Output(_Model):
     config_map_name: ObjectName | None = None
+
+
+class Signing(_Model):
+    """An Ed25519 private key (PEM, PKCS#8) in a Secret: the operator signs report.json
+    with it and writes the signature and the public key beside the report."""
+
+    secret_ref: SecretKeyRef
 
 
 class Spec(_Model):
@@ -183,7 +213,30 @@ class Spec(_Model):
     datastore: Datastore | None = None  # absent: DB-less
     license: License | None = None
     report: ReportOptions = ReportOptions()
+    signing: Signing | None = None  # absent: report.json is not signed
     output: Output = Output()
+    # Recurring reports: a cron expression (5 fields, or @monthly, @quarterly, ...),
+    # evaluated in time_zone (IANA name; UTC when absent). Absent: one report per
+    # generation, as before.
+    schedule: str | None = pydantic.Field(default=None, min_length=1, max_length=128)
+    time_zone: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
+    # Reports of a schedule kept as ConfigMaps of their own (24: two years of monthly).
+    history_limit: int = pydantic.Field(default=24, ge=1, le=1000)
+    suspend: bool = False
+
+    @pydantic.field_validator("schedule")
+    @classmethod
+    def _cron(cls, expression: str | None) -> str | None:
+        if expression is not None:
+            schedules.check_expression(expression)
+        return expression
+
+    @pydantic.field_validator("time_zone")
+    @classmethod
+    def _zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            schedules.zone(name)
+        return name
 
 
 # --- status -------------------------------------------------------------------------
@@ -241,6 +294,12 @@ class PodFailure(_Status):
     message: str = pydantic.Field(max_length=1024)
 
 
+class HistoryEntry(_Status):
+    config_map: str
+    schedule_time: str
+    report_sha256: str
+
+
 class Status(_Status):
     phase: Phase | None = None
     observed_generation: int | None = None
@@ -257,3 +316,8 @@ class Status(_Status):
     # configuration drift, Nodes not readable, absent OSS tables.
     notes: list[str] | None = None
     conditions: list[Condition] | None = None
+    # Scheduled requests: the schedule time of the last run, the next one, and
+    # the reports kept (newest first), at most spec.historyLimit.
+    last_schedule_time: str | None = None
+    next_schedule_time: str | None = None
+    history: list[HistoryEntry] | None = None

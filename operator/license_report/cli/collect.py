@@ -4,6 +4,10 @@ For Kong fleets outside Kubernetes and for scripts. Every option can also
 come from a ``LICENSE_REPORT_*`` environment variable; secrets come from
 files (or ``PGPASSWORD``), never from the command line, where ``ps`` shows them.
 
+``--format kong-3.5`` writes report.json in Kong 3.5's shape (with its
+checksum); ``--signing-key`` signs report.json (``report.json.sig``, and the
+public key as ``report.json.pub``): ``license-report verify`` checks both.
+
 Exit codes: 0 complete, 3 degraded (some nodes failed, each named), 1 failed,
 2 usage error.
 """
@@ -19,7 +23,7 @@ from typing import Any, TextIO
 
 from license_report.cli import loop
 from license_report.reconcile import collection
-from license_report.report import hashing, models, packaging
+from license_report.report import formats, hashing, models, packaging, signing
 from license_report.sources import datastore, kong, license
 
 EXIT_COMPLETE, EXIT_FAILED, EXIT_USAGE, EXIT_DEGRADED = 0, 1, 2, 3
@@ -110,6 +114,20 @@ def register(commands: Any) -> None:
         type=int,
         default=int(_env("MONTHS", "12") or 12),
         help="months of counters, the current one included (default 12)",
+    )
+    cmd.add_argument(
+        "--format",
+        choices=[str(f) for f in formats.Format],
+        default=_env("FORMAT", str(formats.Format.KONG_2_7)),
+        help="report.json's shape: Kong 2.7-3.4's (default) or Kong 3.5+'s, with its checksum "
+        "(kong-3.5 reports 12 months, as Kong does)",
+    )
+    cmd.add_argument(
+        "--signing-key",
+        default=_env("SIGNING_KEY_FILE"),
+        metavar="FILE",
+        help="Ed25519 private key (PEM PKCS#8) to sign report.json with "
+        "(env LICENSE_REPORT_SIGNING_KEY_FILE)",
     )
     cmd.add_argument(
         "--timeout",
@@ -251,6 +269,29 @@ def _kong_settings(args: argparse.Namespace) -> kong.Settings:
     )
 
 
+def _report_format(args: argparse.Namespace) -> formats.Format:
+    try:
+        chosen = formats.Format(args.format)
+    except ValueError:
+        raise UsageError(f"--format {args.format!r}: use kong-2.7 or kong-3.5") from None
+    if chosen is formats.Format.KONG_3_5 and args.months != formats.KONG_3_5_MONTHS:
+        raise UsageError("--format kong-3.5 reports 12 months, as Kong 3.5 does: drop --months")
+    return chosen
+
+
+def _signing_key(path: str | None) -> signing.PrivateKey | None:
+    if path is None:
+        return None
+    try:
+        content = pathlib.Path(path).read_bytes()
+    except OSError as error:
+        raise UsageError(f"cannot read the signing key file {path}: {error.strerror}") from None
+    try:
+        return signing.load_private_key(content)
+    except signing.BadKey as error:
+        raise UsageError(f"the signing key file {path} {error}") from None
+
+
 def _write_atomically(path: pathlib.Path, content: bytes) -> None:
     partial = path.with_name(f".{path.name}.partial")
     partial.write_bytes(content)
@@ -264,6 +305,9 @@ def write(out: pathlib.Path, package: packaging.Package) -> list[pathlib.Path]:
         "nodes.json": package.nodes_json,
         package.tar_name: package.tar_bytes,
     }
+    if package.signature is not None:
+        files["report.json" + signing.SIGNATURE_SUFFIX] = package.signature.signature_text
+        files["report.json" + signing.PUBLIC_KEY_SUFFIX] = package.signature.public_key_pem
     for name, content in files.items():
         _write_atomically(out / name, content)
     return [out / name for name in files]
@@ -301,6 +345,8 @@ def run(
     try:
         if not args.out:
             raise UsageError("--out DIR is required")
+        report_format = _report_format(args)
+        signing_key = _signing_key(args.signing_key)
         request = collection.Request(
             targets=_targets(args),
             hash_key=_hash_key(args.hash_key_file, err=err),
@@ -331,7 +377,10 @@ def run(
         print(f"license-report collect: failed: {error}", file=err)
         return EXIT_FAILED
 
-    files = write(pathlib.Path(args.out), packaging.package(result))
+    package = packaging.package(result, format=report_format, signing_key=signing_key)
+    files = write(pathlib.Path(args.out), package)
     print(summary(result), file=out_stream)
+    signed = ", signed (Ed25519)" if package.signature is not None else ""
+    print(f"report.json in format {package.format}{signed}", file=out_stream)
     print("wrote " + ", ".join(str(path) for path in files), file=out_stream)
     return EXIT_DEGRADED if result.outcome is models.Outcome.DEGRADED else EXIT_COMPLETE

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from license_report.cli import collect, crd, demo, run, sandbox
+from license_report.cli import collect, crd, demo, run, sandbox, verify
 
 
 def parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def parser() -> argparse.ArgumentParser:
     crd.register(commands)
     run.register(commands)
     sandbox.register(commands)
+    verify.register(commands)
     return top
 
 

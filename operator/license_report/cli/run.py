@@ -3,13 +3,16 @@
 Cluster-wide by default, or limited to namespaces (``--namespace``, repeat).
 Several replicas coordinate through kopf peering (``--peering``; the chart
 installs the peering CRDs); ``--standalone`` runs without it. kopf's liveness
-endpoint answers on ``--liveness``.
+endpoint answers on ``--liveness``, Prometheus metrics on ``--metrics-address``
+(plain HTTP, ``/metrics``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import os
 import secrets
@@ -20,9 +23,29 @@ import kopf
 
 from license_report.cli import loop
 from license_report.handlers import context as operator_context  # registers the handlers
+from license_report.handlers import metrics
 from license_report.reconcile import kube, run
 
 SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+#: Beside kopf's liveness endpoint (8080), as controller-runtime operators pair them.
+DEFAULT_METRICS_ADDRESS = "0.0.0.0:8081"
+
+
+@dataclasses.dataclass(frozen=True)
+class Address:
+    host: str | None  # None: every interface
+    port: int
+
+
+def parse_metrics_address(text: str) -> Address | None:
+    """``HOST:PORT`` (``[::]:8081`` for IPv6, ``:8081`` for every interface); '' disables."""
+    if not text:
+        return None
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    host = host.removeprefix("[").removesuffix("]")
+    return Address(host=host or None, port=int(port))
 
 
 def _own_namespace() -> str:
@@ -73,6 +96,14 @@ def register(commands: Any) -> None:
         default="http://0.0.0.0:8080/healthz",
         help="kopf's liveness endpoint URL ('' to disable)",
     )
+    cmd.add_argument(
+        "--metrics-address",
+        type=parse_metrics_address,
+        default=DEFAULT_METRICS_ADDRESS,
+        metavar="HOST:PORT",
+        help="where Prometheus metrics are served over HTTP at /metrics "
+        "('' to disable; default: %(default)s)",
+    )
     peering = cmd.add_mutually_exclusive_group()
     peering.add_argument(
         "--peering", default=None, metavar="NAME", help="kopf peering object, for several replicas"
@@ -111,21 +142,30 @@ async def operate(
     peering: str | None = None,
     priority: int | None = None,
     liveness: str | None = None,
+    metrics_address: Address | None = None,
     stop_flag: asyncio.Event | threading.Event | None = None,
     ready_flag: asyncio.Event | threading.Event | None = None,
 ) -> None:
     """The operator's main loop: the same for ``license-report run``, the sandbox and the tests."""
-    await kopf.operator(
-        clusterwide=not context.namespaces,
-        namespaces=list(context.namespaces),
-        standalone=peering is None,
-        peering_name=peering,
-        priority=priority,
-        liveness_endpoint=liveness or None,
-        memo=operator_context.memo(context),
-        stop_flag=stop_flag,
-        ready_flag=ready_flag,
-    )
+    async with contextlib.AsyncExitStack() as serving:
+        if metrics_address is not None:
+            port = await serving.enter_async_context(
+                metrics.serve(context.metrics, host=metrics_address.host, port=metrics_address.port)
+            )
+            logging.getLogger(__name__).info(
+                "metrics at http://%s:%d%s", metrics_address.host or "*", port, metrics.PATH
+            )
+        await kopf.operator(
+            clusterwide=not context.namespaces,
+            namespaces=list(context.namespaces),
+            standalone=peering is None,
+            peering_name=peering,
+            priority=priority,
+            liveness_endpoint=liveness or None,
+            memo=operator_context.memo(context),
+            stop_flag=stop_flag,
+            ready_flag=ready_flag,
+        )
     # kopf has closed its connections; let them finish closing before the
     # caller closes the loop (else they are torn down with ResourceWarnings).
     await asyncio.sleep(0.25)
@@ -142,15 +182,20 @@ def main(args: argparse.Namespace) -> int:
     logging.getLogger(__name__).info(
         "watching %s", ", ".join(args.namespace) if args.namespace else "every namespace"
     )
-    loop.run(
-        operate(
-            context=operator_context.Context(
-                clients=clients, settings=settings, namespaces=tuple(args.namespace)
-            ),
-            peering=None if args.standalone else args.peering,
-            # A tie in priority makes kopf pause every replica, itself included.
-            priority=args.priority if args.priority is not None else secrets.randbelow(2**31),
-            liveness=args.liveness,
+    try:
+        loop.run(
+            operate(
+                context=operator_context.Context(
+                    clients=clients, settings=settings, namespaces=tuple(args.namespace)
+                ),
+                peering=None if args.standalone else args.peering,
+                # A tie in priority makes kopf pause every replica, itself included.
+                priority=args.priority if args.priority is not None else secrets.randbelow(2**31),
+                liveness=args.liveness,
+                metrics_address=args.metrics_address,
+            )
         )
-    )
+    except metrics.ServeError as error:
+        logging.getLogger(__name__).error("%s (--metrics-address)", error)
+        return 1
     return 0

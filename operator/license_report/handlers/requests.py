@@ -17,6 +17,7 @@ import pydantic
 
 from license_report.api import v1alpha1
 from license_report.handlers import context as operator_context
+from license_report.handlers import metrics
 from license_report.reconcile import kube, run
 from license_report.reconcile import status as patches
 
@@ -48,7 +49,7 @@ async def _patch_status(
             {"status": fields},
         )
     except kube.ApiException as error:
-        problem = _api_error(error)
+        problem = api_error(error)
         if not problem.transient:
             raise
         raise kopf.TemporaryError(
@@ -70,11 +71,11 @@ def _normal(body: kopf.Body, *, reason: str, message: str) -> None:
     kopf.event(body, type="Normal", reason=reason, message=message)
 
 
-def _backoff(settings: run.Settings, retry: int) -> float:
+def backoff(settings: run.Settings, retry: int) -> float:
     return float(min(settings.backoff_seconds * 2**retry, settings.backoff_max_seconds))
 
 
-def _api_error(error: kube.ApiException) -> run.RunError:
+def api_error(error: kube.ApiException) -> run.RunError:
     transient = error.status in (409, 429) or (error.status or 0) >= 500
     return run.RunError(
         "ApiError", f"Kubernetes API answered {error.status} {error.reason}", transient=transient
@@ -107,8 +108,11 @@ async def reconcile(
     rerun = (meta.get("annotations") or {}).get(v1alpha1.RERUN_ANNOTATION)
     current = v1alpha1.Status.model_validate(dict(status))
     if patches.done(current=current, generation=generation, rerun=rerun):
+        # Ended already (maybe before this operator started): its gauges from the status.
+        metrics.restore(context.metrics, namespace=namespace, name=name, status=current)
         return
-    retry_in = _backoff(settings, retry)
+    retry_in = backoff(settings, retry)
+    stopwatch = metrics.Stopwatch(before=runtime.total_seconds())
 
     async def fail(reason: str, message: str) -> None:
         fields = patches.failed(
@@ -122,12 +126,25 @@ async def reconcile(
         await _patch_status(
             clients, namespace=namespace, name=name, fields=fields, retry_in=retry_in
         )
+        metrics.observe_run(
+            context.metrics,
+            namespace=namespace,
+            name=name,
+            result="failed",
+            duration=stopwatch.seconds(),
+        )
         kopf.warn(body, reason="ReportFailed", message=f"{reason}: {message}")
 
     try:
         spec_model = v1alpha1.Spec.model_validate(dict(spec))
     except pydantic.ValidationError as error:
         await fail("InvalidSpec", _invalid_spec(error))
+        return
+    if spec_model.schedule is not None:
+        # Runs at its scheduled times (handlers.schedule); a change wakes its daemon.
+        wake = context.wakeups.get(uid)
+        if wake is not None:
+            wake.set()
         return
 
     run_id = f"{generation}/{rerun or ''}"
@@ -154,7 +171,7 @@ async def reconcile(
                 spec=spec_model,
             )
         except kube.ApiException as error:
-            raise _api_error(error) from None
+            raise api_error(error) from None
     except run.RunError as error:
         if error.transient and runtime.total_seconds() < settings.retry_seconds:
             fields = patches.waiting(
@@ -168,6 +185,7 @@ async def reconcile(
                 clients, namespace=namespace, name=name, fields=fields, retry_in=retry_in
             )
             logger.warning("%s: %s; retrying in %.0f s", error.reason, error.message, retry_in)
+            metrics.observe_retry(context.metrics, reason=error.reason)
             raise kopf.TemporaryError(f"{error.reason}: {error.message}", delay=retry_in) from None
         await fail(error.reason, error.message)
         return
@@ -184,6 +202,13 @@ async def reconcile(
         sha256=outcome.package.report_sha256,
     )
     await _patch_status(clients, namespace=namespace, name=name, fields=fields, retry_in=retry_in)
+    metrics.observe_outcome(
+        context.metrics,
+        namespace=namespace,
+        name=name,
+        outcome=outcome,
+        duration=stopwatch.seconds(),
+    )
     if failures:
         kopf.warn(
             body,
@@ -197,3 +222,19 @@ async def reconcile(
             reason="ReportSucceeded",
             message=f"report written to ConfigMap {outcome.config_map}",
         )
+
+
+def _deleted(event: kopf.RawEvent, **_: Any) -> bool:
+    return event["type"] == "DELETED"
+
+
+@kopf.on.event(*RESOURCE, when=_deleted)
+async def forget(*, name: str, namespace: str | None, memo: Any, **_: Any) -> None:
+    """A deleted request's series leave /metrics.
+
+    A watch event, not an on.delete handler: a mandatory on.delete would put a
+    finalizer on every request, and an optional one is only called while some
+    other finalizer holds the request; the DELETED event comes either way.
+    """
+    if namespace is not None:
+        metrics.forget(operator_context.of(memo).metrics, namespace=namespace, name=name)

@@ -46,14 +46,24 @@ class Request:
     notes: Sequence[str] = ()
 
 
+def _control_plane(obs: aggregation.NodeObservation) -> bool:
+    return obs.info.configuration.role == "control_plane"
+
+
 def _counting_order(
     observations: Sequence[aggregation.NodeObservation],
 ) -> list[aggregation.NodeObservation]:
-    """Nodes serving the most common configuration first, then by name."""
+    """Hybrid control planes first (they hold the configuration and know the data
+    planes), then nodes serving the most common configuration, then by name."""
     hashes = [obs.status.configuration_hash for obs in observations]
     popularity = {h: hashes.count(h) for h in hashes}
     return sorted(
-        observations, key=lambda obs: (-popularity[obs.status.configuration_hash], obs.target.name)
+        observations,
+        key=lambda obs: (
+            not _control_plane(obs),
+            -popularity[obs.status.configuration_hash],
+            obs.target.name,
+        ),
     )
 
 
@@ -67,7 +77,10 @@ async def _count_configuration(
     for obs in _counting_order(observations)[:_COUNTING_ATTEMPTS]:
         try:
             return await kong.count_entities(
-                session=session, base_url=obs.target.url, settings=settings
+                session=session,
+                base_url=obs.target.url,
+                settings=settings,
+                data_planes=_control_plane(obs),
             )
         except kong.NodeError as error:
             errors.append(f"{obs.target.name}: {error.message}")

@@ -30,7 +30,7 @@ from typing import Any
 
 from license_report.api import v1alpha1
 from license_report.reconcile import kube
-from license_report.report import packaging
+from license_report.report import packaging, signing
 
 SHA_ANNOTATION = f"{v1alpha1.GROUP}/report-sha256"
 RUN_ANNOTATION = f"{v1alpha1.GROUP}/run"
@@ -38,6 +38,14 @@ REQUEST_LABEL = f"{v1alpha1.GROUP}/request"
 #: On a part: the name of the report ConfigMap whose nodes it holds.
 PART_LABEL = f"{v1alpha1.GROUP}/nodes-of"
 NODES_INDEX = "nodes-index.json"
+#: With spec.signing: the Ed25519 signature of report.json (base64) and the public key (PEM).
+SIGNATURE_KEY = "report.json" + signing.SIGNATURE_SUFFIX
+PUBLIC_KEY_KEY = "report.json" + signing.PUBLIC_KEY_SUFFIX
+#: On a schedule's report ConfigMap: the history ConfigMap holding the same report.
+LATEST_ANNOTATION = f"{v1alpha1.GROUP}/latest"
+#: On a history ConfigMap whose nodes.json was too large to keep beside it.
+NODES_ANNOTATION = f"{v1alpha1.GROUP}/nodes"
+HISTORY_LABEL = f"{v1alpha1.GROUP}/history"
 
 #: The API server's limit on a ConfigMap's data (``core.MaxSecretSize``).
 CONFIG_MAP_LIMIT = 1024 * 1024
@@ -144,12 +152,58 @@ def layout(
     metadata = _metadata(name=name, namespace=namespace, request=request, uid=uid, labels={})
     metadata["annotations"] = {SHA_ANNOTATION: package.report_sha256, RUN_ANNOTATION: run}
     main = _config_map(metadata=metadata, data={"report.json": package.report_json.decode()})
+    if package.signature is not None:
+        # Beside the report they sign: the base64 signature and the public key (PEM).
+        main["data"][SIGNATURE_KEY] = package.signature.signature_text.decode()
+        main["data"][PUBLIC_KEY_KEY] = package.signature.public_key_pem.decode()
     main["binaryData"] = {package.tar_name: base64.b64encode(package.tar_bytes).decode()}
-    room = budget - len(package.report_json) - len(package.tar_bytes) - 4096
+    room = budget - sum(len(value) for value in main["data"].values())
+    room -= len(package.tar_bytes) + 4096
     if len(package.nodes_json) <= room:
         main["data"]["nodes.json"] = package.nodes_json.decode()
         return Layout(main=main, chunks=[])
     return Layout(main=main, chunks=packaging.split_nodes(package.nodes_json, budget=budget))
+
+
+def history_name(config_map: str, schedule_time: str) -> str:
+    """``<report ConfigMap>-<YYYYMMDDHHMM>`` (the schedule time, UTC): sorts by time."""
+    stamp = "".join(ch for ch in schedule_time if ch.isdigit())[:12]
+    return config_map[: 253 - len(stamp) - 1].rstrip("-.") + "-" + stamp
+
+
+def history_copy(layout: Layout, *, name: str) -> dict[str, Any]:
+    """A schedule's kept copy of a report: report.json, the tar, and nodes.json when it
+    fits beside them (a fleet's nodes.json in parts stays with the latest report only)."""
+    main = layout.main
+    metadata = {
+        **main["metadata"],
+        "name": name,
+        "labels": {**main["metadata"]["labels"], HISTORY_LABEL: "true"},
+        "annotations": dict(main["metadata"]["annotations"]),
+    }
+    if layout.chunks:
+        metadata["annotations"][NODES_ANNOTATION] = (
+            "nodes.json was too large to keep in history; the latest report has it"
+        )
+    return {**main, "metadata": metadata, "data": dict(main["data"])}
+
+
+async def write_history(*, clients: kube.Clients, config_map: dict[str, Any], uid: str) -> None:
+    """Create a history ConfigMap (replace it when a retried run wrote it already)."""
+    await _put(clients, config_map, uid)
+
+
+async def delete_history(*, clients: kube.Clients, name: str, namespace: str, uid: str) -> None:
+    """Delete a history ConfigMap of this request; one already gone, or not ours, is left."""
+    existing = await _read(clients, name, namespace)
+    if existing is None or not _owned_by(existing, uid):
+        return
+    options = {"preconditions": {"uid": existing.metadata.uid}}
+    try:
+        await kube.call(clients.core.delete_namespaced_config_map, name, namespace, body=options)
+    except kube.ApiException as error:
+        if error.status not in (404, 409):
+            raise
 
 
 def part_name_for(name: str, *, slot: str, number: int) -> str:

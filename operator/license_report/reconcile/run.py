@@ -14,7 +14,7 @@ import datetime
 
 from license_report.api import v1alpha1
 from license_report.reconcile import collection, discovery, kube, output, secrets
-from license_report.report import models, packaging
+from license_report.report import formats, models, packaging, signing
 from license_report.sources import datastore, kong, license
 
 
@@ -52,6 +52,7 @@ class _Secrets:
     ca: str | None = None
     license_text: str | None = dataclasses.field(default=None, repr=False)
     password: str | None = dataclasses.field(default=None, repr=False)
+    signing_key: str | None = dataclasses.field(default=None, repr=False)
 
 
 async def _read_secrets(*, clients: kube.Clients, namespace: str, spec: v1alpha1.Spec) -> _Secrets:
@@ -68,6 +69,8 @@ async def _read_secrets(*, clients: kube.Clients, namespace: str, spec: v1alpha1
             spec.datastore.postgres.password_secret_ref,
             "spec.datastore.postgres.passwordSecretRef",
         )
+    if spec.signing:
+        wanted["signing_key"] = (spec.signing.secret_ref, "spec.signing.secretRef")
     try:
         values = await asyncio.gather(
             *(
@@ -106,6 +109,23 @@ def _admin_api(spec: v1alpha1.Spec, values: _Secrets) -> kong.Settings:
         server_name=admin.tls.server_name if admin.tls else None,
         allow_token_over_http=admin.allow_token_over_http,
     )
+
+
+def _signing_key(
+    spec: v1alpha1.Spec, values: _Secrets, *, namespace: str
+) -> signing.PrivateKey | None:
+    """The key that signs report.json, checked before anything is collected."""
+    if spec.signing is None or values.signing_key is None:
+        return None
+    try:
+        return signing.load_private_key(values.signing_key)
+    except signing.BadKey as error:
+        ref = spec.signing.secret_ref
+        raise RunError(
+            "InvalidSigningKey",
+            f"Secret {namespace}/{ref.name} key {ref.key!r} (spec.signing.secretRef) {error}",
+            transient=False,
+        ) from None
 
 
 def _database(spec: v1alpha1.Spec, values: _Secrets) -> datastore.DatastoreSettings | None:
@@ -154,9 +174,12 @@ async def run(
     run_id: str,
     spec: v1alpha1.Spec,
     now: datetime.datetime | None = None,
+    history: str | None = None,
 ) -> Outcome:
+    """Collect and write the report; ``history``: also keep it as that ConfigMap (a schedule's)."""
     values = await _read_secrets(clients=clients, namespace=namespace, spec=spec)
     admin_api = _admin_api(spec, values)
+    signing_key = _signing_key(spec, values, namespace=namespace)
     pods_namespace = spec.gateway.namespace or namespace
     found = await discovery.discover(
         clients=clients, namespace=pods_namespace, gateway=spec.gateway
@@ -189,22 +212,25 @@ async def run(
         ),
         spec,
     )
-    package = packaging.package(result)
+    package = packaging.package(
+        result, format=formats.Format(spec.report.format), signing_key=signing_key
+    )
     config_map = output.config_map_name(request=name, spec=spec)
     try:
-        await output.write(
-            clients=clients,
-            layout=output.layout(
-                name=config_map,
-                namespace=namespace,
-                request=name,
-                uid=uid,
-                run=run_id,
-                package=package,
-                budget=settings.config_map_budget,
-            ),
+        layout = output.layout(
+            name=config_map,
+            namespace=namespace,
+            request=name,
             uid=uid,
+            run=run_id,
+            package=package,
+            budget=settings.config_map_budget,
         )
+        if history is not None:
+            kept = output.history_copy(layout, name=history)
+            await output.write_history(clients=clients, config_map=kept, uid=uid)
+            layout.main["metadata"]["annotations"][output.LATEST_ANNOTATION] = history
+        await output.write(clients=clients, layout=layout, uid=uid)
     except output.NotOurs as error:
         raise RunError("ConfigMapNotOwned", str(error), transient=False) from None
     return Outcome(collection=result, package=package, config_map=config_map)

@@ -70,16 +70,65 @@ class ReportSystemInfo(_Lenient):
 
 
 class NodeLicenseReport(_Lenient):
-    """``GET /license/report`` (Enterprise; Kong OSS answers 404)."""
+    """``GET /license/report`` (Enterprise; Kong OSS answers 404), in either shape.
+
+    Kong 3.5 and later nest the buckets (``counters: {total_requests,
+    buckets}``) and the license (``license: {license_key,
+    license_expiration_date}``); both shapes read into the same fields.
+    """
 
     counters: list[ReportCounter]
     db_version: str | None = None
     kong_version: str | None = None
     license_key: str | None = pydantic.Field(default=None, repr=False)
+    # Only Kong 3.5 and later say it.
+    license_expiration_date: str | None = None
     rbac_users: int | None = pydantic.Field(default=None, ge=0)
     services_count: int | None = pydantic.Field(default=None, ge=0)
     workspaces_count: int | None = pydantic.Field(default=None, ge=0)
     system_info: ReportSystemInfo | None = None
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _either_shape(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        counters = data.get("counters")
+        if isinstance(counters, dict) and "buckets" in counters:
+            counters = data["counters"] = counters["buckets"]
+        if counters == {}:
+            # Kong's JSON encoder writes an empty Lua table as {}: no buckets at all.
+            data["counters"] = []
+        nested = data.get("license")
+        if isinstance(nested, dict):
+            data.setdefault("license_key", nested.get("license_key"))
+            data.setdefault("license_expiration_date", nested.get("license_expiration_date"))
+        return data
+
+
+class Reference(_Lenient):
+    """A foreign key as Kong writes it: ``{"id": ...}``."""
+
+    id: str
+
+
+class Route(_Lenient):
+    """An item of ``GET /routes``: only what Kong 3.5's plugin counts look at."""
+
+    id: str
+    service: Reference | None = None
+
+
+class Plugin(_Lenient):
+    """An item of ``GET /plugins``: its name, scope and configuration."""
+
+    name: str
+    route: Reference | None = None
+    service: Reference | None = None
+    consumer: Reference | None = None
+    consumer_group: Reference | None = None  # Enterprise 3.4+
+    config: dict[str, object] | None = None
 
 
 class Page(_Lenient):

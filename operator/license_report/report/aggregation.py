@@ -24,6 +24,8 @@ from license_report.report import admin_api, hashing, models, window
 
 UNLICENSED = "UNLICENSED"
 DB_OFF = "off"
+#: Kong's ``role`` of hybrid mode's nodes (any other node is "traditional").
+HYBRID_ROLES = frozenset({"control_plane", "data_plane"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +134,43 @@ def _counts(inputs: Inputs, notes: list[str]) -> models.EntityCounts | None:
             )
         return inputs.datastore.counts
     return inputs.listed_counts
+
+
+def _license_expiration(inputs: Inputs) -> str | None:
+    """The license's expiration date: the supplied license's, else the one Kong 3.5+
+    nodes give beside the key the report names (the most common key, as for the key)."""
+    if inputs.license is not None:
+        expires = inputs.license.expiration_date
+        return None if expires is None else expires.isoformat()
+    reports = [
+        obs.license_report
+        for obs in inputs.observations
+        if obs.license_report is not None
+        and obs.license_report.license_key not in (None, "", UNLICENSED)
+    ]
+    if not reports:
+        return None
+    key, _ = _most_common(report.license_key or "" for report in reports)
+    dates = [r.license_expiration_date for r in reports if r.license_key == key]
+    said = [date for date in dates if date]
+    return _most_common(said)[0] if said else None
+
+
+def _deployment(
+    inputs: Inputs, counts: models.EntityCounts | None, *, dbless: bool, notes: list[str]
+) -> models.DeploymentInfo:
+    """Kong 3.5's ``deployment_info``: hybrid when any node is a control or data plane,
+    else dbless or traditional, as the mode says (Kong decides the same from its role and
+    database, for one node)."""
+    if any(obs.info.configuration.role in HYBRID_ROLES for obs in inputs.observations):
+        planes = counts.data_planes if counts is not None else None
+        if planes is None:
+            notes.append(
+                "Hybrid mode, but no control plane nor datastore was asked: the connected "
+                "data planes are not counted (deployment_info has no connected_dp_count)."
+            )
+        return models.DeploymentInfo(type="hybrid", connected_dp_count=planes)
+    return models.DeploymentInfo(type="dbless" if dbless else "traditional")
 
 
 def _license_key(inputs: Inputs, notes: list[str]) -> str:
@@ -307,6 +346,7 @@ def aggregate(inputs: Inputs) -> models.Collection:
         ]
         db_version = _most_common(reported)[0] if reported else "postgres"
 
+    deployment = _deployment(inputs, counts, dbless=dbless, notes=notes)
     report = models.KongReport(
         counters=_sorted_counters(counters),
         db_version=db_version,
@@ -328,4 +368,7 @@ def aggregate(inputs: Inputs) -> models.Collection:
         routes_count=counts.routes if counts else None,
         consumers_count=counts.consumers if counts else None,
         generated_at=inputs.generated_at,
+        plugins=counts.plugins if counts else None,
+        deployment=deployment,
+        license_expiration_date=_license_expiration(inputs),
     )

@@ -1,10 +1,10 @@
 """Pydantic models of what a report is made of and what it is made from.
 
-The output models (``KongReport``, ``NodeEntry``, ``Failure``) are the files
-users hand to Kong: their field names and types follow Kong's own
-``GET /license/report`` (2.7 to 3.4). The input models are what the sources
-layer hands to aggregation, already checked, so aggregation never sees a raw
-dict.
+The output models (``KongReport``, ``KongReport35``, ``NodeEntry``,
+``Failure``) are the files users hand to Kong: their field names and types
+follow Kong's own ``GET /license/report`` (2.7 to 3.4, and 3.5 on). The input
+models are what the sources layer hands to aggregation, already checked, so
+aggregation never sees a raw dict.
 """
 
 from __future__ import annotations
@@ -45,6 +45,73 @@ class KongReport(_Strict):
     rbac_users: int = pydantic.Field(ge=0)
     services_count: int = pydantic.Field(ge=0)
     system_info: SystemInfo
+    workspaces_count: int = pydantic.Field(ge=0)
+
+
+class Counters35(_Strict):
+    """Kong 3.5's ``counters``: the buckets and their sum (UNKNOWN included, as Kong adds it)."""
+
+    total_requests: int = pydantic.Field(ge=0)
+    buckets: list[Counter]
+
+
+class DeploymentInfo(_Strict):
+    """Kong 3.5's ``deployment_info``. Kong sets ``connected_dp_count`` only for
+    ``hybrid`` (a Lua nil elsewhere, so the key is absent): so does this model."""
+
+    type: str  # "traditional", "hybrid" or "dbless"
+    connected_dp_count: int | None = pydantic.Field(default=None, ge=0)
+
+    @pydantic.model_serializer(mode="wrap")
+    def _without_absent_count(
+        self, handler: pydantic.SerializerFunctionWrapHandler
+    ) -> dict[str, object]:
+        body: dict[str, object] = handler(self)
+        if body.get("connected_dp_count") is None:
+            body.pop("connected_dp_count", None)
+        return body
+
+
+class LicenseInfo(_Strict):
+    license_key: str  # keyed hash, or UNLICENSED
+    license_expiration_date: str | None  # as the license gives it (YYYY-MM-DD)
+
+
+class PluginTiers(_Strict):
+    """Plugin instances per name, split as Kong splits them: bundled with Kong OSS
+    (``free``), bundled with Kong Enterprise only (``enterprise``), or neither (``custom``)."""
+
+    free: dict[str, int]
+    enterprise: dict[str, int]
+    custom: dict[str, int]
+
+
+class PluginsCount(_Strict):
+    tiers: PluginTiers
+    unique_route_lambdas: int = pydantic.Field(ge=0)
+    unique_route_kafkas: int = pydantic.Field(ge=0)
+
+
+class KongReport35(_Strict):
+    """``report.json`` in the shape of Kong Enterprise 3.5 and later ``/license/report``.
+
+    ``checksum`` is the SHA-1 (hex) of the report's canonical serialisation
+    without the checksum itself (see ``report.formats``).
+    """
+
+    checksum: str
+    consumers_count: int = pydantic.Field(ge=0)
+    counters: Counters35
+    db_version: str
+    deployment_info: DeploymentInfo
+    kong_version: str
+    license: LicenseInfo
+    plugins_count: PluginsCount
+    rbac_users: int = pydantic.Field(ge=0)
+    routes_count: int = pydantic.Field(ge=0)
+    services_count: int = pydantic.Field(ge=0)
+    system_info: SystemInfo
+    timestamp: int = pydantic.Field(ge=0)  # seconds since the epoch, as ngx.time()
     workspaces_count: int = pydantic.Field(ge=0)
 
 
@@ -106,6 +173,11 @@ class Collection(_Strict):
     routes_count: int | None
     consumers_count: int | None
     generated_at: datetime.datetime
+    # What Kong 3.5's report adds; defaults for a collection read back from a
+    # 2.7-shaped report.json (the sandbox does that).
+    plugins: PluginUsage | None = None
+    deployment: DeploymentInfo = DeploymentInfo(type="traditional")
+    license_expiration_date: str | None = None
 
 
 # --- inputs, as the sources layer hands them over -----------------------------------
@@ -139,12 +211,27 @@ class MonthUsage(_Strict):
     requests: int = pydantic.Field(ge=0)
 
 
+class PluginUsage(_Strict):
+    """Plugin instances in the whole configuration (every workspace), as Kong 3.5 counts them."""
+
+    by_name: dict[str, int] = {}
+    # aws-lambda instances on a route without a service (and no service, consumer
+    # or consumer group of their own), counted once per distinct function_name.
+    unique_route_lambdas: int = pydantic.Field(default=0, ge=0)
+    # Distinct host:port brokers of kafka-upstream instances scoped the same way.
+    unique_route_kafkas: int = pydantic.Field(default=0, ge=0)
+
+
 class EntityCounts(_Strict):
     services: int = pydantic.Field(ge=0)
     routes: int = pydantic.Field(ge=0)
     consumers: int = pydantic.Field(ge=0)
     workspaces: int = pydantic.Field(ge=0)
     rbac_users: int = pydantic.Field(ge=0)
+    plugins: PluginUsage = PluginUsage()
+    # Hybrid mode: data planes the control plane knows (``clustering_data_planes``,
+    # expired rows left out); ``None``: not counted (not asked, or no control plane).
+    data_planes: int | None = pydantic.Field(default=None, ge=0)
 
 
 class DatastoreFigures(_Strict):

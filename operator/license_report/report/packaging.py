@@ -3,6 +3,8 @@
 Everything is deterministic for a given collection (sorted keys, fixed tar
 metadata taken from the collection's timestamp), so the SHA-256 of a report
 identifies it and a rerun with the same figures gives the same bytes.
+``report.json`` (and the tar's ``response.json``, the same bytes) has the
+shape the chosen format says; with a signing key, those bytes are signed.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import io
 import json
 import tarfile
 
-from license_report.report import models
+from license_report.report import formats, models, signing
 
 #: The member name Kong's docs give the JSON inside the report tar.
 TAR_MEMBER = "response.json"
@@ -25,6 +27,9 @@ class Package:
     nodes_json: bytes
     tar_name: str
     tar_bytes: bytes
+    format: formats.Format = formats.Format.KONG_2_7
+    # Of ``report_json`` exactly; ``None`` when no signing key was given.
+    signature: signing.Signature | None = None
 
     @property
     def report_sha256(self) -> str:
@@ -80,8 +85,13 @@ def split_nodes(nodes_json: bytes, *, budget: int) -> list[bytes]:
     return parts
 
 
-def package(collection: models.Collection) -> Package:
-    report_json = _dump(collection.report.model_dump(mode="json"))
+def package(
+    collection: models.Collection,
+    *,
+    format: formats.Format = formats.Format.KONG_2_7,
+    signing_key: signing.PrivateKey | None = None,
+) -> Package:
+    report_json = _dump(formats.document(collection, format=format))
     nodes_json = _dump([node.model_dump(mode="json") for node in collection.nodes])
     return Package(
         report_json=report_json,
@@ -90,4 +100,6 @@ def package(collection: models.Collection) -> Package:
         tar_bytes=_tar(
             member=TAR_MEMBER, content=report_json, mtime=collection.generated_at.timestamp()
         ),
+        format=format,
+        signature=None if signing_key is None else signing.sign(key=signing_key, data=report_json),
     )

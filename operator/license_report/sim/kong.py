@@ -6,10 +6,11 @@ node can use the same port). A request belongs to the node whose address it
 arrived on, read from the socket's local address, so a thousand nodes cost a
 thousand listening sockets rather than a thousand applications.
 
-Bodies follow Kong's Admin API shapes (the 2.7-3.4 ``/license/report``). In DB
-mode every node shows the same cluster-wide figures from a shared `Datastore`,
-exactly as real Kong does, which is what lets tests catch a collector that
-adds them up once per node. In DB-less mode each node shows its own.
+Bodies follow Kong's Admin API shapes (``/license/report`` in the 2.7-3.4
+shape, or 3.5's for nodes whose version is 3.5 or later). In DB mode every node
+shows the same cluster-wide figures from a shared `Datastore`, exactly as real
+Kong does, which is what lets tests catch a collector that adds them up once
+per node. In DB-less mode each node shows its own.
 """
 
 from __future__ import annotations
@@ -42,7 +43,20 @@ Fault = faults.Fault
 
 UNKNOWN_BUCKET = "UNKNOWN"
 _NOT_FOUND = {"message": "Not found"}
-_LISTS = ("services", "routes", "consumers", "workspaces", "rbac/users")
+_LISTS = ("services", "routes", "consumers", "plugins", "workspaces", "rbac/users")
+_DATA_PLANES = "clustering/data-planes"
+_NOT_A_CONTROL_PLANE = (
+    "this endpoint is only available when Kong is configured to run as Control Plane for "
+    "the cluster"
+)
+#: Kong OSS's bundled plugins (``kong/constants.lua``): the 3.5 report's "free" tier.
+_FREE_PLUGINS = frozenset(
+    {"acl", "aws-lambda", "basic-auth", "cors", "correlation-id", "http-log", "jwt",
+     "key-auth", "oauth2", "prometheus", "rate-limiting", "request-transformer"}
+)  # fmt: skip
+_ENTERPRISE_PLUGINS = frozenset(
+    {"kafka-upstream", "openid-connect", "rate-limiting-advanced", "request-validator"}
+)
 _EE_ONLY_LISTS = ("workspaces", "rbac/users")
 _MAX_PAGE = 1000
 _DEFAULT_PAGE = 100
@@ -66,6 +80,18 @@ class Mode(enum.StrEnum):
         return self in (Mode.EE_DBLESS, Mode.OSS_DBLESS)
 
 
+@dataclasses.dataclass(frozen=True)
+class SimPlugin:
+    """A plugin instance; ``route``, ``service`` and ``consumer`` are entity indexes (from 0)."""
+
+    name: str
+    route: int | None = None
+    service: int | None = None
+    consumer: int | None = None
+    consumer_group: str | None = None  # Enterprise: a consumer group's id
+    config: dict[str, object] = dataclasses.field(default_factory=dict)
+
+
 @dataclasses.dataclass
 class Datastore:
     """The cluster-wide figures every DB-mode node of a cluster reports (share one object)."""
@@ -74,9 +100,14 @@ class Datastore:
     counters: dict[str, int] = dataclasses.field(default_factory=dict)
     services: int = 0
     routes: int = 0
+    #: How many of ``routes`` (the last ones) have no service.
+    serviceless_routes: int = 0
     consumers: int = 0
     workspaces: int = 1
     rbac_users: int = 0
+    plugins: tuple[SimPlugin, ...] = ()
+    #: Data planes a control plane of this cluster lists (``/clustering/data-planes``).
+    data_planes: int = 0
     db_version: str = "postgres 15.4"
     #: Seeds entity ids, so every node of the cluster lists the same ids.
     cluster_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
@@ -88,6 +119,8 @@ class SimNode:
 
     name: str
     mode: Mode
+    #: Kong's ``role``: "traditional", "control_plane" (DB mode) or "data_plane" (DB-less).
+    role: str = "traditional"
     address: str = ""
     version: str = ""
     node_id: str = ""
@@ -98,9 +131,12 @@ class SimNode:
     counters: dict[str, int] = dataclasses.field(default_factory=dict)
     services: int = 0
     routes: int = 0
+    serviceless_routes: int = 0
     consumers: int = 0
     workspaces: int = 1
     rbac_users: int = 0
+    plugins: tuple[SimPlugin, ...] = ()
+    data_planes: int = 0
     #: Required in DB mode: the figures of the cluster this node belongs to.
     datastore: Datastore | None = None
     #: nginx's request count since start, as ``/status`` shows it (admin requests not added).
@@ -108,6 +144,8 @@ class SimNode:
     configuration_hash: str = ""
     #: Shown raw in ``/license/report``, as Kong's public Lua does; None -> "UNLICENSED".
     license_key: str | None = None
+    #: Kong 3.5+ shows it beside the key (unlicensed: its built-in "2017-7-20").
+    license_expiration_date: str = "2030-01-01"
     #: When set, every request needs ``Kong-Admin-Token: <token>`` (RBAC on).
     token: str | None = None
     fault: faults.Fault = dataclasses.field(default_factory=faults.Fault)
@@ -124,6 +162,9 @@ class SimNode:
         self.configuration_hash = self.configuration_hash or _DEFAULT_CONFIGURATION_HASH
         if not self.mode.dbless and self.datastore is None:
             raise ValueError(f"node {self.name!r}: mode {self.mode} needs a datastore")
+        dbless_role = {"control_plane": False, "data_plane": True}.get(self.role)
+        if self.role != "traditional" and dbless_role != self.mode.dbless:
+            raise ValueError(f"node {self.name!r}: role {self.role!r} cannot run in {self.mode}")
 
 
 _NODE_KEY: web.RequestKey[SimNode] = web.RequestKey("sim_node", SimNode)
@@ -137,6 +178,8 @@ class _Figures:
     counters: dict[str, int]
     db_version: str
     totals: dict[str, int]
+    serviceless_routes: int = 0
+    plugins: tuple[SimPlugin, ...] = ()
 
 
 def _figures(node: SimNode) -> _Figures:
@@ -149,10 +192,28 @@ def _figures(node: SimNode) -> _Figures:
         "services": source.services,
         "routes": source.routes,
         "consumers": source.consumers,
+        "plugins": len(source.plugins),
         "workspaces": max(1, source.workspaces),
         "rbac/users": source.rbac_users,
+        _DATA_PLANES: source.data_planes,
     }
-    return _Figures(scope=scope, counters=source.counters, db_version=db_version, totals=totals)
+    return _Figures(
+        scope=scope,
+        counters=source.counters,
+        db_version=db_version,
+        totals=totals,
+        serviceless_routes=source.serviceless_routes,
+        plugins=source.plugins,
+    )
+
+
+def _at_least(version: str, wanted: tuple[int, int]) -> bool:
+    """Whether a Kong version string ("3.5.0.0-enterprise-edition") is ``wanted`` or later."""
+    parts = version.split("-")[0].split(".")
+    try:
+        return (int(parts[0]), int(parts[1])) >= wanted
+    except (ValueError, IndexError):
+        return False
 
 
 # --- bodies --------------------------------------------------------------------------------
@@ -165,7 +226,7 @@ def _info(node: SimNode, figures: _Figures) -> dict[str, object]:
     plugin_version = node.version.removesuffix("-enterprise-edition")
     configuration: dict[str, object] = {
         "database": "off" if node.mode.dbless else "postgres",
-        "role": "traditional",
+        "role": node.role,
         "admin_listen": ["0.0.0.0:8001", "0.0.0.0:8444 ssl"],
         "proxy_listen": ["0.0.0.0:8000", "0.0.0.0:8443 ssl"],
         "log_level": "notice",
@@ -220,8 +281,50 @@ def _status(node: SimNode) -> dict[str, object]:
     return body
 
 
+def _plugins_count(figures: _Figures) -> dict[str, object]:
+    """Kong 3.5's ``plugins_count``, computed the way its Lua does."""
+    tiers: dict[str, dict[str, int]] = {"free": {}, "enterprise": {}, "custom": {}}
+    functions: set[object] = set()
+    brokers: set[str] = set()
+    total_routes = figures.totals["routes"]
+    for plugin in figures.plugins:
+        tier = (
+            "free"
+            if plugin.name in _FREE_PLUGINS
+            else "enterprise"
+            if plugin.name in _ENTERPRISE_PLUGINS
+            else "custom"
+        )
+        tiers[tier][plugin.name] = tiers[tier].get(plugin.name, 0) + 1
+        route_only = (
+            plugin.route is not None
+            and plugin.service is None
+            and plugin.consumer is None
+            and plugin.consumer_group is None
+            and _serviceless(figures, plugin.route, total_routes)
+        )
+        if route_only and plugin.name == "aws-lambda":
+            functions.add(plugin.config.get("function_name"))
+        if route_only and plugin.name == "kafka-upstream":
+            servers = plugin.config.get("bootstrap_servers")
+            for broker in servers if isinstance(servers, list) else []:
+                if isinstance(broker, dict):
+                    brokers.add(f"{broker.get('host')}:{broker.get('port')}")
+    return {
+        "tiers": tiers,
+        "unique_route_lambdas": len(functions),
+        "unique_route_kafkas": len(brokers),
+    }
+
+
+def _serviceless(figures: _Figures, route: int, total_routes: int) -> bool:
+    return route >= total_routes - figures.serviceless_routes or not figures.totals["services"]
+
+
 def _license_report(node: SimNode, figures: _Figures) -> dict[str, object]:
-    """The 2.7-3.4 shape (``consumers_count`` included, as from late 2022)."""
+    """The 2.7-3.4 shape (``consumers_count`` included, as from late 2022), or 3.5's."""
+    if _at_least(node.version, (3, 5)):
+        return _license_report_3_5(node, figures)
     buckets = sorted(figures.counters.items(), key=lambda kv: (kv[0] == UNKNOWN_BUCKET, kv[0]))
     return {
         "counters": [{"bucket": b, "request_count": n} for b, n in buckets],
@@ -234,6 +337,43 @@ def _license_report(node: SimNode, figures: _Figures) -> dict[str, object]:
         "workspaces_count": figures.totals["workspaces"],
         "system_info": {"cores": node.cores, "hostname": node.hostname, "uname": node.uname},
     }
+
+
+def _license_report_3_5(node: SimNode, figures: _Figures) -> dict[str, object]:
+    """The 3.5+ shape, as ``get_license_report`` builds it (buckets in no set order)."""
+    deployment: dict[str, object] = {"type": "traditional"}
+    if node.mode.dbless:
+        deployment = {"type": "dbless"}
+    elif node.role == "control_plane":
+        deployment = {"type": "hybrid", "connected_dp_count": figures.totals[_DATA_PLANES]}
+    licensed = node.license_key is not None
+    report: dict[str, object] = {
+        "timestamp": int(datetime.datetime.now(datetime.UTC).timestamp()),
+        "kong_version": node.version,
+        "db_version": figures.db_version,
+        "system_info": {"cores": node.cores, "hostname": node.hostname, "uname": node.uname},
+        "deployment_info": deployment,
+        "license": {
+            "license_key": node.license_key if licensed else "UNLICENSED",
+            "license_expiration_date": node.license_expiration_date if licensed else "2017-7-20",
+        },
+        "counters": {
+            "total_requests": sum(figures.counters.values()),
+            # An empty Lua table: Kong's JSON encoder writes {} for it.
+            "buckets": [{"bucket": b, "request_count": n} for b, n in figures.counters.items()]
+            or {},
+        },
+        "rbac_users": figures.totals["rbac/users"],
+        "workspaces_count": figures.totals["workspaces"],
+        "services_count": figures.totals["services"],
+        "routes_count": figures.totals["routes"],
+        "consumers_count": figures.totals["consumers"],
+        "plugins_count": _plugins_count(figures),
+    }
+    # Kong hashes its Lua inspect() rendering; any stable rendering will do here.
+    rendering = json.dumps(report, sort_keys=True).encode()
+    report["checksum"] = hashlib.sha1(rendering, usedforsecurity=False).hexdigest()
+    return report
 
 
 # --- paged lists ---------------------------------------------------------------------------
@@ -261,12 +401,36 @@ def _entity(kind: str, figures: _Figures, index: int) -> dict[str, object]:
     if kind == "routes":
         services = figures.totals["services"]
         service = {"id": _entity_id(scope, "services", index % services)} if services else None
+        if _serviceless(figures, index, figures.totals["routes"]):
+            service = None
         return common | ws | {"name": f"route-{index}", "protocols": ["http", "https"],
                               "paths": [f"/r{index}"], "methods": None, "hosts": None,
                               "strip_path": True, "preserve_host": False, "service": service,
                               "tags": None}  # fmt: skip
     if kind == "consumers":
         return common | ws | {"username": f"consumer-{index}", "custom_id": None, "tags": None}
+    if kind == "plugins":
+        plugin = figures.plugins[index]
+
+        def ref(entity: str, number: int | None) -> dict[str, str] | None:
+            return None if number is None else {"id": _entity_id(scope, entity, number)}
+
+        body = common | ws | {"name": plugin.name, "instance_name": None,
+                              "route": ref("routes", plugin.route),
+                              "service": ref("services", plugin.service),
+                              "consumer": ref("consumers", plugin.consumer),
+                              "config": plugin.config, "enabled": True, "tags": None,
+                              "consumer_group": None if plugin.consumer_group is None
+                              else {"id": plugin.consumer_group},
+                              "protocols": ["grpc", "grpcs", "http", "https"]}  # fmt: skip
+        return body
+    if kind == _DATA_PLANES:
+        address = f"10.0.{index // 250}.{index % 250 + 1}"
+        return {"id": common["id"], "hostname": f"dp-{index}", "ip": address,
+                "last_seen": _CREATED_AT + index, "config_hash": "0" * 32,
+                "version": "3.5.0.0", "sync_status": "normal", "updated_at": _CREATED_AT + index,
+                "labels": {}, "cert_details": {"expiry_timestamp": _CREATED_AT + 10**8},
+                }  # fmt: skip
     if kind == "workspaces":
         name = "default" if index == 0 else f"workspace-{index}"
         return common | {"name": name, "comment": None, "meta": {"color": None},
@@ -363,10 +527,14 @@ def _route(node: SimNode, request: web.Request) -> tuple[int, object]:
     path = request.path
     kind = _list_kind(node, figures, path)
     report = path == "/license/report" and node.mode.enterprise
-    if path not in ("/", "/status") and not report and kind is None:
+    if path not in ("/", "/status", "/" + _DATA_PLANES) and not report and kind is None:
         return 404, _NOT_FOUND
     if request.method not in ("GET", "HEAD"):
         return 405, {"message": faults.message_for(405)}
+    if path == "/" + _DATA_PLANES:
+        if node.role != "control_plane":
+            return 400, {"message": _NOT_A_CONTROL_PLANE}
+        return _page(request, kind=_DATA_PLANES, figures=figures)
     if path == "/":
         return 200, _info(node, figures)
     if path == "/status":

@@ -2,8 +2,9 @@
 
 Column names, types and unique constraints follow Kong's PostgreSQL
 migrations (workspace-scoped entities since 2.1, ``license_data`` as of
-2.7); columns that no report reads (plugins' configs, TLS settings, ...)
-are left out. Kong OSS has neither ``rbac_users`` nor ``license_data``.
+2.7, plugins' ``instance_name`` as of 3.2 and ``consumer_group_id`` in
+Enterprise 3.4); columns that no report reads (TLS settings, ...) are left
+out. Kong OSS has neither ``rbac_users`` nor ``license_data``.
 """
 
 from __future__ import annotations
@@ -78,6 +79,40 @@ CREATE TABLE consumers (
     UNIQUE (ws_id, username),
     UNIQUE (ws_id, custom_id)
 );
+
+CREATE TABLE plugins (
+    id             uuid PRIMARY KEY,
+    created_at     timestamptz DEFAULT (CURRENT_TIMESTAMP(0) AT TIME ZONE 'UTC'),
+    updated_at     timestamptz DEFAULT (CURRENT_TIMESTAMP(0) AT TIME ZONE 'UTC'),
+    name           text NOT NULL,
+    instance_name  text,
+    consumer_id    uuid REFERENCES consumers (id) ON DELETE CASCADE,
+    service_id     uuid REFERENCES services (id) ON DELETE CASCADE,
+    route_id       uuid REFERENCES routes (id) ON DELETE CASCADE,
+    config         jsonb NOT NULL,
+    enabled        boolean NOT NULL,
+    cache_key      text UNIQUE,
+    protocols      text[],
+    tags           text[],
+    ws_id          uuid REFERENCES workspaces (id),
+    UNIQUE (ws_id, instance_name)
+);
+
+CREATE INDEX plugins_name_idx ON plugins (name);
+CREATE INDEX plugins_route_id_idx ON plugins (route_id);
+
+CREATE TABLE clustering_data_planes (
+    id           uuid PRIMARY KEY,
+    hostname     text NOT NULL,
+    ip           text NOT NULL,
+    last_seen    timestamptz DEFAULT (CURRENT_TIMESTAMP(0) AT TIME ZONE 'UTC'),
+    config_hash  text NOT NULL,
+    ttl          timestamptz,
+    version      text,
+    sync_status  text NOT NULL DEFAULT 'unknown',
+    updated_at   timestamptz DEFAULT (CURRENT_TIMESTAMP(0) AT TIME ZONE 'UTC'),
+    labels       jsonb
+);
 """
 
 _ENTERPRISE = """
@@ -104,6 +139,9 @@ CREATE TABLE license_data (
 );
 
 CREATE UNIQUE INDEX license_data_key_idx ON license_data (node_id, year, month);
+
+-- Enterprise 3.4: plugins scoped to a consumer group.
+ALTER TABLE plugins ADD COLUMN consumer_group_id uuid;
 """
 
 

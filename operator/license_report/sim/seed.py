@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import hashlib
+import json
 import types
 import uuid
 from collections.abc import Iterator, Mapping
@@ -18,8 +20,9 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types import json as pg_json
 
-from license_report.sim import kong_schema
+from license_report.sim import kong, kong_schema
 
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://licensereport.io/sim")
 
@@ -56,6 +59,31 @@ def _no_services() -> Mapping[str, int]:
     return types.MappingProxyType({})
 
 
+def _no_config() -> Mapping[str, Any]:
+    return types.MappingProxyType({})
+
+
+@dataclasses.dataclass(frozen=True)
+class Plugin:
+    """One plugin instance; with no route, service, consumer or group it is global.
+
+    Routes, services (of workspace ``default``) and consumers are given by their
+    number as seeded, from 1; ``consumer_group`` (Enterprise) by a name.
+    """
+
+    name: str
+    route: int | None = None
+    service: int | None = None
+    consumer: int | None = None
+    consumer_group: str | None = None
+    config: Mapping[str, Any] = dataclasses.field(default_factory=_no_config)
+
+    def __post_init__(self) -> None:
+        # A JSON round trip: the config is plain data, copied, and cannot change later.
+        config = json.loads(json.dumps(dict(self.config)))
+        object.__setattr__(self, "config", types.MappingProxyType(config))
+
+
 @dataclasses.dataclass(frozen=True)
 class Seed:
     """What a simulated Kong datastore holds. Workspace ``default`` always exists."""
@@ -64,9 +92,14 @@ class Seed:
     workspaces: tuple[str, ...] = ()  # besides "default"
     services_per_workspace: Mapping[str, int] = dataclasses.field(default_factory=_no_services)
     routes: int = 0  # spread over the services, round-robin
+    serviceless_routes: int = 0  # how many of ``routes`` (the last ones) have no service
     consumers: int = 0  # in "default"
     rbac_users: int = 0  # in "default"; Enterprise only
     usage: tuple[Usage, ...] = ()  # Enterprise only
+    plugins: tuple[Plugin, ...] = ()  # in "default"
+    # Hybrid mode: data planes the control plane lists, and some whose ttl has passed.
+    data_planes: int = 0
+    expired_data_planes: int = 0
 
     def __post_init__(self) -> None:
         # Frozen all the way down: a caller's dict cannot change the seed later.
@@ -79,10 +112,27 @@ class Seed:
         if unknown:
             raise ValueError(f"services in undeclared workspaces: {sorted(unknown)}")
         counts = [*self.services_per_workspace.values(), self.routes, self.consumers]
+        counts += [self.serviceless_routes, self.data_planes, self.expired_data_planes]
         if any(count < 0 for count in [*counts, self.rbac_users]):
             raise ValueError("counts must be >= 0")
+        if self.serviceless_routes > self.routes:
+            raise ValueError("serviceless_routes is a part of routes")
         if not self.enterprise and (self.rbac_users or self.usage):
             raise ValueError("Kong OSS has no rbac_users and no license_data")
+        for plugin in self.plugins:
+            self._check(plugin)
+
+    def _check(self, plugin: Plugin) -> None:
+        ranges = {
+            "route": (plugin.route, self.routes),
+            "service": (plugin.service, self.services_per_workspace.get("default", 0)),
+            "consumer": (plugin.consumer, self.consumers),
+        }
+        for what, (number, count) in ranges.items():
+            if number is not None and not 1 <= number <= count:
+                raise ValueError(f"plugin {plugin.name}: no {what} {number} (1-{count})")
+        if plugin.consumer_group is not None and not self.enterprise:
+            raise ValueError("consumer groups are Kong Enterprise's")
 
     @property
     def services(self) -> int:
@@ -100,12 +150,14 @@ def apply_seed(conn: Conn, seed: Seed) -> None:
             )
         for workspace, count in seed.services_per_workspace.items():
             bulk_services(conn, count=count, workspace=workspace)
-        _insert_routes(conn, count=seed.routes)
+        _insert_routes(conn, count=seed.routes, serviceless=seed.serviceless_routes)
         _insert_consumers(conn, count=seed.consumers)
         if seed.rbac_users:
             _insert_rbac_users(conn, count=seed.rbac_users)
         if seed.usage:
             _upsert_usage(conn, seed.usage)
+        _insert_plugins(conn, seed.plugins, enterprise=seed.enterprise)
+        _insert_data_planes(conn, live=seed.data_planes, expired=seed.expired_data_planes)
 
 
 def bulk_services(
@@ -239,18 +291,48 @@ def sample_seed(*, now: datetime.date, nodes: int = 3, months: int = 14) -> Seed
         workspaces=("team-a", "team-b"),
         services_per_workspace={"default": 4, "team-a": 3, "team-b": 2},
         routes=12,
+        serviceless_routes=3,  # routes 10, 11 and 12
         consumers=5,
         rbac_users=2,
         usage=tuple(usage),
+        plugins=SAMPLE_PLUGINS,
     )
+
+
+def _brokers(*addresses: str) -> dict[str, Any]:
+    servers = [
+        {"host": host, "port": int(port)} for host, port in (a.split(":") for a in addresses)
+    ]
+    return {"bootstrap_servers": servers, "topic": "events"}
+
+
+#: Plugins of every tier, and the cases Kong 3.5's unique lambda and Kafka counts
+#: keep or leave out (routes 10-12 of the sample have no service; 1-9 have one).
+SAMPLE_PLUGINS = (
+    Plugin("key-auth", service=1),
+    Plugin("key-auth", route=2),
+    Plugin("cors"),
+    Plugin("rate-limiting-advanced", config={"limit": [10], "window_size": [60]}),
+    Plugin("openid-connect", route=1, config={"issuer": "https://idp.example/"}),
+    Plugin("aws-lambda", route=10, config={"function_name": "orders"}),
+    Plugin("aws-lambda", route=11, config={"function_name": "orders"}),  # same function
+    Plugin("aws-lambda", route=12, config={"function_name": "billing"}),
+    Plugin("aws-lambda", route=12, consumer=1, config={"function_name": "audit"}),  # consumer
+    Plugin("aws-lambda", route=3, config={"function_name": "legacy"}),  # route with a service
+    Plugin("kafka-upstream", route=10, config=_brokers("k1:9092", "k2:9092")),
+    Plugin("kafka-upstream", route=11, config=_brokers("k1:9092", "k3:9093")),
+    Plugin("kafka-upstream", route=12, consumer_group="gold", config=_brokers("k4:9092")),
+    Plugin("x-custom-header", service=2, config={"header": "X-Team"}),
+)
 
 
 # --- the other entities --------------------------------------------------------------
 
 
-def _insert_routes(conn: Conn, *, count: int) -> None:
+def _insert_routes(conn: Conn, *, count: int, serviceless: int = 0) -> None:
     # Route i goes to service i modulo the number of services, in that
-    # service's workspace; without services, routes have none (Kong allows it).
+    # service's workspace; without services, routes have none (Kong allows it),
+    # nor have the last ``serviceless`` routes.
     conn.execute(
         """
         WITH s AS (
@@ -263,9 +345,9 @@ def _insert_routes(conn: Conn, *, count: int) -> None:
                ARRAY['GET'], ARRAY['/r' || i], true, false,
                coalesce(s.ws_id, %(default)s)
         FROM generate_series(1, %(count)s) AS i
-        LEFT JOIN s ON s.n = (i - 1) %% s.total
+        LEFT JOIN s ON s.n = (i - 1) %% s.total AND i <= %(count)s - %(serviceless)s
         """,
-        {"count": count, "default": kong_schema.DEFAULT_WORKSPACE_ID},
+        {"count": count, "serviceless": serviceless, "default": kong_schema.DEFAULT_WORKSPACE_ID},
     )
 
 
@@ -305,3 +387,83 @@ def _upsert_usage(conn: Conn, usage: tuple[Usage, ...]) -> None:
             """,
             [(u.node_id, u.requests, _LICENSE_CREATED, u.year, u.month) for u in usage],
         )
+
+
+def _md5_uuid(text: str) -> uuid.UUID:
+    """What PostgreSQL's ``md5(text)::uuid`` gives, as the bulk inserts above name rows."""
+    return uuid.UUID(hashlib.md5(text.encode(), usedforsecurity=False).hexdigest())
+
+
+def _insert_plugins(conn: Conn, plugins: tuple[Plugin, ...], *, enterprise: bool) -> None:
+    default = kong_schema.DEFAULT_WORKSPACE_ID
+    rows = []
+    for number, plugin in enumerate(plugins, start=1):
+        route = None if plugin.route is None else _md5_uuid(f"route/{plugin.route}")
+        service = None if plugin.service is None else _md5_uuid(f"default/service/{plugin.service}")
+        consumer = None if plugin.consumer is None else _md5_uuid(f"consumer/{plugin.consumer}")
+        group = (
+            None
+            if plugin.consumer_group is None
+            else uuid.uuid5(_NAMESPACE, f"consumer_group/{plugin.consumer_group}")
+        )
+        # Kong's cache key: one instance of a plugin per scope and workspace.
+        scope = (str(x or "") for x in (route, service, consumer, group))
+        cache_key = ":".join(["plugins", plugin.name, *scope, default])
+        row: list[object] = [
+            uuid.uuid5(_NAMESPACE, f"plugin/{number}"), plugin.name, route, service, consumer,
+            pg_json.Jsonb(dict(plugin.config)), cache_key, default,
+        ]  # fmt: skip
+        if enterprise:
+            row.append(group)
+        rows.append(row)
+    if not rows:
+        return
+    columns = "id, name, route_id, service_id, consumer_id, config, enabled, cache_key, ws_id"
+    values = "%s, %s, %s, %s, %s, %s, true, %s, %s"
+    if enterprise:
+        columns, values = columns + ", consumer_group_id", values + ", %s"
+    with conn.cursor() as cur:
+        cur.executemany(
+            sql.SQL("INSERT INTO plugins ({}) VALUES ({})").format(
+                sql.SQL(columns), sql.SQL(values)
+            ),
+            rows,
+        )
+
+
+def _insert_data_planes(conn: Conn, *, live: int, expired: int) -> None:
+    # Expired rows are what Kong leaves until its purge: its DAO no longer lists them.
+    conn.execute(
+        """
+        INSERT INTO clustering_data_planes (id, hostname, ip, config_hash, ttl, version,
+                                            sync_status)
+        SELECT md5('data_plane/' || i)::uuid, 'dp-' || i, '10.0.0.' || i, repeat('0', 32),
+               CASE WHEN i > %(live)s THEN now() - interval '1 day'
+                    ELSE now() + interval '14 days' END,
+               '3.5.0.0', 'normal'
+        FROM generate_series(1, %(total)s) AS i
+        """,
+        {"live": live, "total": live + expired},
+    )
+
+
+def sim_plugins(definition: Seed) -> tuple[kong.SimPlugin, ...]:
+    """The seed's plugins as a simulated node lists them (entity indexes from 0).
+
+    For a DB-less node mirroring the seed: give it ``routes`` and
+    ``serviceless_routes`` as the seed has them, and the services of
+    ``default`` first, as the seed numbers them.
+    """
+    return tuple(
+        kong.SimPlugin(
+            name=plugin.name,
+            route=None if plugin.route is None else plugin.route - 1,
+            service=None if plugin.service is None else plugin.service - 1,
+            consumer=None if plugin.consumer is None else plugin.consumer - 1,
+            consumer_group=None
+            if plugin.consumer_group is None
+            else str(uuid.uuid5(_NAMESPACE, f"consumer_group/{plugin.consumer_group}")),
+            config=dict(plugin.config),
+        )
+        for plugin in definition.plugins
+    )

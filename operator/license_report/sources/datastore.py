@@ -30,6 +30,9 @@ from license_report.report.window import Window
 COUNTED_TABLES = ("services", "routes", "consumers", "workspaces", "rbac_users")
 #: Enterprise-only: per-node, per-month request counts.
 USAGE_TABLE = "license_data"
+#: Plugin instances (Kong 3.5's ``plugins_count``) and hybrid mode's data planes.
+PLUGINS_TABLE = "plugins"
+DATA_PLANES_TABLE = "clustering_data_planes"
 
 _APPLICATION_NAME = "license-report-operator"
 
@@ -302,14 +305,35 @@ async def _query(
             usage_cursor = None
             if USAGE_TABLE not in missing:
                 usage_cursor = await conn.execute(_USAGE_QUERY, _window_params(window))
+            plugins_cursor = scoped_cursor = data_planes_cursor = None
+            if PLUGINS_TABLE not in missing:
+                plugins_cursor = await conn.execute(_PLUGINS_QUERY)
+                scoped_cursor = await conn.execute(_ROUTE_SCOPED_QUERY)
+            if DATA_PLANES_TABLE not in missing:
+                data_planes_cursor = await conn.execute(_DATA_PLANES_QUERY)
         counts_row = await counts_cursor.fetchone()
         usage_rows = await usage_cursor.fetchall() if usage_cursor is not None else []
+        plugin_rows = await plugins_cursor.fetchall() if plugins_cursor is not None else []
+        scoped_row = await scoped_cursor.fetchone() if scoped_cursor is not None else (0, 0)
+        data_planes_row = (
+            await data_planes_cursor.fetchone() if data_planes_cursor is not None else None
+        )
 
     assert counts_row is not None  # a SELECT without FROM returns one row
+    assert scoped_row is not None
     counted = {table: _as_int(value) for table, value in zip(present, counts_row, strict=True)}
+    plugin_usage = models.PluginUsage(
+        by_name={str(name): _as_int(count) for name, count in plugin_rows},
+        unique_route_lambdas=_as_int(scoped_row[0]),
+        unique_route_kafkas=_as_int(scoped_row[1]),
+    )
     return models.DatastoreFigures(
         db_version=db_version(version),
-        counts=models.EntityCounts(**{table: counted.get(table, 0) for table in COUNTED_TABLES}),
+        counts=models.EntityCounts(
+            **{table: counted.get(table, 0) for table in COUNTED_TABLES},
+            plugins=plugin_usage,
+            data_planes=None if data_planes_row is None else _as_int(data_planes_row[0]),
+        ),
         usage=[
             models.MonthUsage(year=_as_int(year), month=_as_int(month), requests=_as_int(total))
             for year, month, total in usage_rows
@@ -326,7 +350,7 @@ async def _probe(
     ``to_regclass`` takes no lock, so this cannot wait behind a migration;
     unqualified names follow the user's ``search_path``, as Kong's do.
     """
-    tables = [*COUNTED_TABLES, USAGE_TABLE]
+    tables = [*COUNTED_TABLES, USAGE_TABLE, PLUGINS_TABLE, DATA_PLANES_TABLE]
     probe = sql.SQL(
         "SELECT set_config('statement_timeout', %s, true), current_setting('server_version'), {}"
     ).format(
@@ -364,6 +388,36 @@ _USAGE_QUERY = """
     GROUP BY year, month
     ORDER BY year, month
 """
+
+
+# Plugin instances per name, every workspace, enabled or not: what Kong 3.5 counts.
+_PLUGINS_QUERY = "SELECT name, count(*) FROM plugins GROUP BY name ORDER BY name"
+
+# Kong 3.5's unique_route_lambdas and unique_route_kafkas: instances on a route
+# that has no service, and with no service, consumer or consumer group of their
+# own; lambdas counted once per function_name, Kafka once per broker host:port
+# over all of them. consumer_group_id is Enterprise 3.4+: read through to_jsonb,
+# it is NULL where the column does not exist.
+_ROUTE_SCOPED_QUERY = """
+    SELECT
+      (SELECT count(DISTINCT p.config ->> 'function_name')
+       FROM plugins p JOIN routes r ON r.id = p.route_id
+       WHERE p.name = 'aws-lambda'
+         AND r.service_id IS NULL AND p.service_id IS NULL AND p.consumer_id IS NULL
+         AND to_jsonb(p) ->> 'consumer_group_id' IS NULL),
+      (SELECT count(DISTINCT (broker ->> 'host') || ':' || (broker ->> 'port'))
+       FROM plugins p JOIN routes r ON r.id = p.route_id
+       CROSS JOIN LATERAL jsonb_array_elements(
+         CASE jsonb_typeof(p.config -> 'bootstrap_servers')
+           WHEN 'array' THEN p.config -> 'bootstrap_servers' ELSE '[]'::jsonb END
+       ) AS broker
+       WHERE p.name = 'kafka-upstream'
+         AND r.service_id IS NULL AND p.service_id IS NULL AND p.consumer_id IS NULL
+         AND to_jsonb(p) ->> 'consumer_group_id' IS NULL)
+"""
+
+# Data planes a control plane lists: rows whose ttl has not passed, as Kong's DAO reads them.
+_DATA_PLANES_QUERY = "SELECT count(*) FROM clustering_data_planes WHERE ttl IS NULL OR ttl >= now()"
 
 
 def _window_params(window: Window) -> dict[str, int]:

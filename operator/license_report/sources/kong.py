@@ -19,7 +19,7 @@ from typing import TypeVar
 import aiohttp
 import pydantic
 
-from license_report.report import admin_api, aggregation, models
+from license_report.report import admin_api, aggregation, models, plugins
 
 TOKEN_HEADER = "Kong-Admin-Token"  # noqa: S105 (a header name, not a secret)
 MAX_PAGE_SIZE = 1000  # Kong's own maximum for ?size=
@@ -281,14 +281,38 @@ def _workspace_names(pages: list[admin_api.Page] | None) -> list[str]:
     return names or ["default"]
 
 
+def _items(
+    pages: Sequence[list[admin_api.Page] | None], model: type[_Model], *, what: str
+) -> list[_Model]:
+    items = []
+    for page in (page for listing in pages for page in listing or []):
+        for item in page.data:
+            try:
+                items.append(model.model_validate(item))
+            except pydantic.ValidationError as error:
+                first = error.errors(include_input=False, include_url=False)[0]
+                where = ".".join(str(part) for part in first["loc"]) or "item"
+                raise NodeError(
+                    Reason.BAD_RESPONSE, f"GET {what}: unexpected item shape at {where}"
+                ) from None
+    return items
+
+
 async def count_entities(
-    *, session: aiohttp.ClientSession, base_url: str, settings: Settings
+    *,
+    session: aiohttp.ClientSession,
+    base_url: str,
+    settings: Settings,
+    data_planes: bool = False,
 ) -> models.EntityCounts:
     """Count configuration through one node's paged lists (used when there is no datastore).
 
     Kong Enterprise scopes lists to a workspace: the unprefixed path is the
     default one, so with several workspaces each is counted under its prefix.
     ``/workspaces`` and ``/rbac/users`` answer 404 on Kong OSS: 1 and 0.
+    Routes and plugins are read, not only counted, for Kong 3.5's plugin
+    figures. ``data_planes``: the node is a hybrid control plane, and its
+    ``/clustering/data-planes`` is counted too.
     """
     workspace_pages = await _pages(
         session=session, base_url=base_url, path="/workspaces", settings=settings
@@ -315,16 +339,44 @@ async def count_entities(
         )
         return sum(counts)
 
-    services, routes, consumers, rbac_users = await asyncio.gather(
+    async def listing(path: str) -> list[list[admin_api.Page] | None]:
+        return await asyncio.gather(
+            *(
+                _pages(session=session, base_url=base_url, path=prefix + path, settings=settings)
+                for prefix in prefixes
+            )
+        )
+
+    async def dp_count() -> int | None:
+        if not data_planes:
+            return None
+        return await _count(
+            session=session,
+            base_url=base_url,
+            path="/clustering/data-planes",
+            settings=settings,
+            if_absent=0,
+        )
+
+    services, route_pages, consumers, plugin_pages, rbac_users, dps = await asyncio.gather(
         total("/services", if_absent=0),
-        total("/routes", if_absent=0),
+        listing("/routes"),
         total("/consumers", if_absent=0),
+        listing("/plugins"),
         total("/rbac/users", if_absent=0),
+        dp_count(),
     )
+    routes = _items(route_pages, admin_api.Route, what="/routes")
+    serviceless = {route.id for route in routes if route.service is None}
     return models.EntityCounts(
         services=services,
-        routes=routes,
+        routes=len(routes),
         consumers=consumers,
         workspaces=len(workspaces) if workspace_pages is not None else 1,
         rbac_users=rbac_users,
+        plugins=plugins.usage(
+            _items(plugin_pages, admin_api.Plugin, what="/plugins"),
+            serviceless_routes=serviceless,
+        ),
+        data_planes=dps,
     )

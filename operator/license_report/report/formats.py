@@ -1,0 +1,122 @@
+"""The two shapes ``report.json`` can take, and the checksum Kong 3.5's shape carries.
+
+``kong-2.7`` is Kong Enterprise 2.7-3.4's ``GET /license/report``;
+``kong-3.5`` is 3.5 and later's, built from the same collection plus what
+3.5 added (plugins, deployment, the license's expiration date).
+
+The checksum: Kong hashes (SHA-1, hex) its report table as rendered by the
+Lua ``inspect`` library, a debugging format with no specification, before
+adding ``checksum``. Rather than imitate that, ours is the SHA-1 (hex) of
+the report's canonical JSON without the ``checksum`` member: RFC 8785 (JSON
+Canonicalization Scheme): members sorted by key, no whitespace, UTF-8,
+integers as digits. Anyone can recompute it without this tool::
+
+    jq -cS 'del(.checksum)' report.json | tr -d '\\n' | sha1sum
+
+(``jq -S`` sorts keys by code point, which for the ASCII keys of a report is
+RFC 8785's order.) A checksum catches an edit or a damaged file; it proves
+nothing about who wrote the report: that is what signing is for.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Mapping
+
+from license_report.report import models, plugins
+
+#: Where Kong 3.5 and later put the checksum, and what the checksum leaves out.
+CHECKSUM_KEY = "checksum"
+
+#: Kong 3.5 reports the current month and the 11 before it (``MONTHS_TO_REPORT = 11``).
+KONG_3_5_MONTHS = 12
+
+#: What Kong 3.5 reports as the expiration date when no license is loaded: the
+#: date of its built-in ``UNLICENSED`` payload, written as Kong writes it.
+UNLICENSED_EXPIRATION = "2017-7-20"
+
+
+class Format(enum.StrEnum):
+    KONG_2_7 = "kong-2.7"
+    KONG_3_5 = "kong-3.5"
+
+
+def _canonical(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        # Python escapes exactly what RFC 8785 escapes once non-ASCII is kept as is:
+        # the quote, the backslash and control characters (\b \f \n \r \t, else \u00xx).
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ",".join(_canonical(item) for item in value) + "]"
+    if isinstance(value, dict):
+        # RFC 8785 orders members by their keys' UTF-16 code units.
+        keys = sorted(value, key=lambda key: str(key).encode("utf-16-be"))
+        members = (
+            json.dumps(str(key), ensure_ascii=False) + ":" + _canonical(value[key]) for key in keys
+        )
+        return "{" + ",".join(members) + "}"
+    # Floats would need ECMAScript number formatting; no report field is one.
+    raise TypeError(f"a report holds no {type(value).__name__} values")
+
+
+def canonical_json(value: object) -> bytes:
+    """``value`` serialised as RFC 8785 canonical JSON (for the types a report holds)."""
+    return _canonical(value).encode("utf-8")
+
+
+def checksum(document: Mapping[str, object]) -> str:
+    """The SHA-1 (hex) of ``document``'s canonical JSON, its own ``checksum`` left out."""
+    body = {key: value for key, value in document.items() if key != CHECKSUM_KEY}
+    # A checksum, as Kong's is: it detects change, it authenticates nothing.
+    return hashlib.sha1(canonical_json(body), usedforsecurity=False).hexdigest()
+
+
+def kong_3_5(collection: models.Collection) -> models.KongReport35:
+    """The Kong 3.5+ report of a collection, checksum included."""
+    report = collection.report
+    unlicensed = report.license_key == "UNLICENSED"
+    usage = collection.plugins or models.PluginUsage()
+    body = models.KongReport35(
+        checksum="",
+        consumers_count=collection.consumers_count or 0,
+        counters=models.Counters35(
+            total_requests=sum(counter.request_count for counter in report.counters),
+            buckets=list(report.counters),
+        ),
+        db_version=report.db_version,
+        deployment_info=collection.deployment,
+        kong_version=report.kong_version,
+        license=models.LicenseInfo(
+            license_key=report.license_key,
+            license_expiration_date=(
+                UNLICENSED_EXPIRATION if unlicensed else collection.license_expiration_date
+            ),
+        ),
+        plugins_count=models.PluginsCount(
+            tiers=plugins.tiers(usage.by_name),
+            unique_route_lambdas=usage.unique_route_lambdas,
+            unique_route_kafkas=usage.unique_route_kafkas,
+        ),
+        rbac_users=report.rbac_users,
+        routes_count=collection.routes_count or 0,
+        services_count=report.services_count,
+        system_info=report.system_info,
+        timestamp=int(collection.generated_at.timestamp()),
+        workspaces_count=report.workspaces_count,
+    )
+    return body.model_copy(update={CHECKSUM_KEY: checksum(body.model_dump(mode="json"))})
+
+
+def document(collection: models.Collection, *, format: Format) -> dict[str, object]:
+    """``report.json``'s content in ``format``, as JSON-ready values."""
+    if format is Format.KONG_3_5:
+        return kong_3_5(collection).model_dump(mode="json")
+    return collection.report.model_dump(mode="json")

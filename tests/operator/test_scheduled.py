@@ -1,0 +1,91 @@
+"""A scheduled request under the real operator: kopf starts its daemon, nothing runs at
+creation, reports come at the scheduled times, history is trimmed, a change is seen.
+
+The operator runs in real time with a clock 3,600 times faster than the wall's, so an
+``@hourly`` schedule fires every second (the daemon's logic under fake loop time, over
+a year, is in tests/schedule).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from typing import Any
+
+import pytest
+
+from license_report.handlers import context as operator_context
+from license_report.reconcile import kube
+from license_report.sim import kong as sim
+from license_report.sim import kubeapi
+from tests.conftest import FleetFactory
+from tests.operator.conftest import (
+    FastClock,
+    Operator,
+    create,
+    deploy,
+    get,
+    patch,
+    report_config_maps,
+    request,
+    wait_for,
+)
+
+MONTH = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
+
+
+@pytest.fixture
+def clock() -> operator_context.Clock:
+    return FastClock(speed=3600)
+
+
+def hourly(name: str, **spec: Any) -> dict[str, Any]:
+    body = request(name)
+    body["spec"].update({"schedule": "@hourly", **spec})
+    return body
+
+
+async def test_an_hourly_schedule_reports_every_hour_and_keeps_two(
+    api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
+) -> None:
+    nodes = [sim.SimNode(name="gw", mode=sim.Mode.EE_DBLESS, counters={MONTH: 7})]
+    async with fleet(nodes) as running:
+        deploy(api, running)
+        await create(clients, hourly("hourly", historyLimit=2))
+
+        async def scheduled() -> dict[str, Any] | None:
+            status: dict[str, Any] = (await get(clients, "hourly")).get("status") or {}
+            return status if status.get("nextScheduleTime") else None
+
+        first = await wait_for(scheduled, what="the next schedule time")
+        assert first.get("phase") is None  # nothing ran at creation
+        assert await report_config_maps(clients) == []
+
+        async def three_runs() -> dict[str, Any] | None:
+            status: dict[str, Any] = (await get(clients, "hourly")).get("status") or {}
+            history = status.get("history") or []
+            seen.update(h["scheduleTime"] for h in history)
+            return status if len(seen) >= 3 and status.get("phase") == "Succeeded" else None
+
+        seen: set[str] = set()
+        status = await wait_for(three_runs, timeout=30, what="three hourly runs")
+        # Suspended: the daemon is woken by the change and runs nothing more.
+        await patch(clients, "hourly", {"spec": {"suspend": True}})
+
+        async def suspended() -> dict[str, Any] | None:
+            status: dict[str, Any] = (await get(clients, "hourly"))["status"]
+            return status if not status.get("nextScheduleTime") else None
+
+        paused = await wait_for(suspended, what="the schedule suspended")
+        await asyncio.sleep(2.5)  # two and a half hours of the fast clock
+        after = (await get(clients, "hourly"))["status"]
+
+    history = status["history"]
+    assert len(history) == 2
+    assert history[0]["scheduleTime"] == status["lastScheduleTime"]
+    names = {cm.metadata.name for cm in await report_config_maps(clients)}
+    assert names == {"hourly-report", *(h["configMap"] for h in after["history"])}
+    assert after["lastScheduleTime"] == paused["lastScheduleTime"]  # nothing ran while suspended
+    first_hour = datetime.datetime.strptime(first["nextScheduleTime"], "%Y-%m-%dT%H:%M:%SZ")
+    assert min(seen) == first["nextScheduleTime"]
+    assert (first_hour.minute, first_hour.second) == (0, 0)

@@ -1,0 +1,211 @@
+"""report.json in Kong 3.5's shape: its fields, where each figure comes from, the checksum."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+
+from license_report.report import aggregation, formats, hashing, models, packaging
+from tests.report.conftest import KEY, NOW, ObservationFactory, inputs, observation
+
+COUNTS = models.EntityCounts(
+    services=7,
+    routes=11,
+    consumers=3,
+    workspaces=2,
+    rbac_users=1,
+    plugins=models.PluginUsage(
+        by_name={"key-auth": 2, "openid-connect": 1, "my-plugin": 4},
+        unique_route_lambdas=1,
+        unique_route_kafkas=2,
+    ),
+)
+
+
+def _kong_3_5(collection: models.Collection) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads(
+        packaging.package(collection, format=formats.Format.KONG_3_5).report_json
+    )
+    return report
+
+
+def _independent_checksum(report: dict[str, Any]) -> str:
+    """What the docs tell a reader to run, in plain Python: sorted keys, no whitespace."""
+    body = {key: value for key, value in report.items() if key != "checksum"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def test_kong_3_5_has_exactly_kongs_fields(node: ObservationFactory) -> None:
+    collection = aggregation.aggregate(inputs([node("a")], listed_counts=COUNTS))
+    report = _kong_3_5(collection)
+    assert sorted(report) == [
+        "checksum", "consumers_count", "counters", "db_version", "deployment_info",
+        "kong_version", "license", "plugins_count", "rbac_users", "routes_count",
+        "services_count", "system_info", "timestamp", "workspaces_count",
+    ]  # fmt: skip
+    assert sorted(report["counters"]) == ["buckets", "total_requests"]
+    assert sorted(report["license"]) == ["license_expiration_date", "license_key"]
+    assert sorted(report["plugins_count"]) == [
+        "tiers", "unique_route_kafkas", "unique_route_lambdas",
+    ]  # fmt: skip
+    assert sorted(report["system_info"]) == ["cores", "hostname", "uname"]
+
+
+def test_kong_3_5_figures_are_the_collections(node: ObservationFactory) -> None:
+    observations = [
+        node("a", counters={"2026-10": 100, "2026-11": 5, "UNKNOWN": 7}),
+        node("b", counters={"2026-10": 20}),
+    ]
+    collection = aggregation.aggregate(inputs(observations, listed_counts=COUNTS))
+    report = _kong_3_5(collection)
+    legacy = json.loads(packaging.package(collection).report_json)
+    # Same buckets as the 2.7 shape; the total adds UNKNOWN in, as Kong's does.
+    assert report["counters"] == {"buckets": legacy["counters"], "total_requests": 132}
+    for same in ("db_version", "kong_version", "rbac_users", "services_count", "system_info"):
+        assert report[same] == legacy[same], same
+    assert (report["routes_count"], report["consumers_count"]) == (11, 3)
+    assert report["workspaces_count"] == 2
+    assert report["timestamp"] == int(NOW.timestamp())
+    assert report["plugins_count"] == {
+        "tiers": {
+            "free": {"key-auth": 2},
+            "enterprise": {"openid-connect": 1},
+            "custom": {"my-plugin": 4},
+        },
+        "unique_route_lambdas": 1,
+        "unique_route_kafkas": 2,
+    }
+    assert report["deployment_info"] == {"type": "dbless"}
+
+
+def test_the_checksum_is_sha1_of_the_canonical_json_without_itself(
+    node: ObservationFactory,
+) -> None:
+    report = _kong_3_5(aggregation.aggregate(inputs([node("a", counters={"2026-11": 3})])))
+    assert report["checksum"] == _independent_checksum(report)
+    assert formats.checksum(report) == report["checksum"]
+    changed = {**report, "services_count": 1 + report["services_count"]}
+    assert formats.checksum(changed) != report["checksum"]
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
+def test_the_documented_jq_line_gives_the_checksum(node: ObservationFactory) -> None:
+    files = packaging.package(
+        aggregation.aggregate(inputs([node("a", counters={"2026-11": 3})], listed_counts=COUNTS)),
+        format=formats.Format.KONG_3_5,
+    )
+    jq = subprocess.run(
+        ["jq", "-cS", "del(.checksum)"], input=files.report_json, capture_output=True, check=True
+    )
+    expected = hashlib.sha1(jq.stdout.rstrip(b"\n"), usedforsecurity=False).hexdigest()
+    assert json.loads(files.report_json)["checksum"] == expected
+
+
+def test_canonical_json_orders_keys_by_utf16_as_rfc_8785_does() -> None:
+    # RFC 8785 section 3.2.3's example: the emoji (a surrogate pair) sorts before U+FB33.
+    value = {
+        "\u20ac": 1, "\r": 2, "\ufb33": 3, "1": 4, "\U0001f600": 5, "\u0080": 6, "\u00f6": 7,
+    }  # fmt: skip
+    text = formats.canonical_json(value).decode()
+    keys = list(json.loads(text))
+    assert keys == ["\r", "1", "\u0080", "\u00f6", "\u20ac", "\U0001f600", "\ufb33"]
+    assert formats.canonical_json({"b": [True, None, "é\n"], "a": -1}) == (
+        '{"a":-1,"b":[true,null,"é\\n"]}'.encode()
+    )
+    with pytest.raises(TypeError, match="float"):
+        formats.canonical_json({"a": 1.5})
+
+
+def test_deployment_info_follows_the_mode_and_is_hybrid_with_a_control_plane() -> None:
+    traditional = aggregation.aggregate(
+        inputs([observation("a", database="postgres")], listed_counts=COUNTS)
+    )
+    assert _kong_3_5(traditional)["deployment_info"] == {"type": "traditional"}
+
+    control_plane = observation("cp", database="postgres")
+    info = control_plane.info.model_copy(
+        update={"configuration": control_plane.info.configuration.model_copy(
+            update={"role": "control_plane"}
+        )}
+    )  # fmt: skip
+    hybrid_counts = COUNTS.model_copy(update={"data_planes": 4})
+    hybrid = aggregation.aggregate(
+        inputs([aggregation.NodeObservation(
+            target=control_plane.target, info=info, status=control_plane.status,
+            license_report=control_plane.license_report,
+        )], listed_counts=hybrid_counts)
+    )  # fmt: skip
+    assert _kong_3_5(hybrid)["deployment_info"] == {"type": "hybrid", "connected_dp_count": 4}
+
+    # A control plane whose data planes nobody counted: Kong's nil, and a note.
+    uncounted = aggregation.aggregate(
+        inputs([aggregation.NodeObservation(
+            target=control_plane.target, info=info, status=control_plane.status,
+            license_report=control_plane.license_report,
+        )], listed_counts=COUNTS)
+    )  # fmt: skip
+    assert _kong_3_5(uncounted)["deployment_info"] == {"type": "hybrid"}
+    assert any("data planes are not counted" in note for note in uncounted.notes)
+
+
+def test_license_without_one_is_kongs_unlicensed_payload(node: ObservationFactory) -> None:
+    report = _kong_3_5(aggregation.aggregate(inputs([node("a")])))
+    assert report["license"] == {
+        "license_key": "UNLICENSED",
+        "license_expiration_date": "2017-7-20",
+    }
+
+
+def test_license_key_is_hashed_and_its_expiration_date_given(node: ObservationFactory) -> None:
+    facts = models.LicenseFacts(
+        license_key="RAW-KEY-123", expiration_date=datetime.date(2027, 3, 31)
+    )
+    report = _kong_3_5(aggregation.aggregate(inputs([node("a")], license=facts)))
+    assert report["license"] == {
+        "license_key": hashing.keyed_hash(key=KEY, value="RAW-KEY-123"),
+        "license_expiration_date": "2027-03-31",
+    }
+    assert "RAW-KEY-123" not in json.dumps(report)
+
+
+def test_without_a_license_secret_a_3_5_nodes_expiration_date_is_used() -> None:
+    # A Kong 3.5 node's own report nests the license; its date is all there is to go by.
+    obs = observation("a", license_key="RAW-KEY-9")
+    nested = obs.license_report.model_validate(  # type: ignore[union-attr]
+        {
+            "counters": {
+                "total_requests": 3,
+                "buckets": [{"bucket": "2026-11", "request_count": 3}],
+            },
+            "license": {"license_key": "RAW-KEY-9", "license_expiration_date": "2028-01-15"},
+        }
+    )
+    collection = aggregation.aggregate(
+        inputs([aggregation.NodeObservation(
+            target=obs.target, info=obs.info, status=obs.status, license_report=nested
+        )])
+    )  # fmt: skip
+    report = _kong_3_5(collection)
+    assert report["license"] == {
+        "license_key": hashing.keyed_hash(key=KEY, value="RAW-KEY-9"),
+        "license_expiration_date": "2028-01-15",
+    }
+    assert report["counters"] == {
+        "buckets": [{"bucket": "2026-11", "request_count": 3}],
+        "total_requests": 3,
+    }
+
+
+def test_the_default_format_is_still_kong_2_7(node: ObservationFactory) -> None:
+    collection = aggregation.aggregate(inputs([node("a")], listed_counts=COUNTS))
+    assert packaging.package(collection) == packaging.package(
+        collection, format=formats.Format.KONG_2_7
+    )
+    assert "checksum" not in json.loads(packaging.package(collection).report_json)
