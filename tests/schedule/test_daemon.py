@@ -236,3 +236,28 @@ async def test_a_scheduled_run_that_fails_keeps_the_last_report_and_waits_for_th
         cm for cm in await report_config_maps(clients) if cm.metadata.name == "flaky-report"
     ]
     assert report.metadata.annotations["licensereport.io/report-sha256"] == good["reportSha256"]
+
+
+async def test_the_rerun_annotation_asks_a_schedule_for_a_report_now_once(
+    api: kubeapi.KubeAPI, clients: kube.Clients, settings: run.Settings, fleet: FleetFactory
+) -> None:
+    async with fleet(nodes()) as running:
+        deploy(api, running)
+        created = await create(clients, scheduled("asked", schedule="@monthly", suspend=True))
+        clock = LoopClock(at(created["metadata"]["creationTimestamp"]))
+        async with daemon(clients, settings, created, clock) as context:
+            await asyncio.sleep(3 * DAY)
+            await patch(clients, "asked", {"metadata": {"annotations": {
+                "licensereport.io/rerun": "audit-2026"}}})  # fmt: skip
+            asked_at = clock.now()
+            context.wakeups[created["metadata"]["uid"]].set()  # as the update handler does
+            now = await status_when(clients, "asked", lambda s: s.get("phase") == "Succeeded",
+                                    what="the report asked for", limit=DAY)  # fmt: skip
+            await asyncio.sleep(60 * DAY)  # suspended: nothing more, and not the same rerun again
+            later = (await get(clients, "asked"))["status"]
+    assert now["observedRerun"] == "audit-2026"
+    assert "lastScheduleTime" not in now  # the schedule's own times did not move
+    (entry,) = now["history"]
+    assert abs(at(entry["scheduleTime"]) - asked_at) < datetime.timedelta(minutes=1)
+    assert later["history"] == now["history"]
+    assert later["completedAt"] == now["completedAt"]

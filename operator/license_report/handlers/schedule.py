@@ -5,7 +5,10 @@ the creation time) whether a scheduled time has passed, runs the one report
 owed, and sleeps until the next time or until the request changes. Like a
 Kubernetes CronJob: nothing runs at creation; scheduled times missed while the
 operator was down (or the schedule suspended) give one catch-up run for the
-latest of them, not a burst.
+latest of them, not a burst. A new value of the ``licensereport.io/rerun``
+annotation asks for a report now (suspended or not, as ``kubectl create job
+--from=cronjob/...`` would), kept in the history like the others; the
+schedule's times do not move.
 
 Each run writes the report ConfigMap as an unscheduled request does, and a
 history ConfigMap ``<report>-<YYYYMMDDHHMM>`` (the schedule time, UTC) that the
@@ -82,21 +85,26 @@ async def _run_once(
     obj: dict[str, Any],
     spec: v1alpha1.Spec,
     schedule: schedules.Schedule,
-    due: datetime.datetime,
+    due: datetime.datetime | None,
 ) -> None:
-    """The report of scheduled time ``due``: retried while transient, then ended either way."""
+    """The report of scheduled time ``due`` (None: asked for now, by the rerun annotation):
+    retried while transient, then ended either way."""
     clients, settings, clock = context.clients, context.settings, context.clock
     meta = obj["metadata"]
     namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
     generation = int(meta.get("generation") or 1)
+    # Every run records the annotation's value it saw: only a new value asks for a run now.
+    rerun = (meta.get("annotations") or {}).get(v1alpha1.RERUN_ANNOTATION)
     current = v1alpha1.Status.model_validate(obj.get("status") or {})
-    stamp = patches.timestamp(due)
+    stamp = patches.timestamp(due or clock.now())
     config_map = output.config_map_name(request=name, spec=spec)
     history = output.history_name(config_map, stamp)
-    timing = {
-        "lastScheduleTime": stamp,
-        "nextScheduleTime": patches.timestamp(schedule.next_after(max(due, clock.now()))),
-    }
+    timing: dict[str, Any] = {}
+    if due is not None:  # a run asked for now leaves the schedule's times as they are
+        timing = {
+            "lastScheduleTime": stamp,
+            "nextScheduleTime": patches.timestamp(schedule.next_after(max(due, clock.now()))),
+        }
     await _event(
         context, obj, type_="Normal", reason="ReportStarted", message=f"scheduled report of {stamp}"
     )
@@ -104,7 +112,7 @@ async def _run_once(
         context,
         namespace,
         name,
-        patches.running(generation=generation, rerun=None, now=clock.now(), previous=current),
+        patches.running(generation=generation, rerun=rerun, now=clock.now(), previous=current),
     )
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -152,7 +160,7 @@ async def _run_once(
                 continue
             fields = patches.failed(
                 generation=generation,
-                rerun=None,
+                rerun=rerun,
                 reason=error.reason,
                 message=error.message,
                 now=clock.now(),
@@ -183,7 +191,7 @@ async def _run_once(
     failures = outcome.collection.failures
     fields = patches.finished(
         generation=generation,
-        rerun=None,
+        rerun=rerun,
         now=clock.now(),
         previous=current,
         collection=outcome.collection,
@@ -246,6 +254,10 @@ async def tick(context: operator_context.Context, obj: dict[str, Any]) -> float 
     now = context.clock.now()
     last = raw_status.get("lastScheduleTime")
     since = schedules.parse_time(last or meta["creationTimestamp"])
+    rerun = (meta.get("annotations") or {}).get(v1alpha1.RERUN_ANNOTATION)
+    if rerun is not None and rerun != raw_status.get("observedRerun"):
+        await _run_once(context, obj, spec, schedule, None)  # asked for now (even suspended)
+        return 0.0
     if spec.suspend:
         if raw_status.get("nextScheduleTime") is not None:
             await _patch(context, meta["namespace"], meta["name"], {"nextScheduleTime": None})
