@@ -12,11 +12,12 @@ import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
+import psycopg
 import pytest
 from hypothesis import settings as hypothesis_settings
 
 from license_report.sim import kong as sim
-from license_report.sim import postgres
+from license_report.sim import postgres, seed
 from license_report.sources import datastore
 
 #: The ``kong`` role's password; random so that a test finding it in a message
@@ -75,6 +76,22 @@ def kong_db(pg_server: postgres.Server) -> Iterator[datastore.DatastoreSettings]
         password=KONG_PASSWORD,
     )
     postgres.drop_database(pg_server, name=name)
+
+
+Seeder = Callable[[seed.Seed], datastore.DatastoreSettings]
+
+
+@pytest.fixture
+def seeded(pg_server: postgres.Server, kong_db: datastore.DatastoreSettings) -> Seeder:
+    """Apply a seed definition to ``kong_db``; returns its settings."""
+
+    def apply(definition: seed.Seed) -> datastore.DatastoreSettings:
+        dsn = pg_server.dsn(database=kong_db.database, user=kong_db.user, password=kong_db.password)
+        with psycopg.connect(dsn) as conn:
+            seed.apply_seed(conn, definition)
+        return kong_db
+
+    return apply
 
 
 @pytest.fixture

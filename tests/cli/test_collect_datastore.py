@@ -6,11 +6,10 @@ import datetime
 import json
 import pathlib
 
-import psycopg
-
-from license_report.sim import postgres, process, seed
+from license_report.sim import process, seed
 from license_report.sources import datastore
 from tests.cli.conftest import Runner
+from tests.conftest import Seeder
 from tests.expected import monthly_totals, plugin_figures, tiers
 
 
@@ -28,15 +27,13 @@ def _args(
 
 def test_db_mode_reports_the_datastore_figures(
     cli: Runner,
-    pg_server: postgres.Server,
+    seeded: Seeder,
     kong_db: datastore.DatastoreSettings,
     tmp_path: pathlib.Path,
 ) -> None:
     now = datetime.datetime.now(datetime.UTC)
     definition = seed.sample_seed(now=now.date(), nodes=3, months=14)
-    dsn = pg_server.dsn(database=kong_db.database, user=kong_db.user, password=kong_db.password)
-    with psycopg.connect(dsn) as conn:
-        seed.apply_seed(conn, definition)
+    seeded(definition)
     password_file = tmp_path / "pg-password"
     password_file.write_text(f"{kong_db.password}\n")
     with process.spawn_fleet(count=3, mode="ee-db") as fleet:
@@ -52,15 +49,13 @@ def test_db_mode_reports_the_datastore_figures(
 
 def test_db_mode_in_kong_3_5_format_reports_the_seeded_plugins(
     cli: Runner,
-    pg_server: postgres.Server,
+    seeded: Seeder,
     kong_db: datastore.DatastoreSettings,
     tmp_path: pathlib.Path,
 ) -> None:
     now = datetime.datetime.now(datetime.UTC)
     definition = seed.sample_seed(now=now.date(), nodes=2, months=14)
-    dsn = pg_server.dsn(database=kong_db.database, user=kong_db.user, password=kong_db.password)
-    with psycopg.connect(dsn) as conn:
-        seed.apply_seed(conn, definition)
+    seeded(definition)
     password_file = tmp_path / "pg-password"
     password_file.write_text(f"{kong_db.password}\n")
     with process.spawn_fleet(count=2, mode="ee-db") as fleet:

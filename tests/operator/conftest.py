@@ -223,6 +223,34 @@ def deploy(
         )
 
 
+def gateway_nodes(count: int = 2, *, latency: float = 0.0) -> list[sim.SimNode]:
+    """``gw-0``... DB-less Enterprise nodes, 10 requests each this month, answering after
+    ``latency`` seconds."""
+    month = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
+    return [
+        sim.SimNode(
+            name=f"gw-{i}",
+            mode=sim.Mode.EE_DBLESS,
+            counters={month: 10},
+            fault=sim.Fault(latency=latency),
+        )
+        for i in range(count)
+    ]
+
+
+def datastore_spec(host: str, port: int, database: str) -> dict[str, Any]:
+    """``spec.datastore`` for a test PostgreSQL, its password in Secret ``kong-pg``."""
+    return {
+        "postgres": {
+            "host": host,
+            "port": port,
+            "database": database,
+            "passwordSecretRef": {"name": "kong-pg", "key": "password"},
+            "sslMode": "disable",
+        }
+    }
+
+
 def secret(name: str, data: Mapping[str, str], *, namespace: str = "kong") -> dict[str, Any]:
     """A Secret body with ``data`` base64-encoded, as the API server stores it."""
     return {

@@ -20,6 +20,7 @@ from tests.operator.conftest import (
     Operator,
     consistent_report,
     create,
+    datastore_spec,
     deploy,
     get,
     patch,
@@ -255,15 +256,7 @@ async def test_the_datastore_killed_mid_run_fails_the_run_and_keeps_the_last_rep
                 "selector": {"matchLabels": KONG_LABELS},
                 "adminApi": {"portName": "admin"},
             },
-            "datastore": {
-                "postgres": {
-                    "host": started.host,
-                    "port": started.port,
-                    "database": database,
-                    "passwordSecretRef": {"name": "kong-pg", "key": "password"},
-                    "sslMode": "disable",
-                }
-            },
+            "datastore": datastore_spec(started.host, started.port, database),
         }
         async with fleet(nodes) as running:
             deploy(api, running)

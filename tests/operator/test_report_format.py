@@ -8,22 +8,22 @@ import io
 import json
 import tarfile
 
-import psycopg
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from license_report.reconcile import kube
 from license_report.report import formats, signing
 from license_report.sim import kong as sim
-from license_report.sim import kubeapi, postgres, seed
+from license_report.sim import kubeapi, seed
 from license_report.sources import datastore
-from tests.conftest import FleetFactory
+from tests.conftest import FleetFactory, Seeder
 from tests.expected import monthly_totals, plugin_figures, tiers
 from tests.operator.conftest import (
     KONG_LABELS,
     Operator,
     consistent_report,
     create,
+    datastore_spec,
     deploy,
     report_config_maps,
     request,
@@ -55,15 +55,12 @@ async def test_a_signed_kong_3_5_report_of_the_seeded_datastore(
     clients: kube.Clients,
     operator: Operator,
     fleet: FleetFactory,
-    pg_server: postgres.Server,
+    seeded: Seeder,
     kong_db: datastore.DatastoreSettings,
 ) -> None:
     now = datetime.datetime.now(datetime.UTC)
     definition = seed.sample_seed(now=now.date(), nodes=3, months=14)
-    with psycopg.connect(
-        pg_server.dsn(database=kong_db.database, user="kong", password=kong_db.password)
-    ) as conn:
-        seed.apply_seed(conn, definition)
+    seeded(definition)
     expected = monthly_totals(definition, months=12, now=now)
     shared = sim.Datastore(counters=expected, services=9)
     nodes = [
@@ -76,18 +73,10 @@ async def test_a_signed_kong_3_5_report_of_the_seeded_datastore(
     key = ed25519.Ed25519PrivateKey.generate()
     api.put(secret("kong-pg", {"password": kong_db.password or ""}))
     api.put(secret(SIGNING_SECRET, {SIGNING_KEY: _pem(key)}))
-    datastore_spec = {
-        "postgres": {
-            "host": kong_db.host,
-            "port": kong_db.port,
-            "database": kong_db.database,
-            "passwordSecretRef": {"name": "kong-pg", "key": "password"},
-            "sslMode": "disable",
-        }
-    }
+    database = datastore_spec(kong_db.host, kong_db.port, kong_db.database)
     async with fleet(nodes) as running:
         deploy(api, running)
-        await create(clients, request("audit", spec=_spec(datastore=datastore_spec)))
+        await create(clients, request("audit", spec=_spec(datastore=database)))
         done = await wait_phase(clients, "audit", {"Succeeded"})
     _, config_map = await consistent_report(clients, "audit", run="1/")
 

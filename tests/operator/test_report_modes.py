@@ -9,18 +9,17 @@ import io
 import json
 import tarfile
 
-import psycopg
-
 from license_report.reconcile import kube
 from license_report.sim import kong as sim
-from license_report.sim import kubeapi, postgres, seed
+from license_report.sim import kubeapi, seed
 from license_report.sources import datastore
-from tests.conftest import FleetFactory
+from tests.conftest import FleetFactory, Seeder
 from tests.expected import monthly_totals
 from tests.operator.conftest import (
     KONG_LABELS,
     Operator,
     create,
+    datastore_spec,
     deploy,
     report_config_maps,
     request,
@@ -34,15 +33,12 @@ async def test_db_mode_counts_the_datastore_once(
     clients: kube.Clients,
     operator: Operator,
     fleet: FleetFactory,
-    pg_server: postgres.Server,
+    seeded: Seeder,
     kong_db: datastore.DatastoreSettings,
 ) -> None:
     now = datetime.datetime.now(datetime.UTC)
     definition = seed.sample_seed(now=now.date(), nodes=3, months=14)
-    with psycopg.connect(
-        pg_server.dsn(database=kong_db.database, user="kong", password=kong_db.password)
-    ) as conn:
-        seed.apply_seed(conn, definition)
+    seeded(definition)
     expected = monthly_totals(definition, months=12, now=now)
     # Every node shows the cluster's figures, as DB-mode Kong does: a sum would triple them.
     shared = sim.Datastore(counters=expected, services=9)
@@ -55,15 +51,7 @@ async def test_db_mode_counts_the_datastore_once(
                 "selector": {"matchLabels": KONG_LABELS},
                 "adminApi": {"portName": "admin"},
             },
-            "datastore": {
-                "postgres": {
-                    "host": kong_db.host,
-                    "port": kong_db.port,
-                    "database": kong_db.database,
-                    "passwordSecretRef": {"name": "kong-pg", "key": "password"},
-                    "sslMode": "disable",
-                }
-            },
+            "datastore": datastore_spec(kong_db.host, kong_db.port, kong_db.database),
         }
         created = await create(clients, request("audit", spec=spec))
         done = await wait_phase(clients, "audit", {"Succeeded"})

@@ -22,7 +22,6 @@ import pytest
 
 from license_report.api import v1alpha1
 from license_report.reconcile import kube, run
-from license_report.sim import kong as sim
 from license_report.sim import kubeapi
 from tests.conftest import FleetFactory
 from tests.operator.conftest import (
@@ -31,6 +30,7 @@ from tests.operator.conftest import (
     consistent_report,
     create,
     deploy,
+    gateway_nodes,
     get,
     operator_clients,
     patch,
@@ -42,18 +42,6 @@ from tests.operator.conftest import (
 
 MONTH = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
 TERMINAL = {"Succeeded", "Degraded", "Failed"}
-
-
-def _nodes(count: int = 2, *, latency: float = 0.0) -> list[sim.SimNode]:
-    return [
-        sim.SimNode(
-            name=f"gw-{i}",
-            mode=sim.Mode.EE_DBLESS,
-            counters={MONTH: 10},
-            fault=sim.Fault(latency=latency),
-        )
-        for i in range(count)
-    ]
 
 
 # --- what a request is -------------------------------------------------------------------
@@ -178,7 +166,7 @@ async def test_killed_at_each_step_of_a_run_and_restarted_makes_exactly_one_repo
         case "final-status-refused":
             api.emulator[finishes] << refuse
 
-    async with fleet(_nodes(latency=1.5 if step == "running" else 0.0)) as running:
+    async with fleet(gateway_nodes(latency=1.5 if step == "running" else 0.0)) as running:
         deploy(api, running)
         await operator_process.start()
         await create(clients, request("crash"))
@@ -253,7 +241,7 @@ async def test_an_api_server_refusing_every_write_for_two_seconds_is_ridden_out(
 ) -> None:
     flaky = _FlakyWrites(api, 500, frozenset({"POST", "PUT", "PATCH", "DELETE"}), seconds=2.0)
     flaky.install()
-    async with fleet(_nodes()) as running:
+    async with fleet(gateway_nodes()) as running:
         deploy(api, running)
         await create(clients, request("outage"))
         done = await wait_phase(clients, "outage", {"Succeeded"}, generation=1, timeout=20)
@@ -307,7 +295,7 @@ async def test_every_write_of_a_run_refused_once_still_makes_one_consistent_repo
         clients=operator_clients(api), settings=dataclasses.replace(settings, retry_seconds=30)
     )
     flaky = _FlakyWrites(api, status, frozenset(methods))
-    nodes = _nodes()
+    nodes = gateway_nodes()
     async with fleet(nodes) as running:
         deploy(api, running)
         await operator.start()
@@ -352,7 +340,7 @@ async def _rewatched(api: kubeapi.KubeAPI, since: int) -> None:
 async def test_watch_streams_cut_again_and_again_lose_no_change_and_repeat_no_run(
     api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
 ) -> None:
-    nodes = _nodes(latency=0.5)  # a run takes three rounds of it: longer than a reconnection
+    nodes = gateway_nodes(latency=0.5)  # a run takes three rounds of it: longer than a reconnection
     cut_in: list[str] = []  # the request's phase at each cut
     stop = asyncio.Event()
 

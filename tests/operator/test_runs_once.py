@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 
 from license_report.reconcile import kube
-from license_report.sim import kong as sim
 from license_report.sim import kubeapi
 from tests.conftest import FleetFactory
 from tests.operator.conftest import (
     Operator,
     create,
     deploy,
+    gateway_nodes,
     get,
     patch,
     report_config_maps,
@@ -21,20 +20,6 @@ from tests.operator.conftest import (
     wait_for,
     wait_phase,
 )
-
-MONTH = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
-
-
-def _nodes(count: int = 2, *, latency: float = 0.0) -> list[sim.SimNode]:
-    return [
-        sim.SimNode(
-            name=f"gw-{i}",
-            mode=sim.Mode.EE_DBLESS,
-            counters={MONTH: 10},
-            fault=sim.Fault(latency=latency),
-        )
-        for i in range(count)
-    ]
 
 
 async def _runs(clients: kube.Clients) -> list[str]:
@@ -46,7 +31,7 @@ async def _runs(clients: kube.Clients) -> list[str]:
 async def test_spec_change_and_rerun_annotation_each_make_one_new_report(
     api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
 ) -> None:
-    nodes = _nodes()
+    nodes = gateway_nodes()
     async with fleet(nodes) as running:
         deploy(api, running)
         await create(clients, request("r"))
@@ -81,7 +66,7 @@ async def test_spec_change_and_rerun_annotation_each_make_one_new_report(
 async def test_a_request_present_before_the_operator_starts_is_reported(
     api: kubeapi.KubeAPI, clients: kube.Clients, stopped_operator: Operator, fleet: FleetFactory
 ) -> None:
-    async with fleet(_nodes()) as running:
+    async with fleet(gateway_nodes()) as running:
         deploy(api, running)
         await create(clients, request("early"))
         await stopped_operator.start()
@@ -95,7 +80,7 @@ async def test_a_request_present_before_the_operator_starts_is_reported(
 async def test_deleting_the_request_deletes_its_report(
     api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
 ) -> None:
-    async with fleet(_nodes()) as running:
+    async with fleet(gateway_nodes()) as running:
         deploy(api, running)
         await create(clients, request("gone"))
         await wait_phase(clients, "gone", {"Succeeded"})
@@ -117,7 +102,7 @@ async def test_deleting_the_request_deletes_its_report(
 async def test_the_hash_key_secret_is_created_once_and_reused(
     api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
 ) -> None:
-    async with fleet(_nodes()) as running:
+    async with fleet(gateway_nodes()) as running:
         deploy(api, running)
         await create(clients, request("first"))
         await wait_phase(clients, "first", {"Succeeded"})

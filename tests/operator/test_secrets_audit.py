@@ -16,7 +16,6 @@ import logging
 import ssl
 from typing import Any
 
-import psycopg
 import pytest
 import trustme
 from cryptography.hazmat.primitives import serialization
@@ -24,13 +23,14 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from license_report.reconcile import kube
 from license_report.sim import kong as sim
-from license_report.sim import kubeapi, postgres, seed
+from license_report.sim import kubeapi, seed
 from license_report.sources import datastore
-from tests.conftest import FleetFactory
+from tests.conftest import FleetFactory, Seeder
 from tests.operator.conftest import (
     KONG_LABELS,
     Operator,
     create,
+    datastore_spec,
     deploy,
     get,
     patch,
@@ -86,17 +86,14 @@ async def test_no_secret_reaches_logs_events_status_or_reports(
     clients: kube.Clients,
     operator: Operator,
     fleet: FleetFactory,
-    pg_server: postgres.Server,
+    seeded: Seeder,
     kong_db: datastore.DatastoreSettings,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     password = kong_db.password or ""
     now = datetime.datetime.now(datetime.UTC)
-    with psycopg.connect(
-        pg_server.dsn(database=kong_db.database, user="kong", password=password)
-    ) as conn:
-        seed.apply_seed(conn, seed.sample_seed(now=now.date(), nodes=2, months=3))
+    seeded(seed.sample_seed(now=now.date(), nodes=2, months=3))
 
     ca = trustme.CA()
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -139,15 +136,7 @@ async def test_no_secret_reaches_logs_events_status_or_reports(
                 },
             },
         },
-        "datastore": {
-            "postgres": {
-                "host": kong_db.host,
-                "port": kong_db.port,
-                "database": kong_db.database,
-                "passwordSecretRef": {"name": "kong-pg", "key": "password"},
-                "sslMode": "disable",
-            }
-        },
+        "datastore": datastore_spec(kong_db.host, kong_db.port, kong_db.database),
         "license": {"secretRef": {"name": "kong-license"}},
         "signing": {"secretRef": {"name": "report-signing", "key": "key.pem"}},
     }

@@ -39,17 +39,9 @@ async def _patch_status(
     the report ConfigMap in place, so the status always names the last write.
     """
     try:
-        await kube.call(
-            clients.custom.patch_namespaced_custom_object_status,
-            v1alpha1.GROUP,
-            v1alpha1.VERSION,
-            namespace,
-            v1alpha1.PLURAL,
-            name,
-            {"status": fields},
-        )
+        await patches.write(clients, namespace=namespace, name=name, fields=fields)
     except kube.ApiException as error:
-        problem = api_error(error)
+        problem = run.api_error(error)
         if not problem.transient:
             raise
         raise kopf.TemporaryError(
@@ -69,17 +61,6 @@ def _normal(body: kopf.Body, *, reason: str, message: str) -> None:
     # kopf.info() obeys posting.level, which is WARNING so that kopf's own log
     # lines do not become Events; our Normal Events are posted explicitly.
     kopf.event(body, type="Normal", reason=reason, message=message)
-
-
-def backoff(settings: run.Settings, retry: int) -> float:
-    return float(min(settings.backoff_seconds * 2**retry, settings.backoff_max_seconds))
-
-
-def api_error(error: kube.ApiException) -> run.RunError:
-    transient = error.status in (409, 429) or (error.status or 0) >= 500
-    return run.RunError(
-        "ApiError", f"Kubernetes API answered {error.status} {error.reason}", transient=transient
-    )
 
 
 @kopf.on.resume(*RESOURCE)
@@ -111,7 +92,7 @@ async def reconcile(
         # Ended already (maybe before this operator started): its gauges from the status.
         metrics.restore(context.metrics, namespace=namespace, name=name, status=current)
         return
-    retry_in = backoff(settings, retry)
+    retry_in = run.backoff(settings, retry)
     stopwatch = metrics.Stopwatch(before=runtime.total_seconds())
 
     async def fail(reason: str, message: str) -> None:
@@ -160,18 +141,15 @@ async def reconcile(
         retry_in=retry_in,
     )
     try:
-        try:
-            outcome = await run.run(
-                clients=clients,
-                settings=settings,
-                namespace=namespace,
-                name=name,
-                uid=uid,
-                run_id=run_id,
-                spec=spec_model,
-            )
-        except kube.ApiException as error:
-            raise api_error(error) from None
+        outcome = await run.run(
+            clients=clients,
+            settings=settings,
+            namespace=namespace,
+            name=name,
+            uid=uid,
+            run_id=run_id,
+            spec=spec_model,
+        )
     except run.RunError as error:
         if error.transient and runtime.total_seconds() < settings.retry_seconds:
             fields = patches.waiting(

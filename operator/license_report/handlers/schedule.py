@@ -69,15 +69,7 @@ async def _event(
 async def _patch(
     context: operator_context.Context, namespace: str, name: str, fields: dict[str, Any]
 ) -> None:
-    await kube.call(
-        context.clients.custom.patch_namespaced_custom_object_status,
-        v1alpha1.GROUP,
-        v1alpha1.VERSION,
-        namespace,
-        v1alpha1.PLURAL,
-        name,
-        {"status": fields},
-    )
+    await patches.write(context.clients, namespace=namespace, name=name, fields=fields)
 
 
 async def _run_once(
@@ -120,24 +112,21 @@ async def _run_once(
     retry = 0
     while True:
         try:
-            try:
-                outcome = await run.run(
-                    clients=clients,
-                    settings=settings,
-                    namespace=namespace,
-                    name=name,
-                    uid=uid,
-                    run_id=f"{generation}/{stamp}",
-                    spec=spec,
-                    now=clock.now(),
-                    history=history,
-                )
-                break
-            except kube.ApiException as error:
-                raise requests.api_error(error) from None
+            outcome = await run.run(
+                clients=clients,
+                settings=settings,
+                namespace=namespace,
+                name=name,
+                uid=uid,
+                run_id=f"{generation}/{stamp}",
+                spec=spec,
+                now=clock.now(),
+                history=history,
+            )
+            break
         except run.RunError as error:
             if error.transient and loop.time() - started < settings.retry_seconds:
-                delay = requests.backoff(settings, retry)
+                delay = run.backoff(settings, retry)
                 retry += 1
                 metrics.observe_retry(context.metrics, reason=error.reason)
                 fields = patches.waiting(
@@ -310,9 +299,9 @@ async def scheduled(
         # The API server refusing for a while (a status write, a read): kopf restarts the
         # daemon after the operator's backoff, which re-reads the request and picks up
         # where the schedule stands (a run whose end was not recorded is redone, in place).
-        problem = requests.api_error(error)
+        problem = run.api_error(error)
         if not problem.transient:
             raise
         raise kopf.TemporaryError(
-            f"schedule: {problem.message}", delay=requests.backoff(context.settings, retry)
+            f"schedule: {problem.message}", delay=run.backoff(context.settings, retry)
         ) from None

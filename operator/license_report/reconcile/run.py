@@ -164,6 +164,19 @@ async def _collect(request: collection.Request, spec: v1alpha1.Spec) -> models.C
         ) from None
 
 
+def backoff(settings: Settings, retry: int) -> float:
+    """The delay before retry number ``retry`` (from 0): doubled each time, capped."""
+    return float(min(settings.backoff_seconds * 2**retry, settings.backoff_max_seconds))
+
+
+def api_error(error: kube.ApiException) -> RunError:
+    """A Kubernetes API refusal as a run error: conflicts, throttling and 5xx pass."""
+    transient = error.status in (409, 429) or (error.status or 0) >= 500
+    return RunError(
+        "ApiError", f"Kubernetes API answered {error.status} {error.reason}", transient=transient
+    )
+
+
 async def run(
     *,
     clients: kube.Clients,
@@ -176,7 +189,31 @@ async def run(
     now: datetime.datetime | None = None,
     history: str | None = None,
 ) -> Outcome:
-    """Collect and write the report; ``history``: also keep it as that ConfigMap (a schedule's)."""
+    """Collect and write the report; ``history``: also keep it as that ConfigMap (a schedule's).
+
+    Every failure is a ``RunError``, the Kubernetes API's refusals included.
+    """
+    try:
+        return await _run(
+            clients=clients, settings=settings, namespace=namespace, name=name, uid=uid,
+            run_id=run_id, spec=spec, now=now, history=history,
+        )  # fmt: skip
+    except kube.ApiException as error:
+        raise api_error(error) from None
+
+
+async def _run(
+    *,
+    clients: kube.Clients,
+    settings: Settings,
+    namespace: str,
+    name: str,
+    uid: str,
+    run_id: str,
+    spec: v1alpha1.Spec,
+    now: datetime.datetime | None,
+    history: str | None,
+) -> Outcome:
     values = await _read_secrets(clients=clients, namespace=namespace, spec=spec)
     admin_api = _admin_api(spec, values)
     signing_key = _signing_key(spec, values, namespace=namespace)

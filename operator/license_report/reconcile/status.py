@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from license_report.api import v1alpha1
+from license_report.reconcile import kube
 from license_report.report import models
 
 Phase = v1alpha1.Phase
@@ -217,3 +218,13 @@ def finished(
             ],
         ),
     }
+
+
+async def write(
+    clients: kube.Clients, *, namespace: str, name: str, fields: dict[str, Any]
+) -> None:
+    """Merge ``fields`` into the request's status (the status subresource)."""
+    await kube.call(
+        clients.custom.patch_namespaced_custom_object_status,
+        v1alpha1.GROUP, v1alpha1.VERSION, namespace, v1alpha1.PLURAL, name, {"status": fields},
+    )  # fmt: skip
