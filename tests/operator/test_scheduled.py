@@ -36,7 +36,10 @@ MONTH = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
 
 @pytest.fixture
 def clock() -> operator_context.Clock:
-    return FastClock(speed=3600)
+    # From one minute past the hour, whatever the wall says: the first hourly run is then
+    # ~1 s away, time enough to see that nothing ran at creation.
+    start = datetime.datetime.now(datetime.UTC).replace(minute=1, second=0, microsecond=0)
+    return FastClock(speed=3600, start=start)
 
 
 def hourly(name: str, **spec: Any) -> dict[str, Any]:

@@ -190,7 +190,8 @@ async def test_a_suspended_schedule_runs_nothing_then_catches_up_once_resumed(
         clock = LoopClock(at(created["metadata"]["creationTimestamp"]))
         months = first_of_months(clock.start, 3)
         async with daemon(clients, settings, created, clock) as context:
-            await asyncio.sleep(50 * DAY)  # past two first-of-months (not a third)
+            # Past two first-of-months, not a third (whatever today's date).
+            await asyncio.sleep((at(months[1]) - clock.now()).total_seconds() + DAY)
             paused = (await get(clients, "paused")).get("status") or {}
             assert "lastScheduleTime" not in paused
             assert not paused.get("nextScheduleTime")
