@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 
@@ -87,6 +88,29 @@ async def test_each_fault_is_a_named_failure_and_the_others_are_counted(
     assert [obs.target.name for obs in observations] == ["good"]
     assert [(f.pod, f.reason) for f in failures] == [("bad", reason)]
     assert words in failures[0].message
+
+
+async def test_a_failed_request_cancels_the_node_s_other_requests(fleet: FleetFactory) -> None:
+    # /status fails at once (no token); / and /license/report would hang for the whole timeout.
+    node = sim.SimNode(
+        name="gw",
+        mode=sim.Mode.EE_DBLESS,
+        token="t0k3n",
+        fault=sim.Fault(hang=True, paths=frozenset({"/", "/license/report"})),
+    )
+    settings = kong.Settings(timeout=60.0)
+    async with fleet([node]) as running, kong.new_session(settings) as session:
+        observations, failures = await kong.fetch_nodes(
+            session=session, targets=targets(running), settings=settings
+        )
+        assert observations == []
+        assert [f.reason for f in failures] == [Reason.UNAUTHORIZED]
+        requests = [
+            task
+            for task in asyncio.all_tasks()
+            if getattr(task.get_coro(), "__name__", "") in {"_get", "_get_or_none"}
+        ]
+        assert requests == []
 
 
 async def test_refused_connection(fleet: FleetFactory) -> None:

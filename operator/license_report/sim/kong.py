@@ -686,11 +686,25 @@ class Fleet:
         for site in self._sites.values():
             await site.stop()
         self._sites.clear()
+        await asyncio.sleep(0)  # connections accepted just before the sites stopped
+        server = self._runner.server
+        transports = [
+            connection.transport
+            for connection in (server.connections if server is not None else [])
+            if connection.transport is not None
+        ]
         # Hanging and slow handlers would hold the shutdown for its whole timeout.
         for task in list(self._inflight):
             task.cancel()
         await self._runner.cleanup()
         self._runner = None
+        # A closed transport lets go of its socket a loop iteration later, and
+        # a test's loop may end first: make sure every one is gone before then.
+        for transport in transports:
+            if not transport.is_closing():
+                transport.abort()
+        for _ in range(3):
+            await asyncio.sleep(0)
 
     @staticmethod
     def _address_of(transport: asyncio.BaseTransport) -> str | None:

@@ -9,12 +9,13 @@ against ``report.admin_api`` before anything is counted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import ssl
 import urllib.parse
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
+from typing import Any, TypeVar
 
 import aiohttp
 import pydantic
@@ -25,6 +26,7 @@ TOKEN_HEADER = "Kong-Admin-Token"  # noqa: S105 (a header name, not a secret)
 MAX_PAGE_SIZE = 1000  # Kong's own maximum for ?size=
 
 _Model = TypeVar("_Model", bound=pydantic.BaseModel)
+_T = TypeVar("_T")
 Reason = models.FailureReason
 
 
@@ -174,6 +176,27 @@ def parse_body(body: bytes, model: type[_Model], *, what: str) -> _Model:
         raise NodeError(Reason.BAD_RESPONSE, f"{what}: {kind} ({first['msg']})") from None
 
 
+@contextlib.asynccontextmanager
+async def _requests() -> AsyncIterator[asyncio.TaskGroup]:
+    """A task group for one node's requests: the first failure cancels the others.
+
+    ``asyncio.gather`` would leave the others running after it raised, so
+    requests to a failed node would outlive the call that made them.
+    """
+    try:
+        async with asyncio.TaskGroup() as group:
+            yield group
+    except* NodeError as failed:
+        raise failed.exceptions[0] from None
+
+
+async def _together(requests: Iterable[Coroutine[Any, Any, _T]]) -> list[_T]:
+    """Run ``requests`` at once and return their results in order, or the first failure."""
+    async with _requests() as group:
+        tasks = [group.create_task(request) for request in requests]
+    return [task.result() for task in tasks]
+
+
 def _join(base: str, path: str) -> str:
     return base.rstrip("/") + path
 
@@ -181,17 +204,27 @@ def _join(base: str, path: str) -> str:
 async def fetch_node(
     *, session: aiohttp.ClientSession, target: models.Target, settings: Settings
 ) -> aggregation.NodeObservation:
-    """Ask one node for ``/``, ``/status`` and ``/license/report`` at once."""
-    info_body, status_body, report_body = await asyncio.gather(
-        _get(session=session, url=_join(target.url, "/"), settings=settings),
-        _get(session=session, url=_join(target.url, "/status"), settings=settings),
-        _get_or_none(
-            session=session,
-            url=_join(target.url, "/license/report"),
-            settings=settings,
-            allow_404=True,
-        ),
-    )
+    """Ask one node for ``/``, ``/status`` and ``/license/report`` at once.
+
+    The first failure cancels the other two requests before it is raised: no
+    request to a failed node outlives this call.
+    """
+    async with _requests() as group:
+        info = group.create_task(
+            _get(session=session, url=_join(target.url, "/"), settings=settings)
+        )
+        status = group.create_task(
+            _get(session=session, url=_join(target.url, "/status"), settings=settings)
+        )
+        license_report = group.create_task(
+            _get_or_none(
+                session=session,
+                url=_join(target.url, "/license/report"),
+                settings=settings,
+                allow_404=True,
+            )
+        )
+    info_body, status_body, report_body = info.result(), status.result(), license_report.result()
     report = (
         None
         if report_body is None
@@ -325,26 +358,22 @@ async def count_entities(
     )
 
     async def total(path: str, *, if_absent: int) -> int:
-        counts = await asyncio.gather(
-            *(
-                _count(
-                    session=session,
-                    base_url=base_url,
-                    path=prefix + path,
-                    settings=settings,
-                    if_absent=if_absent,
-                )
-                for prefix in prefixes
+        counts = await _together(
+            _count(
+                session=session,
+                base_url=base_url,
+                path=prefix + path,
+                settings=settings,
+                if_absent=if_absent,
             )
+            for prefix in prefixes
         )
         return sum(counts)
 
     async def listing(path: str) -> list[list[admin_api.Page] | None]:
-        return await asyncio.gather(
-            *(
-                _pages(session=session, base_url=base_url, path=prefix + path, settings=settings)
-                for prefix in prefixes
-            )
+        return await _together(
+            _pages(session=session, base_url=base_url, path=prefix + path, settings=settings)
+            for prefix in prefixes
         )
 
     async def dp_count() -> int | None:
@@ -358,25 +387,24 @@ async def count_entities(
             if_absent=0,
         )
 
-    services, route_pages, consumers, plugin_pages, rbac_users, dps = await asyncio.gather(
-        total("/services", if_absent=0),
-        listing("/routes"),
-        total("/consumers", if_absent=0),
-        listing("/plugins"),
-        total("/rbac/users", if_absent=0),
-        dp_count(),
-    )
-    routes = _items(route_pages, admin_api.Route, what="/routes")
+    async with _requests() as group:
+        services = group.create_task(total("/services", if_absent=0))
+        route_pages = group.create_task(listing("/routes"))
+        consumers = group.create_task(total("/consumers", if_absent=0))
+        plugin_pages = group.create_task(listing("/plugins"))
+        rbac_users = group.create_task(total("/rbac/users", if_absent=0))
+        dps = group.create_task(dp_count())
+    routes = _items(route_pages.result(), admin_api.Route, what="/routes")
     serviceless = {route.id for route in routes if route.service is None}
     return models.EntityCounts(
-        services=services,
+        services=services.result(),
         routes=len(routes),
-        consumers=consumers,
+        consumers=consumers.result(),
         workspaces=len(workspaces) if workspace_pages is not None else 1,
-        rbac_users=rbac_users,
+        rbac_users=rbac_users.result(),
         plugins=plugins.usage(
-            _items(plugin_pages, admin_api.Plugin, what="/plugins"),
+            _items(plugin_pages.result(), admin_api.Plugin, what="/plugins"),
             serviceless_routes=serviceless,
         ),
-        data_planes=dps,
+        data_planes=dps.result(),
     )
