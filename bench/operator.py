@@ -24,12 +24,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import psutil
-import yaml
 
+from license_report.api import crd
 from license_report.reconcile import kube
 from license_report.sim import kubeapi, process
 
-ROOT = pathlib.Path(__file__).parents[1]
 LABELS = {"app.kubernetes.io/name": "kong", "app.kubernetes.io/instance": "bench"}
 
 
@@ -94,11 +93,7 @@ async def _one(
 async def operator_and_api() -> AsyncIterator[tuple[kubeapi.KubeAPI, kube.Clients, Sampler]]:
     """The emulated API server here, ``license-report run`` in a child process, its RSS sampler."""
     async with kubeapi.serve() as api:
-        api.register_crd(
-            yaml.safe_load(
-                (ROOT / "crds" / "licensereportrequests.licensereport.io.yaml").read_text()
-            )
-        )
+        api.register_crd(crd.definition())
         api.put(kubeapi.make_namespace("license-report"))
         for index in range(20):
             api.put(kubeapi.make_node(f"machine-{index}", cpu=8))

@@ -136,6 +136,7 @@ def template(
     *args: str | pathlib.Path,
     chart: pathlib.Path = CHART,
     check: bool = True,
+    **kwargs: Any,
 ) -> subprocess.CompletedProcess[str]:
     """``helm template`` of the chart, as release ``lro`` in namespace ``license-report``.
     Values go in as JSON (which is YAML) on stdin: exact types, unlike ``--set``."""
@@ -151,6 +152,7 @@ def template(
         *args,
         check=check,
         input=json.dumps(values or {}),
+        **kwargs,
     )
 
 

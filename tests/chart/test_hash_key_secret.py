@@ -46,28 +46,16 @@ def test_the_secret_is_kept_on_uninstall_and_named_to_the_operator() -> None:
     assert args[args.index("--hash-key-secret") + 1] == SECRET
 
 
-def _server_side(
-    server: chart.DiscoveryServer, env: dict[str, str]
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            str(chart.binary("helm")),
-            "template",
-            chart.RELEASE,
-            str(chart.CHART),
-            "--namespace",
-            chart.NAMESPACE,
-            "--dry-run=server",
-            # The test server serves discovery, not the OpenAPI documents.
-            "--disable-openapi-validation",
-            "--show-only",
-            "templates/hash-key-secret.yaml",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
+def _server_side(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return chart.template(
+        None,
+        "--dry-run=server",
+        # The test server serves discovery, not the OpenAPI documents.
+        "--disable-openapi-validation",
+        "--show-only",
+        "templates/hash-key-secret.yaml",
         check=False,
+        env=env,
     )
 
 
@@ -92,7 +80,7 @@ def test_an_existing_key_is_reused_byte_for_byte(
             "data": {"key": base64.b64encode(previous.encode()).decode()},
         }
     )
-    result = _server_side(api_server, kube_env)
+    result = _server_side(kube_env)
     assert result.returncode == 0, result.stderr
     assert _key(chart.one(chart.documents(result.stdout), "Secret", SECRET)) == previous
     secret_path = f"/api/v1/namespaces/{chart.NAMESPACE}/secrets/{SECRET}"
@@ -103,7 +91,7 @@ def test_an_existing_key_is_reused_byte_for_byte(
 def test_with_a_cluster_but_no_secret_a_new_key_is_made(
     api_server: chart.DiscoveryServer, kube_env: dict[str, str]
 ) -> None:
-    result = _server_side(api_server, kube_env)
+    result = _server_side(kube_env)
     assert result.returncode == 0, result.stderr
     assert HEX64.match(_key(chart.one(chart.documents(result.stdout), "Secret", SECRET)))
 

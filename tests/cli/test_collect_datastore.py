@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import pathlib
+import subprocess
 
 from license_report.sim import process, seed
 from license_report.sources import datastore
@@ -13,16 +14,27 @@ from tests.conftest import Seeder
 from tests.expected import monthly_totals, plugin_figures, tiers
 
 
-def _args(
-    fleet: dict[str, object], settings: datastore.DatastoreSettings, password_file: pathlib.Path
-) -> list[str]:
-    nodes = fleet["nodes"]
-    assert isinstance(nodes, list)
-    return [
-        *(arg for n in nodes for arg in ("--node", f"{n['name']}={n['url']}")),
-        "--datastore", f"postgresql://{settings.user}@{settings.host}:{settings.port}/{settings.database}",
-        "--datastore-password-file", str(password_file),
-    ]  # fmt: skip
+def _collect(
+    cli: Runner,
+    settings: datastore.DatastoreSettings,
+    tmp_path: pathlib.Path,
+    *args: str,
+    nodes: int,
+    password: str | None,
+) -> subprocess.CompletedProcess[str]:
+    """``collect`` from ``nodes`` DB-mode nodes and the datastore, password from a file,
+    into tmp_path/out."""
+    password_file = tmp_path / "pg-password"
+    password_file.write_text(f"{password}\n")
+    with process.spawn_fleet(count=nodes, mode="ee-db") as fleet:
+        return cli(
+            "collect",
+            *(arg for n in fleet["nodes"] for arg in ("--node", f"{n['name']}={n['url']}")),
+            "--datastore", f"postgresql://{settings.user}@{settings.host}:{settings.port}/{settings.database}",
+            "--datastore-password-file", str(password_file),
+            *args,
+            "--out", str(tmp_path / "out"),
+        )  # fmt: skip
 
 
 def test_db_mode_reports_the_datastore_figures(
@@ -34,10 +46,7 @@ def test_db_mode_reports_the_datastore_figures(
     now = datetime.datetime.now(datetime.UTC)
     definition = seed.sample_seed(now=now.date(), nodes=3, months=14)
     seeded(definition)
-    password_file = tmp_path / "pg-password"
-    password_file.write_text(f"{kong_db.password}\n")
-    with process.spawn_fleet(count=3, mode="ee-db") as fleet:
-        done = cli("collect", *_args(fleet, kong_db, password_file), "--out", str(tmp_path / "out"))
+    done = _collect(cli, kong_db, tmp_path, nodes=3, password=kong_db.password)
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert {c["bucket"]: c["request_count"] for c in report["counters"]} == monthly_totals(
@@ -56,13 +65,9 @@ def test_db_mode_in_kong_3_5_format_reports_the_seeded_plugins(
     now = datetime.datetime.now(datetime.UTC)
     definition = seed.sample_seed(now=now.date(), nodes=2, months=14)
     seeded(definition)
-    password_file = tmp_path / "pg-password"
-    password_file.write_text(f"{kong_db.password}\n")
-    with process.spawn_fleet(count=2, mode="ee-db") as fleet:
-        done = cli(
-            "collect", *_args(fleet, kong_db, password_file), "--format", "kong-3.5",
-            "--out", str(tmp_path / "out"),
-        )  # fmt: skip
+    done = _collect(
+        cli, kong_db, tmp_path, "--format", "kong-3.5", nodes=2, password=kong_db.password
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     expected = monthly_totals(definition, months=12, now=now)
@@ -82,10 +87,7 @@ def test_db_mode_in_kong_3_5_format_reports_the_seeded_plugins(
 def test_a_wrong_password_fails_without_showing_it(
     cli: Runner, kong_db: datastore.DatastoreSettings, tmp_path: pathlib.Path
 ) -> None:
-    password_file = tmp_path / "pg-password"
-    password_file.write_text("not-the-password-Zq9\n")
-    with process.spawn_fleet(count=1, mode="ee-db") as fleet:
-        done = cli("collect", *_args(fleet, kong_db, password_file), "--out", str(tmp_path / "out"))
+    done = _collect(cli, kong_db, tmp_path, nodes=1, password="not-the-password-Zq9")
     assert done.returncode == 1
     assert "password authentication failed" in done.stderr
     assert "not-the-password-Zq9" not in done.stderr + done.stdout

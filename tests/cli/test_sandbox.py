@@ -26,7 +26,7 @@ import psutil
 import pytest
 
 from license_report.sim import seed, tools
-from tests.cli.conftest import EXECUTABLE, Runner, SandboxProcess, sandbox_env
+from tests.cli.conftest import Runner, SandboxProcess
 from tests.expected import monthly_totals
 
 Start = Callable[..., SandboxProcess]
@@ -268,20 +268,13 @@ def test_a_taken_port_is_a_usage_error_before_anything_starts(
     assert list(short_tmpdir.iterdir()) == []
 
 
-def test_a_missing_extra_is_named(short_tmpdir: pathlib.Path, tmp_path: pathlib.Path) -> None:
+def test_a_missing_extra_is_named(
+    cli: Runner, short_tmpdir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
     shadow = tmp_path / "shadow" / "kmock"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('not installed')\n")
-    env = sandbox_env(short_tmpdir, tmp_path / "config")
-    env["PYTHONPATH"] = str(shadow.parent)
-    done = subprocess.run(
-        [str(EXECUTABLE), "sandbox"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    done = cli("sandbox", env={"TMPDIR": str(short_tmpdir), "PYTHONPATH": str(shadow.parent)})
     assert done.returncode == 2
     assert "extra 'sandbox' (missing: kmock)" in done.stderr
     assert "pip install" in done.stderr

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from typing import Any
 
 import aiohttp
+import kmock
 import pytest
 import yaml
 
@@ -70,16 +71,12 @@ class Operator:
 
     clients: kube.Clients
     settings: run.Settings
-    namespaces: Sequence[str] = ()
     clock: operator_context.Clock = dataclasses.field(default_factory=operator_context.SystemClock)
     thread: operating.OperatorThread | None = None
 
     async def start(self) -> None:
         context = operator_context.Context(
-            clients=self.clients,
-            settings=self.settings,
-            namespaces=tuple(self.namespaces),
-            clock=self.clock,
+            clients=self.clients, settings=self.settings, clock=self.clock
         )
         self.thread = operating.OperatorThread(context=context)
         await self.thread.start(timeout=20)
@@ -94,6 +91,12 @@ class Operator:
 def operator_clients(api: kubeapi.KubeAPI) -> kube.Clients:
     """The operator's own clients: its calls show in ``api.requests`` by their User-Agent."""
     return kube.Clients.from_api_client(api.client(), user_agent=kube.USER_AGENT)
+
+
+def by_operator(request: kmock.Request) -> bool:
+    """Sent by the operator's own client (kopf's requests say ``kopf/<version>``)."""
+    agent = next((v for k, v in request.headers.items() if k.lower() == "user-agent"), "")
+    return agent == kube.USER_AGENT
 
 
 @dataclasses.dataclass
@@ -238,6 +241,18 @@ def gateway_nodes(count: int = 2, *, latency: float = 0.0) -> list[sim.SimNode]:
     ]
 
 
+def gateway_spec(**extra: Any) -> dict[str, Any]:
+    """A ``spec`` selecting the pods ``deploy`` registers, on their ``admin`` port; ``extra``
+    adds the other fields."""
+    return {
+        "gateway": {
+            "selector": {"matchLabels": dict(KONG_LABELS)},
+            "adminApi": {"portName": "admin"},
+        },
+        **extra,
+    }
+
+
 def datastore_spec(host: str, port: int, database: str) -> dict[str, Any]:
     """``spec.datastore`` for a test PostgreSQL, its password in Secret ``kong-pg``."""
     return {
@@ -273,15 +288,7 @@ def request(
         "apiVersion": f"{v1alpha1.GROUP}/{v1alpha1.VERSION}",
         "kind": v1alpha1.KIND,
         "metadata": {"name": name, "namespace": namespace},
-        "spec": dict(
-            spec
-            or {
-                "gateway": {
-                    "selector": {"matchLabels": KONG_LABELS},
-                    "adminApi": {"portName": "admin"},
-                }
-            }
-        ),
+        "spec": dict(spec or gateway_spec()),
     }
     if annotations:
         body["metadata"]["annotations"] = dict(annotations)
@@ -326,6 +333,17 @@ async def patch(
     )
 
 
+async def delete(clients: kube.Clients, name: str, namespace: str = "kong") -> None:
+    await kube.call(
+        clients.custom.delete_namespaced_custom_object,
+        v1alpha1.GROUP,
+        v1alpha1.VERSION,
+        namespace,
+        v1alpha1.PLURAL,
+        name,
+    )
+
+
 async def wait_for(
     check: Callable[[], Awaitable[Any]], *, timeout: float = 30.0, what: str = "condition"
 ) -> Any:
@@ -347,13 +365,19 @@ async def wait_phase(
     *,
     namespace: str = "kong",
     generation: int | None = None,
+    rerun: str | None = None,
     timeout: float = 30.0,
 ) -> dict[str, Any]:
+    """The request once in one of ``phases``, having observed ``generation`` and the
+    ``licensereport.io/rerun`` value ``rerun`` when they are given."""
+
     async def check() -> dict[str, Any] | None:
         obj = await get(clients, name, namespace)
         status = obj.get("status") or {}
-        if status.get("phase") in phases and (
-            generation is None or status.get("observedGeneration") == generation
+        if (
+            status.get("phase") in phases
+            and (generation is None or status.get("observedGeneration") == generation)
+            and (rerun is None or status.get("observedRerun") == rerun)
         ):
             return obj
         return None

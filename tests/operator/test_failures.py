@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
+import hmac
 import json
 import pathlib
 from typing import Any
@@ -17,11 +19,15 @@ from license_report.sim import kubeapi, postgres, seed
 from tests.conftest import KONG_PASSWORD, FleetFactory
 from tests.operator.conftest import (
     KONG_LABELS,
+    OPERATOR_NAMESPACE,
     Operator,
+    by_operator,
     consistent_report,
     create,
     datastore_spec,
     deploy,
+    gateway_nodes,
+    gateway_spec,
     get,
     patch,
     report_config_maps,
@@ -32,13 +38,6 @@ from tests.operator.conftest import (
 )
 
 MONTH = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
-
-
-def _nodes(count: int = 3) -> list[sim.SimNode]:
-    return [
-        sim.SimNode(name=f"gw-{i}", mode=sim.Mode.EE_DBLESS, counters={MONTH: 10})
-        for i in range(count)
-    ]
 
 
 def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
@@ -54,7 +53,7 @@ async def _events(clients: kube.Clients, name: str) -> list[tuple[str, str]]:
 async def test_a_pod_down_and_a_pod_not_ready_degrade_the_report_and_are_named(
     api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
 ) -> None:
-    nodes = _nodes()
+    nodes = gateway_nodes(3)
     nodes[2].refuse = True  # gw-2 does not listen
     async with fleet(nodes) as running:
         deploy(api, running)
@@ -90,7 +89,7 @@ async def test_a_pod_down_and_a_pod_not_ready_degrade_the_report_and_are_named(
 async def test_datastore_down_is_retried_then_failed_and_the_last_report_stays(
     api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
 ) -> None:
-    async with fleet(_nodes()) as running:
+    async with fleet(gateway_nodes(3)) as running:
         deploy(api, running)
         await create(clients, request("db"))
         good = await wait_phase(clients, "db", {"Succeeded"})
@@ -120,11 +119,11 @@ async def test_datastore_down_is_retried_then_failed_and_the_last_report_stays(
 async def test_a_missing_secret_shows_at_once_and_the_run_goes_on_when_it_appears(
     api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
 ) -> None:
-    spec = {
-        "gateway": {"selector": {"matchLabels": KONG_LABELS}, "adminApi": {"portName": "admin"}},
-        "license": {"secretRef": {"name": "kong-license"}},
-    }
-    async with fleet(_nodes()) as running:
+    # A hash key of our own: the report's license_key is then a figure worked out here.
+    hash_key = "0123456789abcdef" * 2
+    api.put(secret("license-report-hash-key", {"key": hash_key}, namespace=OPERATOR_NAMESPACE))
+    spec = gateway_spec(license={"secretRef": {"name": "kong-license"}})
+    async with fleet(gateway_nodes(3)) as running:
         deploy(api, running)
         await create(clients, request("lic", spec=spec))
 
@@ -145,7 +144,8 @@ async def test_a_missing_secret_shows_at_once_and_the_run_goes_on_when_it_appear
         api.put(secret("kong-license", {"license": json.dumps(license_json)}))
         done = await wait_phase(clients, "lic", {"Succeeded"})
     (config_map,) = await report_config_maps(clients)
-    assert json.loads(config_map.data["report.json"])["license_key"] not in ("UNLICENSED", "K-123")
+    hashed = hmac.new(hash_key.encode(), b"K-123", hashlib.sha256).hexdigest()
+    assert json.loads(config_map.data["report.json"])["license_key"] == hashed
     assert done["status"]["phase"] == "Succeeded"
 
 
@@ -153,11 +153,8 @@ async def test_a_malformed_license_fails_at_once_naming_secret_and_field(
     api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
 ) -> None:
     api.put(secret("bad-license", {"license": '{"license": {"payload": {}}}'}))
-    spec = {
-        "gateway": {"selector": {"matchLabels": KONG_LABELS}, "adminApi": {"portName": "admin"}},
-        "license": {"secretRef": {"name": "bad-license"}},
-    }
-    async with fleet(_nodes()) as running:
+    spec = gateway_spec(license={"secretRef": {"name": "bad-license"}})
+    async with fleet(gateway_nodes(3)) as running:
         deploy(api, running)
         await create(clients, request("badlic", spec=spec))
         failed = await wait_phase(clients, "badlic", {"Failed"}, timeout=10)
@@ -190,15 +187,14 @@ async def test_nodes_not_readable_are_said_and_cores_come_from_the_gateways(
 async def test_a_pod_gone_between_discovery_and_collection_is_named_and_the_others_counted(
     api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
 ) -> None:
-    nodes = _nodes()
+    nodes = gateway_nodes(3)
     async with fleet(nodes) as running:
         deploy(api, running)
         gone: list[str] = []
 
         def lists_pods(request: kmock.Request) -> bool:
-            agent = next((v for k, v in request.headers.items() if k.lower() == "user-agent"), "")
             return (
-                agent == kube.USER_AGENT
+                by_operator(request)
                 and request.method == kmock.method.GET
                 and request.resource is not None
                 and request.resource.plural == "pods"
@@ -251,13 +247,7 @@ async def test_the_datastore_killed_mid_run_fails_the_run_and_keeps_the_last_rep
         nodes = [
             sim.SimNode(name=f"kong-{i}", mode=sim.Mode.EE_DB, datastore=shared) for i in range(2)
         ]
-        spec = {
-            "gateway": {
-                "selector": {"matchLabels": KONG_LABELS},
-                "adminApi": {"portName": "admin"},
-            },
-            "datastore": datastore_spec(started.host, started.port, database),
-        }
+        spec = gateway_spec(datastore=datastore_spec(started.host, started.port, database))
         async with fleet(nodes) as running:
             deploy(api, running)
             await create(clients, request("db", spec=spec))

@@ -13,32 +13,24 @@ import aiohttp
 import prometheus_client
 from prometheus_client import parser
 
-from license_report.api import v1alpha1
 from license_report.handlers import metrics
 from license_report.reconcile import kube
-from license_report.sim import kong as sim
 from license_report.sim import kubeapi
 from tests.conftest import FleetFactory
 from tests.operator.conftest import (
     OperatorProcess,
     create,
+    delete,
     deploy,
+    gateway_nodes,
     get,
     request,
     wait_for,
     wait_phase,
 )
 
-MONTH = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
-
 #: (sample name, its labels as sorted pairs) -> value
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def _nodes() -> list[sim.SimNode]:
-    return [
-        sim.SimNode(name=f"gw-{i}", mode=sim.Mode.EE_DBLESS, counters={MONTH: 10}) for i in range(2)
-    ]
 
 
 async def scrape(url: str) -> tuple[Samples, dict[str, str]]:
@@ -73,17 +65,6 @@ def of_request(samples: Samples, name: str, request_name: str) -> list[dict[str,
     return [labels for labels in labelsets(samples, name) if labels["name"] == request_name]
 
 
-async def delete(clients: kube.Clients, name: str) -> None:
-    await kube.call(
-        clients.custom.delete_namespaced_custom_object,
-        v1alpha1.GROUP,
-        v1alpha1.VERSION,
-        "kong",
-        v1alpha1.PLURAL,
-        name,
-    )
-
-
 def completed_at(obj: Mapping[str, Any]) -> float:
     return datetime.datetime.fromisoformat(obj["status"]["completedAt"]).timestamp()
 
@@ -112,7 +93,7 @@ async def test_runs_retries_durations_and_request_gauges_are_scraped_and_forgott
     assert not [key for key in samples if ("namespace", "kong") in key[1]]
 
     before = time.time()
-    async with fleet(_nodes()) as running:
+    async with fleet(gateway_nodes()) as running:
         deploy(api, running)
         # Matched by "partial" (name=kong only) and not by "good" (name and instance).
         api.put(
@@ -214,7 +195,7 @@ async def test_a_restarted_operator_takes_the_request_gauges_from_the_status(
     """Killed after a report, the next operator does not run it again (no run counted) but
     shows its last success time (the status' completedAt) and pod figures at once, instead
     of nothing until the next run."""
-    async with fleet(_nodes()) as running:
+    async with fleet(gateway_nodes()) as running:
         deploy(api, running)
         await operator_process.start()
         await create(clients, request("monthly"))

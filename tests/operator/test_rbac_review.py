@@ -27,11 +27,11 @@ from license_report.sim import kubeapi
 from tests.chart import conftest as chart
 from tests.conftest import FleetFactory
 from tests.operator.conftest import (
-    KONG_LABELS,
     FastClock,
     Operator,
     create,
     deploy,
+    gateway_spec,
     get,
     patch,
     report_config_maps,
@@ -107,10 +107,7 @@ async def test_every_call_is_allowed_and_every_grant_is_used(
         "license": {"payload": {"license_key": "K", "license_expiration_date": "2030-01-01"}}
     }
     api.put(secret("kong-license", {"license": json.dumps(license_json)}))
-    spec = {
-        "gateway": {"selector": {"matchLabels": KONG_LABELS}, "adminApi": {"portName": "admin"}},
-        "license": {"secretRef": {"name": "kong-license"}},
-    }
+    spec = gateway_spec(license={"secretRef": {"name": "kong-license"}})
     nodes = [
         sim.SimNode(name=name, mode=sim.Mode.EE_DBLESS, counters={month: 1})
         for name in ("gw", "gw-gone")
@@ -124,12 +121,7 @@ async def test_every_call_is_allowed_and_every_grant_is_used(
         await patch(
             clients, "rbac", {"metadata": {"annotations": {"licensereport.io/rerun": "again"}}}
         )
-
-        async def rerun() -> bool:
-            status: dict[str, str] = (await get(clients, "rbac")).get("status", {})
-            return status.get("observedRerun") == "again" and status.get("phase") == "Succeeded"
-
-        await wait_for(rerun, what="the rerun")
+        await wait_phase(clients, "rbac", {"Succeeded"}, rerun="again")
         # The rerun's one part in the other set; the first run's two parts emptied.
         holding = [cm for cm in await report_config_maps(clients) if cm.data]
         assert len(holding) == 2

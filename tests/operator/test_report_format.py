@@ -19,12 +19,12 @@ from license_report.sources import datastore
 from tests.conftest import FleetFactory, Seeder
 from tests.expected import monthly_totals, plugin_figures, tiers
 from tests.operator.conftest import (
-    KONG_LABELS,
     Operator,
     consistent_report,
     create,
     datastore_spec,
     deploy,
+    gateway_spec,
     report_config_maps,
     request,
     secret,
@@ -42,12 +42,11 @@ def _pem(key: ed25519.Ed25519PrivateKey) -> str:
 
 
 def _spec(**extra: object) -> dict[str, object]:
-    return {
-        "gateway": {"selector": {"matchLabels": KONG_LABELS}, "adminApi": {"portName": "admin"}},
-        "report": {"format": "kong-3.5"},
-        "signing": {"secretRef": {"name": SIGNING_SECRET, "key": SIGNING_KEY}},
+    return gateway_spec(
+        report={"format": "kong-3.5"},
+        signing={"secretRef": {"name": SIGNING_SECRET, "key": SIGNING_KEY}},
         **extra,
-    }
+    )
 
 
 async def test_a_signed_kong_3_5_report_of_the_seeded_datastore(

@@ -27,6 +27,7 @@ from tests.conftest import FleetFactory
 from tests.operator.conftest import (
     Operator,
     OperatorProcess,
+    by_operator,
     consistent_report,
     create,
     deploy,
@@ -45,12 +46,6 @@ TERMINAL = {"Succeeded", "Degraded", "Failed"}
 
 
 # --- what a request is -------------------------------------------------------------------
-
-
-def _by_operator(request: kmock.Request) -> bool:
-    """Sent by the operator's own client (kopf's requests say ``kopf/<version>``)."""
-    agent = next((v for k, v in request.headers.items() if k.lower() == "user-agent"), "")
-    return agent == kube.USER_AGENT
 
 
 def _method(request: kmock.Request) -> str:
@@ -86,7 +81,7 @@ def _is(request: kmock.Request, method: str, plural: str, subresource: str | Non
 
 def _final_status(request: kmock.Request) -> bool:
     return (
-        _by_operator(request)
+        by_operator(request)
         and _is(request, "PATCH", v1alpha1.PLURAL, "status")
         and _phase(request) in TERMINAL
     )
@@ -140,7 +135,7 @@ async def test_killed_at_each_step_of_a_run_and_restarted_makes_exactly_one_repo
     caught = asyncio.Event()
 
     def writes_config_map(request: kmock.Request) -> bool:
-        return armed and _by_operator(request) and _is(request, "POST", "configmaps")
+        return armed and by_operator(request) and _is(request, "POST", "configmaps")
 
     def finishes(request: kmock.Request) -> bool:
         return armed and _final_status(request)
@@ -219,7 +214,7 @@ class _FlakyWrites:
         self.api.emulator[self.matches] << self.answer
 
     def matches(self, request: kmock.Request) -> bool:
-        return _by_operator(request) and _method(request) in self.methods
+        return by_operator(request) and _method(request) in self.methods
 
     async def answer(self, request: kmock.Request) -> kmock.Payload:
         write = _write(request)

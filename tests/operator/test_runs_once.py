@@ -11,9 +11,9 @@ from tests.conftest import FleetFactory
 from tests.operator.conftest import (
     Operator,
     create,
+    delete,
     deploy,
     gateway_nodes,
-    get,
     patch,
     report_config_maps,
     request,
@@ -52,14 +52,7 @@ async def test_spec_change_and_rerun_annotation_each_make_one_new_report(
         await patch(
             clients, "r", {"metadata": {"annotations": {"licensereport.io/rerun": "2026-11-27"}}}
         )
-
-        async def rerun_done() -> bool:
-            status: dict[str, str] = (await get(clients, "r")).get("status", {})
-            return (
-                status.get("observedRerun") == "2026-11-27" and status.get("phase") == "Succeeded"
-            )
-
-        await wait_for(rerun_done, what="the rerun")
+        await wait_phase(clients, "r", {"Succeeded"}, rerun="2026-11-27")
         assert await _runs(clients) == ["2/2026-11-27"]  # rewritten in place: still one ConfigMap
 
 
@@ -84,14 +77,7 @@ async def test_deleting_the_request_deletes_its_report(
         deploy(api, running)
         await create(clients, request("gone"))
         await wait_phase(clients, "gone", {"Succeeded"})
-    await kube.call(
-        clients.custom.delete_namespaced_custom_object,
-        "licensereport.io",
-        "v1alpha1",
-        "kong",
-        "licensereportrequests",
-        "gone",
-    )
+    await delete(clients, "gone")
 
     async def collected() -> bool:
         return not await report_config_maps(clients)

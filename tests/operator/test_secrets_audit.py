@@ -36,7 +36,6 @@ from tests.operator.conftest import (
     patch,
     request,
     secret,
-    wait_for,
     wait_phase,
 )
 
@@ -155,14 +154,7 @@ async def test_no_secret_reaches_logs_events_status_or_reports(
             "audit",
             {"metadata": {"annotations": {"licensereport.io/rerun": "wrong-password"}}},
         )
-
-        async def failed() -> bool:
-            status: dict[str, str] = (await get(clients, "audit")).get("status", {})
-            return (
-                status.get("observedRerun") == "wrong-password" and status.get("phase") == "Failed"
-            )
-
-        await wait_for(failed, what="the wrong password to fail the run")
+        await wait_phase(clients, "audit", {"Failed"}, rerun="wrong-password")
 
     written = await _everything_written(clients, "audit")
     said = caplog.text

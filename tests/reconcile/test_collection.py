@@ -10,22 +10,10 @@ from license_report.reconcile import collection
 from license_report.report import hashing, models, packaging
 from license_report.sim import kong as sim
 from license_report.sim import seed
-from license_report.sources import datastore, kong, license
-from tests.conftest import FleetFactory
+from license_report.sources import datastore, license
+from tests.conftest import FleetFactory, Seeder
 from tests.expected import NOW, monthly_totals
-from tests.reconcile.conftest import KEY, Seeder
-
-
-def _request(running: sim.Fleet, **options: object) -> collection.Request:
-    targets = [models.Target(name=n.name, url=running.url(n)) for n in running.nodes]
-    values: dict[str, object] = {
-        "targets": targets,
-        "hash_key": KEY,
-        "admin_api": kong.Settings(timeout=1.0),
-        "now": NOW,
-    }
-    values.update(options)
-    return collection.Request(**values)  # type: ignore[arg-type]
+from tests.reconcile.conftest import KEY, collection_request
 
 
 def _counters(result: models.Collection) -> dict[str, int]:
@@ -41,7 +29,7 @@ async def test_db_mode_counts_the_datastore_once(fleet: FleetFactory, seeded: Se
     shared = sim.Datastore(counters=expected, services=9, workspaces=3, rbac_users=2)
     nodes = [sim.SimNode(name=f"kong-{i}", mode=sim.Mode.EE_DB, datastore=shared) for i in range(3)]
     async with fleet(nodes) as running:
-        result = await collection.collect(_request(running, database=settings))
+        result = await collection.collect(collection_request(running, database=settings))
     assert _counters(result) == expected
     assert len(result.report.counters) == 13  # 12 months + UNKNOWN; months 13 and 14 dropped
     report = result.report
@@ -73,7 +61,7 @@ async def test_dbless_enterprise_sums_nodes_and_counts_through_the_admin_api(
         ),
     ]
     async with fleet(nodes) as running:
-        result = await collection.collect(_request(running))
+        result = await collection.collect(collection_request(running))
     assert _counters(result) == {"2026-10": 7, "2026-11": 16, "UNKNOWN": 1}
     assert result.report.services_count == 2500
     assert result.routes_count == 30
@@ -84,7 +72,7 @@ async def test_dbless_enterprise_sums_nodes_and_counts_through_the_admin_api(
 async def test_oss_reports_no_counters_and_says_why(fleet: FleetFactory) -> None:
     nodes = [sim.SimNode(name=f"oss-{i}", mode=sim.Mode.OSS_DBLESS, services=3) for i in range(2)]
     async with fleet(nodes) as running:
-        result = await collection.collect(_request(running))
+        result = await collection.collect(collection_request(running))
     assert result.report.counters == []
     assert result.report.kong_version == "3.9.1"
     assert result.report.license_key == "UNLICENSED"
@@ -98,7 +86,7 @@ async def test_a_node_down_degrades_and_is_named(fleet: FleetFactory) -> None:
         sim.SimNode(name="down", mode=sim.Mode.EE_DBLESS, counters={"2026-11": 500}, refuse=True),
     ]
     async with fleet(nodes) as running:
-        result = await collection.collect(_request(running))
+        result = await collection.collect(collection_request(running))
     assert result.outcome is models.Outcome.DEGRADED
     assert [(f.pod, f.reason) for f in result.failures] == [
         ("down", models.FailureReason.CONNECTION_REFUSED)
@@ -111,7 +99,7 @@ async def test_no_node_reached_fails_and_names_every_node(fleet: FleetFactory) -
     nodes = [sim.SimNode(name=f"n{i}", mode=sim.Mode.OSS_DBLESS, refuse=True) for i in range(2)]
     async with fleet(nodes) as running:
         with pytest.raises(collection.CollectionFailed, match="none of the 2") as caught:
-            await collection.collect(_request(running))
+            await collection.collect(collection_request(running))
     assert sorted(f.pod for f in caught.value.failures) == ["n0", "n1"]
 
 
@@ -122,7 +110,7 @@ async def test_datastore_down_is_a_transient_error(fleet: FleetFactory) -> None:
     )
     async with fleet(nodes) as running:
         with pytest.raises(datastore.DatastoreError) as caught:
-            await collection.collect(_request(running, database=unreachable))
+            await collection.collect(collection_request(running, database=unreachable))
     assert caught.value.transient
 
 
@@ -130,7 +118,9 @@ async def test_a_malformed_license_fails_before_any_node_is_asked(fleet: FleetFa
     node = sim.SimNode(name="n", mode=sim.Mode.EE_DBLESS)
     async with fleet([node]) as running:
         with pytest.raises(license.LicenseError, match=r"license\.payload\.license_key"):
-            await collection.collect(_request(running, license_text='{"license": {"payload": {}}}'))
+            await collection.collect(
+                collection_request(running, license_text='{"license": {"payload": {}}}')
+            )
     assert node.requests_seen == []
 
 
@@ -145,7 +135,7 @@ async def test_the_license_key_is_hashed_with_the_installation_key(fleet: FleetF
     async with fleet(
         [sim.SimNode(name="n", mode=sim.Mode.EE_DBLESS, license_key="RAW-KEY-123")]
     ) as running:
-        result = await collection.collect(_request(running, license_text=text))
+        result = await collection.collect(collection_request(running, license_text=text))
     assert result.report.license_key == hashing.keyed_hash(key=KEY, value="RAW-KEY-123")
     files = packaging.package(result)
     assert b"RAW-KEY-123" not in files.report_json + files.nodes_json + files.tar_bytes
@@ -169,6 +159,6 @@ async def test_cores_from_targets_are_summed_per_machine(fleet: FleetFactory) ->
                 host_uname="Linux aarch64",
             ),
         ]
-        result = await collection.collect(_request(running, targets=targets))
+        result = await collection.collect(collection_request(running, targets=targets))
     assert result.report.system_info.cores == 12
     assert result.report.system_info.uname == "Linux aarch64, Linux x86_64"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from license_report.reconcile import collection
@@ -9,24 +10,17 @@ from license_report.report import formats, hashing, models, packaging
 from license_report.sim import kong as sim
 from license_report.sim import seed
 from license_report.sources import kong
-from tests.conftest import FleetFactory
+from tests.conftest import FleetFactory, Seeder
 from tests.expected import NOW, monthly_totals, plugin_figures, tiers
-from tests.reconcile.conftest import KEY, Seeder
+from tests.reconcile.conftest import KEY, collection_request
 
 KONG_3_5 = "3.5.0.2-enterprise-edition"
 
 
 def _request(running: sim.Fleet, **options: object) -> collection.Request:
-    targets = [models.Target(name=n.name, url=running.url(n)) for n in running.nodes]
-    values: dict[str, object] = {
-        "targets": targets,
-        "hash_key": KEY,
-        "admin_api": kong.Settings(timeout=2.0),
-        "now": NOW,
-        "months": formats.KONG_3_5_MONTHS,
-    }
-    values.update(options)
-    return collection.Request(**values)  # type: ignore[arg-type]
+    return collection_request(
+        running, months=formats.KONG_3_5_MONTHS, admin_api=kong.Settings(timeout=2.0), **options
+    )
 
 
 def _reports(result: models.Collection) -> tuple[dict[str, object], dict[str, object]]:
@@ -77,7 +71,10 @@ async def test_db_mode_both_formats_from_the_seeded_datastore(
     assert report["kong_version"] == KONG_3_5
     assert str(report["db_version"]).startswith("postgres 18.")
     assert report["timestamp"] == int(NOW.timestamp())
-    assert report["checksum"] == formats.checksum(report)
+    # The documented recipe, not formats.checksum: SHA-1 of the sorted, compact JSON.
+    body = {key: value for key, value in report.items() if key != "checksum"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert report["checksum"] == hashlib.sha1(canonical.encode(), usedforsecurity=False).hexdigest()
 
 
 async def test_dbless_kong_3_5_nodes_sum_their_counters_and_list_their_plugins(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -129,28 +130,17 @@ def test_deployment_info_follows_the_mode_and_is_hybrid_with_a_control_plane() -
     )
     assert _kong_3_5(traditional)["deployment_info"] == {"type": "traditional"}
 
-    control_plane = observation("cp", database="postgres")
-    info = control_plane.info.model_copy(
-        update={"configuration": control_plane.info.configuration.model_copy(
-            update={"role": "control_plane"}
-        )}
-    )  # fmt: skip
+    plain = observation("cp", database="postgres")
+    configuration = plain.info.configuration.model_copy(update={"role": "control_plane"})
+    control_plane = dataclasses.replace(
+        plain, info=plain.info.model_copy(update={"configuration": configuration})
+    )
     hybrid_counts = COUNTS.model_copy(update={"data_planes": 4})
-    hybrid = aggregation.aggregate(
-        inputs([aggregation.NodeObservation(
-            target=control_plane.target, info=info, status=control_plane.status,
-            license_report=control_plane.license_report,
-        )], listed_counts=hybrid_counts)
-    )  # fmt: skip
+    hybrid = aggregation.aggregate(inputs([control_plane], listed_counts=hybrid_counts))
     assert _kong_3_5(hybrid)["deployment_info"] == {"type": "hybrid", "connected_dp_count": 4}
 
     # A control plane whose data planes nobody counted: Kong's nil, and a note.
-    uncounted = aggregation.aggregate(
-        inputs([aggregation.NodeObservation(
-            target=control_plane.target, info=info, status=control_plane.status,
-            license_report=control_plane.license_report,
-        )], listed_counts=COUNTS)
-    )  # fmt: skip
+    uncounted = aggregation.aggregate(inputs([control_plane], listed_counts=COUNTS))
     assert _kong_3_5(uncounted)["deployment_info"] == {"type": "hybrid"}
     assert any("data planes are not counted" in note for note in uncounted.notes)
 
@@ -187,11 +177,7 @@ def test_without_a_license_secret_a_3_5_nodes_expiration_date_is_used() -> None:
             "license": {"license_key": "RAW-KEY-9", "license_expiration_date": "2028-01-15"},
         }
     )
-    collection = aggregation.aggregate(
-        inputs([aggregation.NodeObservation(
-            target=obs.target, info=obs.info, status=obs.status, license_report=nested
-        )])
-    )  # fmt: skip
+    collection = aggregation.aggregate(inputs([dataclasses.replace(obs, license_report=nested)]))
     report = _kong_3_5(collection)
     assert report["license"] == {
         "license_key": hashing.keyed_hash(key=KEY, value="RAW-KEY-9"),

@@ -71,13 +71,7 @@ def test_signing_is_deterministic(node: ObservationFactory) -> None:
         (lambda: pem(ec.generate_private_key(ec.SECP256R1())), "an EC key"),
         (lambda: pem(ed25519.Ed25519PrivateKey.generate(), password=b"pw"), "is encrypted"),
         (
-            lambda: (
-                ed25519.Ed25519PrivateKey.generate()
-                .public_key()
-                .public_bytes(
-                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-                )
-            ),
+            lambda: signing.public_key_pem(ed25519.Ed25519PrivateKey.generate()),
             "holds a public key",
         ),
         (

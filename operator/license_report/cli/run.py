@@ -77,7 +77,6 @@ def register(commands: Any) -> None:
     )
     cmd.add_argument(
         "--operator-namespace",
-        default=_own_namespace(),
         help="where the operator keeps its hash-key Secret (default: its own namespace)",
     )
     cmd.add_argument(
@@ -175,7 +174,7 @@ def main(args: argparse.Namespace) -> int:
     configure_logging(level=args.log_level, fmt=args.log_format)
     clients = kube.Clients.from_kubeconfig(args.kubeconfig)
     settings = run.Settings(
-        namespace=args.operator_namespace,
+        namespace=_own_namespace() if args.operator_namespace is None else args.operator_namespace,
         hash_key_secret=args.hash_key_secret,
         retry_seconds=args.retry_seconds,
     )

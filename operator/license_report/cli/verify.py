@@ -16,6 +16,7 @@ file that cannot be read, a key or signature file that is not one).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import tarfile
@@ -66,7 +67,7 @@ def report_bytes(path: str) -> bytes:
     if content.lstrip()[:1] == b"{":
         return content
     try:
-        with tarfile.open(path) as tar:
+        with tarfile.open(fileobj=io.BytesIO(content)) as tar:
             member = tar.getmember(packaging.TAR_MEMBER)
             extracted = tar.extractfile(member) if member.isfile() else None
             if extracted is None or member.size > MAX_REPORT_BYTES:

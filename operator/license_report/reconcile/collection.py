@@ -8,6 +8,7 @@ operator from pods and Nodes, the CLI from flags).
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import datetime
 from collections.abc import Sequence
@@ -55,8 +56,7 @@ def _counting_order(
 ) -> list[aggregation.NodeObservation]:
     """Hybrid control planes first (they hold the configuration and know the data
     planes), then nodes serving the most common configuration, then by name."""
-    hashes = [obs.status.configuration_hash for obs in observations]
-    popularity = {h: hashes.count(h) for h in hashes}
+    popularity = collections.Counter(obs.status.configuration_hash for obs in observations)
     return sorted(
         observations,
         key=lambda obs: (

@@ -11,7 +11,7 @@ import datetime
 import logging
 from typing import Any
 
-from license_report.reconcile import kube
+from license_report.reconcile import kube, status
 
 logger = logging.getLogger(__name__)
 COMPONENT = "license-report-operator"
@@ -21,7 +21,7 @@ def body(
     obj: dict[str, Any], *, type_: str, reason: str, message: str, now: datetime.datetime
 ) -> dict[str, Any]:
     meta = obj["metadata"]
-    stamp = now.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = status.timestamp(now)
     return {
         "apiVersion": "v1",
         "kind": "Event",

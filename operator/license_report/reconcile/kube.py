@@ -59,7 +59,3 @@ class Clients:
 async def call(function: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
     """Run a blocking client call in a thread."""
     return await asyncio.to_thread(functools.partial(function, *args, **kwargs))
-
-
-def status_of(error: BaseException) -> int | None:
-    return error.status if isinstance(error, ApiException) else None

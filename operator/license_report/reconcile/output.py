@@ -215,6 +215,14 @@ def _owned_by(existing: Any, uid: str) -> bool:
     return any(ref.uid == uid for ref in existing.metadata.owner_references or [])
 
 
+def _check_ours(existing: Any, uid: str, *, namespace: str, name: str) -> None:
+    if not _owned_by(existing, uid):
+        raise NotOurs(
+            f"ConfigMap {namespace}/{name} exists and is not owned by this request; "
+            "delete it or set spec.output.configMapName"
+        )
+
+
 def part_names(config_map: Any) -> list[str]:
     """The part ConfigMaps a report ConfigMap names (as the API returns it)."""
     index = (config_map.data or {}).get(NODES_INDEX)
@@ -257,11 +265,7 @@ async def _put(
         existing = await _read(clients, name, namespace)
         if existing is None:
             raise kube.ApiException(status=409, reason=f"ConfigMap {namespace}/{name} is changing")
-    if not _owned_by(existing, uid):
-        raise NotOurs(
-            f"ConfigMap {namespace}/{name} exists and is not owned by this request; "
-            "delete it or set spec.output.configMapName"
-        )
+    _check_ours(existing, uid, namespace=namespace, name=name)
     metadata = {**config_map["metadata"], "resourceVersion": existing.metadata.resource_version}
     await kube.call(
         clients.core.replace_namespaced_config_map,
@@ -275,11 +279,8 @@ async def write(*, clients: kube.Clients, layout: Layout, uid: str) -> None:
     name = layout.main["metadata"]["name"]
     namespace = layout.main["metadata"]["namespace"]
     existing = await _read(clients, name, namespace)
-    if existing is not None and not _owned_by(existing, uid):
-        raise NotOurs(
-            f"ConfigMap {namespace}/{name} exists and is not owned by this request; "
-            "delete it or set spec.output.configMapName"
-        )
+    if existing is not None:
+        _check_ours(existing, uid, namespace=namespace, name=name)
     in_use = part_names(existing) if existing is not None else []
     slot = "b" if _slot_of(in_use) == "a" else "a"
     main, parts = layout.named(slot)

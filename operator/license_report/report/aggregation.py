@@ -136,18 +136,23 @@ def _counts(inputs: Inputs, notes: list[str]) -> models.EntityCounts | None:
     return inputs.listed_counts
 
 
+def _licensed_reports(inputs: Inputs) -> list[admin_api.NodeLicenseReport]:
+    """The nodes' own reports that name a license key (not Kong's UNLICENSED)."""
+    return [
+        obs.license_report
+        for obs in inputs.observations
+        if obs.license_report is not None
+        and obs.license_report.license_key not in (None, "", UNLICENSED)
+    ]
+
+
 def _license_expiration(inputs: Inputs) -> str | None:
     """The license's expiration date: the supplied license's, else the one Kong 3.5+
     nodes give beside the key the report names (the most common key, as for the key)."""
     if inputs.license is not None:
         expires = inputs.license.expiration_date
         return None if expires is None else expires.isoformat()
-    reports = [
-        obs.license_report
-        for obs in inputs.observations
-        if obs.license_report is not None
-        and obs.license_report.license_key not in (None, "", UNLICENSED)
-    ]
+    reports = _licensed_reports(inputs)
     if not reports:
         return None
     key, _ = _most_common(report.license_key or "" for report in reports)
@@ -174,12 +179,7 @@ def _deployment(
 
 
 def _license_key(inputs: Inputs, notes: list[str]) -> str:
-    reported = [
-        obs.license_report.license_key
-        for obs in inputs.observations
-        if obs.license_report is not None
-        and obs.license_report.license_key not in (None, "", UNLICENSED)
-    ]
+    reported = [report.license_key for report in _licensed_reports(inputs)]
     raw: str | None
     if inputs.license is not None:
         raw = inputs.license.license_key

@@ -25,7 +25,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-from license_report.report import models, plugins
+from license_report.report import aggregation, models, plugins
 
 #: Where Kong 3.5 and later put the checksum, and what the checksum leaves out.
 CHECKSUM_KEY = "checksum"
@@ -82,7 +82,7 @@ def checksum(document: Mapping[str, object]) -> str:
 def kong_3_5(collection: models.Collection) -> models.KongReport35:
     """The Kong 3.5+ report of a collection, checksum included."""
     report = collection.report
-    unlicensed = report.license_key == "UNLICENSED"
+    unlicensed = report.license_key == aggregation.UNLICENSED
     usage = collection.plugins or models.PluginUsage()
     body = models.KongReport35(
         checksum="",

@@ -286,7 +286,6 @@ def _plugins_count(figures: _Figures) -> dict[str, object]:
     tiers: dict[str, dict[str, int]] = {"free": {}, "enterprise": {}, "custom": {}}
     functions: set[object] = set()
     brokers: set[str] = set()
-    total_routes = figures.totals["routes"]
     for plugin in figures.plugins:
         tier = (
             "free"
@@ -301,7 +300,7 @@ def _plugins_count(figures: _Figures) -> dict[str, object]:
             and plugin.service is None
             and plugin.consumer is None
             and plugin.consumer_group is None
-            and _serviceless(figures, plugin.route, total_routes)
+            and _serviceless(figures, plugin.route)
         )
         if route_only and plugin.name == "aws-lambda":
             functions.add(plugin.config.get("function_name"))
@@ -317,7 +316,9 @@ def _plugins_count(figures: _Figures) -> dict[str, object]:
     }
 
 
-def _serviceless(figures: _Figures, route: int, total_routes: int) -> bool:
+def _serviceless(figures: _Figures, route: int) -> bool:
+    """Whether route ``route`` (an index from 0) has no service."""
+    total_routes = figures.totals["routes"]
     return route >= total_routes - figures.serviceless_routes or not figures.totals["services"]
 
 
@@ -399,10 +400,10 @@ def _entity(kind: str, figures: _Figures, index: int) -> dict[str, object]:
                               "connect_timeout": 60000, "read_timeout": 60000,
                               "write_timeout": 60000, "enabled": True, "tags": None}  # fmt: skip
     if kind == "routes":
-        services = figures.totals["services"]
-        service = {"id": _entity_id(scope, "services", index % services)} if services else None
-        if _serviceless(figures, index, figures.totals["routes"]):
-            service = None
+        service = None
+        if not _serviceless(figures, index):
+            services = figures.totals["services"]
+            service = {"id": _entity_id(scope, "services", index % services)}
         return common | ws | {"name": f"route-{index}", "protocols": ["http", "https"],
                               "paths": [f"/r{index}"], "methods": None, "hosts": None,
                               "strip_path": True, "preserve_host": False, "service": service,

@@ -394,6 +394,11 @@ def _md5_uuid(text: str) -> uuid.UUID:
     return uuid.UUID(hashlib.md5(text.encode(), usedforsecurity=False).hexdigest())
 
 
+def _consumer_group_id(name: str) -> uuid.UUID:
+    """A consumer group's id, the same in the datastore and on a simulated node."""
+    return uuid.uuid5(_NAMESPACE, f"consumer_group/{name}")
+
+
 def _insert_plugins(conn: Conn, plugins: tuple[Plugin, ...], *, enterprise: bool) -> None:
     default = kong_schema.DEFAULT_WORKSPACE_ID
     rows = []
@@ -401,11 +406,7 @@ def _insert_plugins(conn: Conn, plugins: tuple[Plugin, ...], *, enterprise: bool
         route = None if plugin.route is None else _md5_uuid(f"route/{plugin.route}")
         service = None if plugin.service is None else _md5_uuid(f"default/service/{plugin.service}")
         consumer = None if plugin.consumer is None else _md5_uuid(f"consumer/{plugin.consumer}")
-        group = (
-            None
-            if plugin.consumer_group is None
-            else uuid.uuid5(_NAMESPACE, f"consumer_group/{plugin.consumer_group}")
-        )
+        group = None if plugin.consumer_group is None else _consumer_group_id(plugin.consumer_group)
         # Kong's cache key: one instance of a plugin per scope and workspace.
         scope = (str(x or "") for x in (route, service, consumer, group))
         cache_key = ":".join(["plugins", plugin.name, *scope, default])
@@ -462,7 +463,7 @@ def sim_plugins(definition: Seed) -> tuple[kong.SimPlugin, ...]:
             consumer=None if plugin.consumer is None else plugin.consumer - 1,
             consumer_group=None
             if plugin.consumer_group is None
-            else str(uuid.uuid5(_NAMESPACE, f"consumer_group/{plugin.consumer_group}")),
+            else str(_consumer_group_id(plugin.consumer_group)),
             config=dict(plugin.config),
         )
         for plugin in definition.plugins

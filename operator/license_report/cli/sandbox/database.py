@@ -15,6 +15,7 @@ import secrets
 
 import psycopg
 
+from license_report.report import window
 from license_report.sim import postgres, seed
 from license_report.sources import datastore
 
@@ -55,16 +56,10 @@ def start_and_seed(*, pg: postgres.PostgresServer, pods: int, today: datetime.da
     )
 
 
-def _bucket(usage: seed.Usage) -> str:
-    return (
-        "UNKNOWN" if (usage.year, usage.month) == (0, 0) else f"{usage.year:04d}-{usage.month:02d}"
-    )
-
-
 def counters(definition: seed.Seed, *, node_id: str | None = None) -> dict[str, int]:
     """Requests per bucket, over every node (the table) or one node's rows."""
     totals: dict[str, int] = collections.defaultdict(int)
     for usage in definition.usage:
         if node_id is None or usage.node_id == node_id:
-            totals[_bucket(usage)] += usage.requests
+            totals[window.bucket_name(year=usage.year, month=usage.month)] += usage.requests
     return dict(totals)

@@ -12,7 +12,6 @@ import base64
 import collections
 import contextlib
 import datetime
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -151,7 +150,7 @@ def summary(obj: dict[str, Any], package: packaging.Package) -> str:
     current = status_of(obj)
     datastore = bool((obj.get("spec") or {}).get("datastore"))
     meta = obj["metadata"]
-    sha = hashlib.sha256(package.report_json).hexdigest()
+    sha = package.report_sha256
     checked = "matches" if sha == current.report_sha256 else "DIFFERS from"
     return "\n".join(
         [

@@ -61,10 +61,6 @@ def json_patch(target: Any, operations: Any) -> Any:
         )
     try:
         return jsonpatch.apply_patch(target, operations)
-    except jsonpatch.JsonPatchTestFailed as exc:
-        raise PatchError(
-            f"the server rejected our request due to an error: {exc}", status=422
-        ) from None
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
         raise PatchError(
             f"the server rejected our request due to an error: {exc}", status=422

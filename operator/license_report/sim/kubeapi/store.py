@@ -572,12 +572,12 @@ class Store:
             kind = self._kind_for_key(key)
             if current is None or kind is None:
                 continue
-            alive = {_meta(o).get("uid") for _, o in self._live()}
             others = [
-                ref
-                for ref in _meta(current).get("ownerReferences") or ()
-                if ref.get("uid") != uid and ref.get("uid") in alive
+                ref for ref in _meta(current).get("ownerReferences") or () if ref.get("uid") != uid
             ]
+            if others:  # only then look for live owners: a scan of every object per dependent
+                alive = {_meta(o).get("uid") for _, o in self._live()}
+                others = [ref for ref in others if ref.get("uid") in alive]
             if others:
                 self._without_owner(key, current, uid)
             else:
