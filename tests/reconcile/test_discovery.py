@@ -72,3 +72,17 @@ async def test_a_pod_without_the_named_port_is_a_failure_naming_the_port(
     assert (failure.pod, failure.message) == ("gw", "no container port named admin")
     fixed = await discovery.discover(clients=clients, namespace="kong", gateway=gateway(port=8444))
     assert fixed.targets[0].url == "http://127.2.0.1:8444"
+
+
+@pytest.mark.parametrize(
+    ("capacity", "cores"),
+    [("8", 8), ("3500m", 4), ("4000m", 4), ("4.0001", 5), ("0.5", 1), ("250m", 1), ("lots", None)],
+)
+async def test_a_node_s_cpu_capacity_is_rounded_up_to_whole_cores(
+    api: kubeapi.KubeAPI, capacity: str, cores: int | None
+) -> None:
+    api.put(kubeapi.make_node("machine", cpu=capacity))
+    api.put(kubeapi.make_pod("gw", "kong", labels=LABELS, ip="127.2.0.1", node_name="machine"))
+    clients = kube.Clients.from_api_client(api.client())
+    found = await discovery.discover(clients=clients, namespace="kong", gateway=gateway())
+    assert found.targets[0].host_cores == cores

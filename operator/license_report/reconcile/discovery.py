@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import ipaddress
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -126,7 +127,7 @@ def _cores(quantity: str) -> int | None:
     try:
         if quantity.endswith("m"):
             return max(1, -(-int(quantity[:-1]) // 1000))
-        return max(1, int(float(quantity) + 0.999))
+        return max(1, math.ceil(float(quantity)))
     except ValueError:
         return None
 
