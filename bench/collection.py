@@ -18,8 +18,8 @@ import time
 from license_report.cli import loop
 from license_report.reconcile import collection
 from license_report.report import hashing, models
-from license_report.sim import process
 from license_report.sources import kong
+from license_report_sandbox import process
 
 
 def _peak_rss_mb() -> float:

@@ -21,8 +21,8 @@ import psycopg
 
 from license_report.cli import loop
 from license_report.report import models, window
-from license_report.sim import postgres, seed
 from license_report.sources import datastore
+from license_report_sandbox import postgres, seed
 
 NOW = datetime.datetime(2026, 11, 27, tzinfo=datetime.UTC)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.operator import Sampler, operator_and_api
 from license_report.reconcile import kube
-from license_report.sim import kubeapi, process
+from license_report_sandbox import kubeapi, process
 
 TERMINAL = ("Succeeded", "Degraded", "Failed")
 

@@ -27,7 +27,7 @@ import psutil
 
 from license_report.api import crd
 from license_report.reconcile import kube
-from license_report.sim import kubeapi, process
+from license_report_sandbox import kubeapi, process
 
 LABELS = {"app.kubernetes.io/name": "kong", "app.kubernetes.io/instance": "bench"}
 

@@ -16,9 +16,9 @@ import psycopg
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from license_report.sim import kong as sim
-from license_report.sim import postgres, seed
 from license_report.sources import datastore
+from license_report_sandbox import kong as sim
+from license_report_sandbox import postgres, seed
 
 #: The ``kong`` role's password; random so that a test finding it in a message
 #: cannot pass by coincidence.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import collections
 import datetime
 
-from license_report.sim import seed
+from license_report_sandbox import seed
 
 NOW = datetime.datetime(2026, 11, 27, 15, 4, tzinfo=datetime.UTC)
 

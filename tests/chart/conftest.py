@@ -1,5 +1,5 @@
 """Fixtures for the Helm chart, image and GitOps tests: the real helm 4 and kubectl 1.33
-binaries of tools/bin (found by ``license_report.sim.tools``), rendering with named value
+binaries of the venv's tools folder (found by ``license_report_sandbox.tools``), rendering with named value
 sets, Kubernetes 1.33 schema validation, and a discovery-only API server for the commands
 that need one.
 
@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from license_report.sim import tools
+from license_report_sandbox import tools
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "license-report-operator"
@@ -104,7 +104,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
 
 @functools.cache
 def binary(name: str) -> pathlib.Path:
-    """``helm`` or ``kubectl`` from tools/bin (``make tools``), never one from $PATH."""
+    """``helm`` or ``kubectl`` from the venv's tools folder (``make tools``), never one from $PATH."""
     finders = {"helm": tools.helm_path, "kubectl": tools.kubectl_path}
     try:
         return finders[name]()

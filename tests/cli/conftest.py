@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from license_report.sim import process
+from license_report_sandbox import process
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 EXECUTABLE = pathlib.Path(sys.executable).with_name("license-report")

@@ -7,8 +7,8 @@ import json
 import pathlib
 import subprocess
 
-from license_report.sim import process, seed
 from license_report.sources import datastore
+from license_report_sandbox import process, seed
 from tests.cli.conftest import Runner
 from tests.conftest import Seeder
 from tests.expected import monthly_totals, plugin_figures, tiers

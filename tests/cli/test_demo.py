@@ -6,7 +6,7 @@ import datetime
 import json
 import pathlib
 
-from license_report.sim import seed
+from license_report_sandbox import seed
 from tests.cli.conftest import Runner
 from tests.expected import monthly_totals
 

@@ -25,7 +25,7 @@ from typing import Any
 import psutil
 import pytest
 
-from license_report.sim import seed, tools
+from license_report_sandbox import seed, tools
 from tests.cli.conftest import Runner, SandboxProcess
 from tests.expected import monthly_totals
 

@@ -26,11 +26,11 @@ import pytest
 import yaml
 
 from license_report.api import v1alpha1
-from license_report.cli.sandbox import operating
 from license_report.handlers import context as operator_context
 from license_report.reconcile import kube, run
-from license_report.sim import kong as sim
-from license_report.sim import kubeapi
+from license_report_sandbox import kong as sim
+from license_report_sandbox import kubeapi
+from license_report_sandbox.sandbox import operating
 
 CRD_FILE = (
     pathlib.Path(__file__).parents[2] / "crds" / "licensereportrequests.licensereport.io.yaml"

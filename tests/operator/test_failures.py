@@ -14,8 +14,8 @@ import kmock
 import psycopg
 
 from license_report.reconcile import kube
-from license_report.sim import kong as sim
-from license_report.sim import kubeapi, postgres, seed
+from license_report_sandbox import kong as sim
+from license_report_sandbox import kubeapi, postgres, seed
 from tests.conftest import KONG_PASSWORD, FleetFactory
 from tests.operator.conftest import (
     KONG_LABELS,

@@ -10,8 +10,8 @@ import pathlib
 import tarfile
 
 from license_report.reconcile import kube
-from license_report.sim import kong as sim
-from license_report.sim import kubeapi, tools
+from license_report_sandbox import kong as sim
+from license_report_sandbox import kubeapi, tools
 from tests.conftest import FleetFactory
 from tests.operator.conftest import Operator, create, deploy, request, wait_phase
 

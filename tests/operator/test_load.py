@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from license_report.reconcile import kube
-from license_report.sim import kong as sim
-from license_report.sim import kubeapi
+from license_report_sandbox import kong as sim
+from license_report_sandbox import kubeapi
 from tests.conftest import FleetFactory
 from tests.operator.conftest import (
     KONG_LABELS,

@@ -15,7 +15,7 @@ from prometheus_client import parser
 
 from license_report.handlers import metrics
 from license_report.reconcile import kube
-from license_report.sim import kubeapi
+from license_report_sandbox import kubeapi
 from tests.conftest import FleetFactory
 from tests.operator.conftest import (
     OperatorProcess,

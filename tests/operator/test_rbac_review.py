@@ -22,8 +22,8 @@ import pytest
 
 from license_report.handlers import context as operator_context
 from license_report.reconcile import kube, run
-from license_report.sim import kong as sim
-from license_report.sim import kubeapi
+from license_report_sandbox import kong as sim
+from license_report_sandbox import kubeapi
 from tests.chart import conftest as chart
 from tests.conftest import FleetFactory
 from tests.operator.conftest import (

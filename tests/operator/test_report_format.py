@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from license_report.reconcile import kube
 from license_report.report import formats, signing
-from license_report.sim import kong as sim
-from license_report.sim import kubeapi, seed
 from license_report.sources import datastore
+from license_report_sandbox import kong as sim
+from license_report_sandbox import kubeapi, seed
 from tests.conftest import FleetFactory, Seeder
 from tests.expected import monthly_totals, plugin_figures, tiers
 from tests.operator.conftest import (

@@ -9,9 +9,9 @@ import json
 import tarfile
 
 from license_report.reconcile import kube
-from license_report.sim import kong as sim
-from license_report.sim import kubeapi, seed
 from license_report.sources import datastore
+from license_report_sandbox import kong as sim
+from license_report_sandbox import kubeapi, seed
 from tests.conftest import FleetFactory, Seeder
 from tests.expected import monthly_totals
 from tests.operator.conftest import (

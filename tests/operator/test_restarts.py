@@ -22,7 +22,7 @@ import pytest
 
 from license_report.api import v1alpha1
 from license_report.reconcile import kube, run
-from license_report.sim import kubeapi
+from license_report_sandbox import kubeapi
 from tests.conftest import FleetFactory
 from tests.operator.conftest import (
     Operator,

@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from license_report.reconcile import kube
-from license_report.sim import kubeapi
+from license_report_sandbox import kubeapi
 from tests.conftest import FleetFactory
 from tests.operator.conftest import (
     Operator,

@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from license_report.reconcile import kube
-from license_report.sim import kong as sim
-from license_report.sim import kubeapi, seed
 from license_report.sources import datastore
+from license_report_sandbox import kong as sim
+from license_report_sandbox import kubeapi, seed
 from tests.conftest import FleetFactory, Seeder
 from tests.operator.conftest import (
     KONG_LABELS,

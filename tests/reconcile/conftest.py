@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from license_report.reconcile import collection
 from license_report.report import models
-from license_report.sim import kong as sim
 from license_report.sources import kong
+from license_report_sandbox import kong as sim
 from tests.expected import NOW
 
 KEY = b"installation-key-0123456789abcdef"

@@ -9,7 +9,7 @@ import pytest
 
 from license_report.api import v1alpha1
 from license_report.reconcile import discovery, kube
-from license_report.sim import kubeapi
+from license_report_sandbox import kubeapi
 
 LABELS = {"app.kubernetes.io/name": "kong"}
 

@@ -7,9 +7,9 @@ import json
 
 from license_report.reconcile import collection
 from license_report.report import formats, hashing, models, packaging
-from license_report.sim import kong as sim
-from license_report.sim import seed
 from license_report.sources import kong
+from license_report_sandbox import kong as sim
+from license_report_sandbox import seed
 from tests.conftest import FleetFactory, Seeder
 from tests.expected import NOW, monthly_totals, plugin_figures, tiers
 from tests.reconcile.conftest import KEY, collection_request

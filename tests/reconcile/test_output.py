@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from license_report.reconcile import kube, output
 from license_report.report import aggregation, formats, packaging, signing
-from license_report.sim import kubeapi
+from license_report_sandbox import kubeapi
 from tests.report.conftest import inputs, observation
 
 NAMESPACE = "kong"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from license_report.report import admin_api, plugins
-from license_report.sim import seed
+from license_report_sandbox import seed
 from tests.expected import NOW, plugin_figures, serviceless_routes, tiers
 
 

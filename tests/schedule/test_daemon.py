@@ -21,8 +21,8 @@ from typing import Any
 from license_report.handlers import context as operator_context
 from license_report.handlers import schedule
 from license_report.reconcile import kube, run
-from license_report.sim import kong as sim
-from license_report.sim import kubeapi
+from license_report_sandbox import kong as sim
+from license_report_sandbox import kubeapi
 from tests.conftest import FleetFactory
 from tests.operator.conftest import create, deploy, get, patch, report_config_maps, request
 

@@ -10,7 +10,7 @@ import kubernetes.client
 import pytest
 import trustme
 
-from license_report.sim import kubeapi
+from license_report_sandbox import kubeapi
 
 
 @pytest.fixture

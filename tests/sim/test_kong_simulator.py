@@ -16,7 +16,7 @@ import trustme
 from multidict import CIMultiDictProxy
 
 from license_report.report import admin_api
-from license_report.sim import kong
+from license_report_sandbox import kong
 
 JSON_TYPE = "application/json; charset=utf-8"
 
@@ -631,7 +631,7 @@ async def test_main_prints_its_fleet_and_exits_cleanly_on_sigterm(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "license_report.sim.kong",
+        "license_report_sandbox.kong",
         *("--count", "3", "--mode", "ee-dbless", "--latency", "0.01"),
         *("--bucket", "2026-10", "--first-address", "127.0.0.60"),
         stdout=asyncio.subprocess.PIPE,

@@ -27,8 +27,8 @@ import kubernetes.client
 import kubernetes.config
 import pytest
 
-from license_report.sim import kubeapi
-from license_report.sim.kubeapi import store
+from license_report_sandbox import kubeapi
+from license_report_sandbox.kubeapi import store
 
 GROUP, VERSION, PLURAL = "licensereport.io", "v1alpha1", "licensereportrequests"
 LRR_PATH = f"/apis/{GROUP}/{VERSION}/namespaces/kong/{PLURAL}"

@@ -1,4 +1,4 @@
-"""Real kubectl 1.33 (tools/bin) works against the emulator over TLS with the generated kubeconfig.
+"""Real kubectl 1.33 (``make tools``) works against the emulator over TLS with the generated kubeconfig.
 
 kubectl is the strictest everyday client: it reads discovery to resolve
 ``lrr``, fetches OpenAPI v3 to decide how to validate, computes apply patches
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from license_report.sim import kubeapi
+from license_report_sandbox import kubeapi
 
 KONG_LABELS = {"app": "kong", "app.kubernetes.io/name": "kong"}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from license_report.sim import postgres
+from license_report_sandbox import postgres
 
 
 def test_the_server_listens_on_tcp_and_checks_passwords_with_scram(

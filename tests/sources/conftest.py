@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from license_report.report import models
-from license_report.sim import kong as sim
+from license_report_sandbox import kong as sim
 
 
 def targets(running: sim.Fleet) -> list[models.Target]:

@@ -18,8 +18,8 @@ from psycopg import sql
 
 from license_report.report import models
 from license_report.report.window import Window
-from license_report.sim import kong_schema, postgres, seed
 from license_report.sources import datastore
+from license_report_sandbox import kong_schema, postgres, seed
 from tests.expected import plugin_figures
 
 NOW = datetime.datetime(2025, 3, 15, 12, 0, tzinfo=datetime.UTC)

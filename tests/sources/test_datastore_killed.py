@@ -10,8 +10,8 @@ import secrets
 import psycopg
 
 from license_report.report import window
-from license_report.sim import postgres, seed
 from license_report.sources import datastore
+from license_report_sandbox import postgres, seed
 
 WINDOW = window.Window.ending(now=datetime.datetime(2026, 11, 27, tzinfo=datetime.UTC), months=12)
 

@@ -10,9 +10,9 @@ import pytest
 import trustme
 
 from license_report.report import aggregation, models
-from license_report.sim import kong as sim
-from license_report.sim import seed
 from license_report.sources import kong
+from license_report_sandbox import kong as sim
+from license_report_sandbox import seed
 from tests.conftest import FleetFactory
 from tests.expected import NOW, plugin_figures
 from tests.sources.conftest import targets

@@ -71,17 +71,17 @@ exist as soon as something is put in them (a real server answers 404).
 
 from __future__ import annotations
 
-from license_report.sim.kubeapi.builders import (
+from license_report_sandbox.kubeapi.builders import (
     KONG_PORTS,
     make_crd,
     make_namespace,
     make_node,
     make_pod,
 )
-from license_report.sim.kubeapi.emulator import Emulator
-from license_report.sim.kubeapi.resources import Body, Column, Kind
-from license_report.sim.kubeapi.serving import KubeAPI, serve
-from license_report.sim.tools import helm_path, kubectl_path
+from license_report_sandbox.kubeapi.emulator import Emulator
+from license_report_sandbox.kubeapi.resources import Body, Column, Kind
+from license_report_sandbox.kubeapi.serving import KubeAPI, serve
+from license_report_sandbox.tools import helm_path, kubectl_path
 
 __all__ = [
     "KONG_PORTS",

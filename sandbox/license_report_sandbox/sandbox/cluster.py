@@ -13,10 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from license_report.api import crd, v1alpha1
-from license_report.cli import demo
-from license_report.cli.sandbox import database, options
-from license_report.sim import kong as sim
-from license_report.sim import kubeapi, seed
+from license_report_sandbox import demo, kubeapi, seed
+from license_report_sandbox import kong as sim
+from license_report_sandbox.sandbox import database, options
 
 NAMESPACE = "kong"
 OPERATOR_NAMESPACE = "license-report"

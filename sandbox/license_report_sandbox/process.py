@@ -16,7 +16,7 @@ def spawn_fleet(
     *, count: int, mode: str, latency: float = 0.0, services: int = 0
 ) -> Iterator[dict[str, Any]]:
     command = [
-        sys.executable, "-m", "license_report.sim.kong",
+        sys.executable, "-m", "license_report_sandbox.kong",
         "--count", str(count), "--mode", mode,
         "--latency", str(latency), "--services", str(services),
     ]  # fmt: skip

@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types import json as pg_json
 
-from license_report.sim import kong, kong_schema
+from license_report_sandbox import kong, kong_schema
 
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://licensereport.io/sim")
 

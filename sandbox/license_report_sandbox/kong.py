@@ -36,7 +36,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from license_report.sim import faults
+from license_report_sandbox import faults
 
 #: Re-exported so that a test needs one import: ``kong.Fault(latency=0.1)``.
 Fault = faults.Fault
@@ -776,7 +776,7 @@ def demo_nodes(
 def _parser() -> argparse.ArgumentParser:
     this_month = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
     parser = argparse.ArgumentParser(
-        prog="python -m license_report.sim.kong",
+        prog="python -m license_report_sandbox.kong",
         description=(
             "Run simulated Kong nodes until SIGTERM/SIGINT. Prints one JSON line "
             '{"port", "urls", "nodes": [{"name", "url", "hostname", "node_id"}]} once '

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from license_report.sim.kubeapi import errors, resources
-from license_report.sim.kubeapi.resources import Body, Kind
+from license_report_sandbox.kubeapi import errors, resources
+from license_report_sandbox.kubeapi.resources import Body, Kind
 
 #: The version this server claims (kubectl warns when client and server are more than one apart).
 SERVER_VERSION = {

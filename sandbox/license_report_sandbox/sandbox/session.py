@@ -25,7 +25,11 @@ from typing import Any, TypeVar
 from license_report.api import v1alpha1
 from license_report.cli import collect, loop
 from license_report.cli import run as run_command
-from license_report.cli.sandbox import (
+from license_report.handlers import context as operator_context
+from license_report.reconcile import kube, run
+from license_report_sandbox import kong as sim
+from license_report_sandbox import kubeapi, postgres, tools
+from license_report_sandbox.sandbox import (
     cluster,
     database,
     operating,
@@ -34,10 +38,6 @@ from license_report.cli.sandbox import (
     reporting,
     terminal,
 )
-from license_report.handlers import context as operator_context
-from license_report.reconcile import kube, run
-from license_report.sim import kong as sim
-from license_report.sim import kubeapi, postgres, tools
 
 _T = TypeVar("_T")
 

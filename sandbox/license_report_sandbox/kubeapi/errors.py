@@ -12,7 +12,7 @@ from typing import Any
 
 import kmock
 
-from license_report.sim.kubeapi import resources
+from license_report_sandbox.kubeapi import resources
 
 
 def _details(kind: resources.Kind | None, name: str | None, **extra: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 
-from license_report.sim.kubeapi.resources import Body, Kind
+from license_report_sandbox.kubeapi.resources import Body, Kind
 
 ROOT = "/openapi/v3"
 _PARAMETERS = [

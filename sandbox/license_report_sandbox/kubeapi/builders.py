@@ -13,7 +13,7 @@ import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 
-from license_report.sim.kubeapi.resources import Body
+from license_report_sandbox.kubeapi.resources import Body
 
 #: Container ports as Kong's Helm chart names them.
 KONG_PORTS: tuple[tuple[str, int], ...] = (

@@ -34,9 +34,9 @@ import kubernetes.client
 import yaml
 from aiohttp import web
 
-from license_report.sim.kubeapi import emulator as emulation
-from license_report.sim.kubeapi import errors, store
-from license_report.sim.kubeapi.resources import Body, Kind
+from license_report_sandbox.kubeapi import emulator as emulation
+from license_report_sandbox.kubeapi import errors, store
+from license_report_sandbox.kubeapi.resources import Body, Kind
 
 CONTEXT = "kubeapi-emulator"
 

@@ -9,7 +9,7 @@ its progress, prints the report read back from the ConfigMap the operator wrote
 and writes report.json, nodes.json and the tar into --out.
 
 Exit codes: 0 the report Succeeded; 1 it Failed, or did not end within
---timeout; 2 usage error (a taken port or address, a missing extra); 3 Degraded
+--timeout; 2 usage error (a taken port or address); 3 Degraded
 (some pods not reached: never expected here); 130 interrupted (Ctrl-C or
 SIGTERM) before the report was done. With --keep-running everything stays up
 after the report until Ctrl-C, and the exit code is then the report's.
@@ -23,7 +23,7 @@ import tempfile
 from typing import Any
 
 from license_report.cli import collect
-from license_report.cli.sandbox import options, preflight, terminal
+from license_report_sandbox.sandbox import options, preflight, terminal
 
 #: Every temporary file and directory of a run lives under one directory of this prefix.
 WORKDIR_PREFIX = "license-report-sandbox-"
@@ -43,13 +43,12 @@ def register(commands: Any) -> None:
 def main(args: argparse.Namespace) -> int:
     chosen = options.Options.from_args(args)
     try:
-        preflight.check_extra()
         plan = preflight.check(chosen)
     except preflight.UsageError as error:
         terminal.Console().error(str(error))
         return collect.EXIT_USAGE
-    # Imported only now: these modules need the sandbox extra.
-    from license_report.cli.sandbox import session
+    # Imported only now: --help need not load the emulator and the simulators.
+    from license_report_sandbox.sandbox import session
 
     session.configure_logging(level=chosen.log_level)
     try:

@@ -17,8 +17,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from license_report.sim.kubeapi import resources
-from license_report.sim.kubeapi.resources import Body
+from license_report_sandbox.kubeapi import resources
+from license_report_sandbox.kubeapi.resources import Body
 
 _STEP = re.compile(
     r"""\.?(?P<name>[A-Za-z0-9_$-]+)|\[(?P<index>-?\d+|\*)\]|\[\?\(@\.(?P<field>[A-Za-z0-9_.-]+)\s*==\s*(?P<quote>["'])(?P<value>.*?)(?P=quote)\)\]"""

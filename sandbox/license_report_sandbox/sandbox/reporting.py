@@ -19,9 +19,9 @@ import pydantic
 
 from license_report.api import v1alpha1
 from license_report.cli import collect
-from license_report.cli.sandbox import watching
 from license_report.reconcile import kube, status
 from license_report.report import models, packaging
+from license_report_sandbox.sandbox import watching
 
 
 class Timeout(Exception):

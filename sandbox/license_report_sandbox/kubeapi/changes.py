@@ -18,8 +18,8 @@ import dataclasses
 from collections.abc import AsyncIterator
 from typing import Literal
 
-from license_report.sim.kubeapi import errors, resources, selectors
-from license_report.sim.kubeapi.resources import Body, Kind
+from license_report_sandbox.kubeapi import errors, resources, selectors
+from license_report_sandbox.kubeapi.resources import Body, Kind
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 

@@ -21,7 +21,7 @@ import kmock
 import yaml
 from aiohttp import web
 
-from license_report.sim.kubeapi import (
+from license_report_sandbox.kubeapi import (
     discovery,
     errors,
     openapi,
@@ -30,7 +30,7 @@ from license_report.sim.kubeapi import (
     store,
     tables,
 )
-from license_report.sim.kubeapi.resources import Body, Kind
+from license_report_sandbox.kubeapi.resources import Body, Kind
 
 #: kmock 0.8 cannot parse the paths of the namespaces resource itself (``/api/v1/namespaces``
 #: raises inside its parser; ``/api/v1/namespaces/x`` reads as namespace ``x`` of no resource).
@@ -115,7 +115,7 @@ def _json(status: int, payload: Body) -> kmock.Payload:
 class Emulator(kmock.KubernetesScaffold):
     """A Kubernetes API server in memory: kmock's scaffold answering from a `store.Store`.
 
-    Use `serve` (in ``license_report.sim.kubeapi``) to run it over HTTP(S)
+    Use `serve` (in ``license_report_sandbox.kubeapi``) to run it over HTTP(S)
     with a token; or, as any kmock handler, ``kmock.Server(emulator)``.
     """
 

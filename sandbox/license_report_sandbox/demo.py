@@ -63,7 +63,7 @@ def _cluster_counters(usage: Any) -> dict[str, int]:
 async def _collect(
     *, nodes: int, database: datastore.DatastoreSettings, seeded: Any
 ) -> models.Collection:
-    from license_report.sim import kong as sim  # the sandbox extra
+    from license_report_sandbox import kong as sim
 
     # What every DB-mode node's own /license/report would show: the whole table.
     shared = sim.Datastore(counters=_cluster_counters(seeded.usage), services=seeded.services)
@@ -93,15 +93,10 @@ async def _collect(
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        from license_report.sim import postgres, seed
-    except ImportError as error:
-        print(
-            f"license-report demo needs the sandbox extra (pip install '.[sandbox]'): {error}",
-            file=sys.stderr,
-        )
-        return collect.EXIT_USAGE
+    # Imported only now: --help need not load PostgreSQL's wheel and the simulators.
     import psycopg
+
+    from license_report_sandbox import postgres, seed
 
     if args.nodes < 1:
         print("license-report demo: --nodes must be at least 1", file=sys.stderr)

@@ -16,8 +16,8 @@ import secrets
 import psycopg
 
 from license_report.report import window
-from license_report.sim import postgres, seed
 from license_report.sources import datastore
+from license_report_sandbox import postgres, seed
 
 DATABASE = "kong"
 USER = "kong"

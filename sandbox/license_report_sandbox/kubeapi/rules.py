@@ -14,8 +14,8 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from license_report.sim.kubeapi import errors
-from license_report.sim.kubeapi.resources import Kind
+from license_report_sandbox.kubeapi import errors
+from license_report_sandbox.kubeapi.resources import Kind
 
 DEFAULT_NAMESPACE = "default"
 #: Namespaces a real cluster refuses to delete.
