@@ -1,7 +1,7 @@
 """Fixtures for the Helm chart, image and GitOps tests: the real helm 4 and kubectl 1.33
-binaries of the venv's tools folder (found by ``license_report_sandbox.tools``), rendering with named value
-sets, Kubernetes 1.33 schema validation, and a discovery-only API server for the commands
-that need one.
+binaries of the venv's tools folder (``license_report_sandbox.tools``), rendering with
+named value sets, Kubernetes 1.33 schema validation, and a discovery-only API server for
+the commands that need one.
 
 Why a fake API server: ``kubectl apply --dry-run=client`` (and ``kubectl create
 --dry-run=client``) still asks the server's discovery which resource each kind is,
@@ -104,7 +104,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
 
 @functools.cache
 def binary(name: str) -> pathlib.Path:
-    """``helm`` or ``kubectl`` from the venv's tools folder (``make tools``), never one from $PATH."""
+    """``helm`` or ``kubectl`` from the venv's tools (``make tools``), never one from $PATH."""
     finders = {"helm": tools.helm_path, "kubectl": tools.kubectl_path}
     try:
         return finders[name]()

@@ -1,4 +1,4 @@
-"""Real kubectl 1.33 (``make tools``) works against the emulator over TLS with the generated kubeconfig.
+"""Real kubectl 1.33 (``make tools``) works against the emulator over TLS with the kubeconfig.
 
 kubectl is the strictest everyday client: it reads discovery to resolve
 ``lrr``, fetches OpenAPI v3 to decide how to validate, computes apply patches
