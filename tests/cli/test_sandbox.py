@@ -268,13 +268,21 @@ def test_a_taken_port_is_a_usage_error_before_anything_starts(
     assert list(short_tmpdir.iterdir()) == []
 
 
-def test_a_missing_extra_is_named(
-    cli: Runner, short_tmpdir: pathlib.Path, tmp_path: pathlib.Path
+def test_without_the_sandbox_distribution_the_command_says_what_to_install(
+    cli: Runner, tmp_path: pathlib.Path
 ) -> None:
-    shadow = tmp_path / "shadow" / "kmock"
-    shadow.mkdir(parents=True)
-    (shadow / "__init__.py").write_text("raise ImportError('not installed')\n")
-    done = cli("sandbox", env={"TMPDIR": str(short_tmpdir), "PYTHONPATH": str(shadow.parent)})
+    """The operator alone (its image, ``pip install .``) has no sandbox: the command names it."""
+    # importlib.metadata finds entry points through sys.meta_path finders; this one hides
+    # the sandbox distribution's metadata (and its modules), as if it were not installed.
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "sitecustomize.py").write_text(
+        "import importlib.metadata as m\n"
+        "everything = m.entry_points\n"
+        "m.entry_points = lambda **s: [] if s.get('group') == 'license_report.commands' "
+        "else everything(**s)\n"
+    )
+    done = cli("sandbox", "--pods", "1", env={"PYTHONPATH": str(shadow)})
     assert done.returncode == 2
-    assert "extra 'sandbox' (missing: kmock)" in done.stderr
-    assert "pip install" in done.stderr
+    assert "comes with the license-report-sandbox distribution" in done.stderr
+    assert "pip install ./sandbox" in done.stderr

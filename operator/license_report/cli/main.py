@@ -12,11 +12,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 from importlib import metadata
+from typing import Any
 
 from license_report.cli import collect, crd, run, verify
 
 #: The entry-point group other distributions add subcommands through.
 COMMANDS_GROUP = "license_report.commands"
+#: Subcommands that another distribution provides: named, with what to install, when absent.
+PLUGGED_IN = {"sandbox": "license-report-sandbox", "demo": "license-report-sandbox"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -29,13 +32,35 @@ def parser() -> argparse.ArgumentParser:
     crd.register(commands)
     run.register(commands)
     verify.register(commands)
-    for entry in sorted(metadata.entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+    plugged = sorted(metadata.entry_points(group=COMMANDS_GROUP), key=lambda e: e.name)
+    for entry in plugged:
         entry.load()(commands)
+    for name, distribution in PLUGGED_IN.items():
+        if name not in {entry.name for entry in plugged}:
+            _absent(commands, name=name, distribution=distribution)
     return top
 
 
+def _absent(commands: Any, *, name: str, distribution: str) -> None:
+    """A subcommand whose distribution is not installed: it says what to install."""
+
+    def handler(args: argparse.Namespace) -> int:
+        print(
+            f"license-report {name}: comes with the {distribution} distribution, which is "
+            f"not installed (from a checkout: pip install ./sandbox, or make sandbox)",
+            file=sys.stderr,
+        )
+        return 2
+
+    cmd = commands.add_parser(name, help=f"(needs {distribution})", add_help=False)
+    cmd.set_defaults(handler=handler, absent=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    args, unknown = top.parse_known_args(argv)
+    if unknown and not getattr(args, "absent", False):
+        top.error(f"unrecognized arguments: {' '.join(unknown)}")
     code: int = args.handler(args)
     return code
 
