@@ -75,7 +75,7 @@ def lrr(name: str, months: int = 12) -> dict[str, Any]:
 
 async def test_the_kubectl_used_is_the_projects_1_33() -> None:
     path = kubeapi.kubectl_path()
-    assert path.parent.parts[-2:] == ("tools", "bin")
+    assert path.parent.parts[-2:] == ("libexec", "license-report-tools")
     process = await asyncio.create_subprocess_exec(
         str(path), "version", "--client", "-o", "json", stdout=asyncio.subprocess.PIPE
     )
