@@ -1,35 +1,26 @@
-"""Fixtures shared by every test area: no asyncio task left behind, one real
-PostgreSQL server, a fresh database per test."""
+"""What every test area shares: no asyncio task left behind, hypothesis' CI profile, and the
+shared fixtures of ``tests/plugins`` (pytest reads ``pytest_plugins`` only here, in the rootdir
+conftest). Tests import helpers from ``tests/helpers``, never from a conftest."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import pathlib
-import secrets
-import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator
 
-import psycopg
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from license_report.sources import datastore
-from license_report_sandbox import kong as sim
-from license_report_sandbox import postgres, seed
-
-#: The ``kong`` role's password; random so that a test finding it in a message
-#: cannot pass by coincidence.
-KONG_PASSWORD = f"kong-{secrets.token_urlsafe(12)}"
+pytest_plugins = [
+    "tests.plugins.cluster",
+    "tests.plugins.datastores",
+    "tests.plugins.fleets",
+]
 
 # CI explores the same examples every run (reproducible); locally, new ones each time.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
-
-FleetFactory = Callable[..., contextlib.AbstractAsyncContextManager[sim.Fleet]]
 
 
 @pytest.fixture(autouse=True)
@@ -46,61 +37,3 @@ async def _no_leftover_tasks() -> AsyncIterator[None]:
     for task in leftover:
         task.cancel()
     assert not leftover, f"tasks left behind: {leftover}"
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[postgres.Server]:
-    """A PostgreSQL server on 127.0.0.1 with password authentication, for the whole run.
-
-    Its data lives in a directory of its own, not under pytest's numbered
-    temporary directories: another pytest run on the machine prunes those.
-    """
-    with (
-        tempfile.TemporaryDirectory(prefix="license-report-pg-") as base,
-        postgres.PostgresServer(base_dir=pathlib.Path(base)) as server,
-    ):
-        yield server
-
-
-@pytest.fixture
-def kong_db(pg_server: postgres.Server) -> Iterator[datastore.DatastoreSettings]:
-    """An empty database owned by role ``kong``, and the settings to read it; dropped after."""
-    name = postgres.create_kong_database(
-        pg_server, name=f"kong_{secrets.token_hex(6)}", owner_password=KONG_PASSWORD
-    )
-    yield datastore.DatastoreSettings(
-        host=pg_server.host,
-        port=pg_server.port,
-        database=name,
-        user="kong",
-        password=KONG_PASSWORD,
-    )
-    postgres.drop_database(pg_server, name=name)
-
-
-Seeder = Callable[[seed.Seed], datastore.DatastoreSettings]
-
-
-@pytest.fixture
-def seeded(pg_server: postgres.Server, kong_db: datastore.DatastoreSettings) -> Seeder:
-    """Apply a seed definition to ``kong_db``; returns its settings."""
-
-    def apply(definition: seed.Seed) -> datastore.DatastoreSettings:
-        dsn = pg_server.dsn(database=kong_db.database, user=kong_db.user, password=kong_db.password)
-        with psycopg.connect(dsn) as conn:
-            seed.apply_seed(conn, definition)
-        return kong_db
-
-    return apply
-
-
-@pytest.fixture
-def fleet() -> FleetFactory:
-    """Start simulated Kong nodes: ``async with fleet(nodes, **options) as running``."""
-
-    @contextlib.asynccontextmanager
-    async def start(nodes: Sequence[sim.SimNode], **options: Any) -> AsyncIterator[sim.Fleet]:
-        async with sim.Fleet(nodes, **options) as running:
-            yield running
-
-    return start

@@ -8,7 +8,7 @@ import shutil
 
 import yaml
 
-from tests.chart import conftest as chart
+from tests.helpers import chart
 
 LRR_CRD = "licensereportrequests.licensereport.io"
 PEERING_CRDS = chart.CHART / "crds" / "kopf-peerings.yaml"

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from license_report.cli import main as cli
-from tests.chart import conftest as chart
+from tests.helpers import chart
 
 
 def _parsed(values: dict[str, Any]) -> argparse.Namespace:

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from tests.chart import conftest as chart
+from tests.helpers import chart
 
 DOCKERFILE = chart.ROOT / "Dockerfile"
 DOCKERIGNORE = chart.ROOT / ".dockerignore"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.chart import conftest as chart
+from tests.helpers import chart
 
 GITOPS = chart.ROOT / "examples" / "gitops"
 CHART_PATH = "charts/license-report-operator"

@@ -2,18 +2,20 @@
 through `lookup`, kept on uninstall; or an existing Secret; or left to the operator.
 
 The reuse branch is exercised with helm's real `lookup`: `helm template --dry-run=server`
-against the discovery-only API server of conftest.py, seeded with the Secret a previous
-install would have left (with Helm's ownership metadata, which helm checks).
+against the emulated API server of conftest.py, holding the Secret a previous install
+would have left (with Helm's ownership metadata, which helm checks).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import pathlib
 import re
 import subprocess
 
-from tests.chart import conftest as chart
+from license_report_sandbox import kubeapi
+from tests.helpers import chart
 
 SECRET = "lro-license-report-operator-hash-key"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -46,11 +48,13 @@ def test_the_secret_is_kept_on_uninstall_and_named_to_the_operator() -> None:
     assert args[args.index("--hash-key-secret") + 1] == SECRET
 
 
-def _server_side(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return chart.template(
+async def _server_side(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """In a thread: the emulator answering helm runs in this test's event loop."""
+    return await asyncio.to_thread(
+        chart.template,
         None,
         "--dry-run=server",
-        # The test server serves discovery, not the OpenAPI documents.
+        # The emulator's OpenAPI documents carry no schemas.
         "--disable-openapi-validation",
         "--show-only",
         "templates/hash-key-secret.yaml",
@@ -59,11 +63,11 @@ def _server_side(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_an_existing_key_is_reused_byte_for_byte(
-    api_server: chart.DiscoveryServer, kube_env: dict[str, str]
+async def test_an_existing_key_is_reused_byte_for_byte(
+    api_server: kubeapi.KubeAPI, kube_env: dict[str, str]
 ) -> None:
     previous = "0123456789abcdef" * 4
-    api_server.seed(
+    api_server.put(
         {
             "apiVersion": "v1",
             "kind": "Secret",
@@ -80,18 +84,19 @@ def test_an_existing_key_is_reused_byte_for_byte(
             "data": {"key": base64.b64encode(previous.encode()).decode()},
         }
     )
-    result = _server_side(kube_env)
+    result = await _server_side(kube_env)
     assert result.returncode == 0, result.stderr
     assert _key(chart.one(chart.documents(result.stdout), "Secret", SECRET)) == previous
     secret_path = f"/api/v1/namespaces/{chart.NAMESPACE}/secrets/{SECRET}"
-    assert ("GET", secret_path) in api_server.requests  # the lookup really asked
-    assert {method for method, _ in api_server.requests} == {"GET"}
+    asked = [(r.method, r.path) for r in api_server.requests]
+    assert ("GET", secret_path) in asked  # the lookup really asked
+    assert {method for method, _ in asked} == {"GET"}
 
 
-def test_with_a_cluster_but_no_secret_a_new_key_is_made(
-    api_server: chart.DiscoveryServer, kube_env: dict[str, str]
+async def test_with_a_cluster_but_no_secret_a_new_key_is_made(
+    api_server: kubeapi.KubeAPI, kube_env: dict[str, str]
 ) -> None:
-    result = _server_side(kube_env)
+    result = await _server_side(kube_env)
     assert result.returncode == 0, result.stderr
     assert HEX64.match(_key(chart.one(chart.documents(result.stdout), "Secret", SECRET)))
 

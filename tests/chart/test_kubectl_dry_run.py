@@ -1,21 +1,23 @@
 """`kubectl apply --dry-run=client` (kubectl 1.33) of every example and of the rendered chart.
 
 kubectl resolves each kind through the API server's discovery even in a client dry run,
-so it is pointed at the discovery-only server of conftest.py (which knows the kinds as if
-the CRDs were installed, answers 404 for every object, and refuses writes).
-`--validate=false`: that server has no OpenAPI documents; the schemas are checked by
-kubernetes-validate in test_rendering.py and the CRD's by tests/api.
+so it is pointed at the emulator of conftest.py (which knows the kinds as if the CRDs
+were installed and holds no objects); a client dry run must only read from it.
+`--validate=false`: the emulator's OpenAPI documents carry no schemas; the schemas are
+checked by kubernetes-validate in test_rendering.py and the CRD's by tests/api.
 """
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
 import re
 
 import pytest
 import yaml
 
-from tests.chart import conftest as chart
+from license_report_sandbox import kubeapi
+from tests.helpers import chart
 
 EXAMPLES = chart.ROOT / "examples"
 EXAMPLE_FILES = sorted(
@@ -25,8 +27,11 @@ EXAMPLE_FILES = sorted(
 )
 
 
-def _apply(env: dict[str, str], *args: str | pathlib.Path) -> list[str]:
-    result = chart.run("kubectl", "apply", "--dry-run=client", "--validate=false", *args, env=env)
+async def _apply(env: dict[str, str], *args: str | pathlib.Path) -> list[str]:
+    """In a thread: the emulator answering kubectl runs in this test's event loop."""
+    result = await asyncio.to_thread(
+        chart.run, "kubectl", "apply", "--dry-run=client", "--validate=false", *args, env=env
+    )
     lines = result.stdout.splitlines()
     assert lines
     assert all(re.fullmatch(r"\S+ (created|configured) \(dry run\)", line) for line in lines), lines
@@ -38,27 +43,29 @@ def _objects(path: pathlib.Path) -> int:
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: str(p.relative_to(EXAMPLES)))
-def test_every_example_applies(
-    path: pathlib.Path, kube_env: dict[str, str], api_server: chart.DiscoveryServer
+async def test_every_example_applies(
+    path: pathlib.Path, kube_env: dict[str, str], api_server: kubeapi.KubeAPI
 ) -> None:
-    assert len(_apply(kube_env, "-f", path)) == _objects(path)
-    assert {method for method, _ in api_server.requests} == {"GET"}
+    assert len(await _apply(kube_env, "-f", path)) == _objects(path)
+    assert {r.method for r in api_server.requests} == {"GET"}
 
 
-def test_the_kustomization_installs_every_request_example(kube_env: dict[str, str]) -> None:
+async def test_the_kustomization_installs_every_request_example(
+    kube_env: dict[str, str],
+) -> None:
     kustomization = yaml.safe_load((EXAMPLES / "kustomization.yaml").read_text())
     requests = sorted(p.name for p in EXAMPLES.glob("*.yaml") if p.name != "kustomization.yaml")
     assert sorted(kustomization["resources"]) == requests
-    lines = _apply(kube_env, "-k", EXAMPLES)
+    lines = await _apply(kube_env, "-k", EXAMPLES)
     assert sum(_objects(EXAMPLES / name) for name in requests) == len(lines)
     assert any(line.startswith("licensereportrequest.licensereport.io/") for line in lines)
 
 
 @pytest.mark.parametrize("name", chart.VALUE_SETS)
-def test_the_rendered_chart_applies(
-    name: str, tmp_path: pathlib.Path, kube_env: dict[str, str], api_server: chart.DiscoveryServer
+async def test_the_rendered_chart_applies(
+    name: str, tmp_path: pathlib.Path, kube_env: dict[str, str], api_server: kubeapi.KubeAPI
 ) -> None:
     rendered = tmp_path / "chart.yaml"
     rendered.write_text(chart.template(chart.VALUE_SETS[name], "--include-crds").stdout)
-    assert len(_apply(kube_env, "-f", rendered)) == _objects(rendered)
-    assert {method for method, _ in api_server.requests} == {"GET"}
+    assert len(await _apply(kube_env, "-f", rendered)) == _objects(rendered)
+    assert {r.method for r in api_server.requests} == {"GET"}

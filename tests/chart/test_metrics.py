@@ -9,7 +9,7 @@ import pytest
 
 from license_report.cli import main as cli
 from license_report.cli import run as run_command
-from tests.chart import conftest as chart
+from tests.helpers import chart
 
 MONITOR = chart.VALUE_SETS["everything-set"]["metrics"]
 

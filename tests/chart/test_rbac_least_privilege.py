@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.chart import conftest as chart
+from tests.helpers import chart
 
 ROLE_KINDS = {"Role", "ClusterRole"}
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection", "escalate", "bind"}

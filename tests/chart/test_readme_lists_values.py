@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from tests.chart import conftest as chart
+from tests.helpers import chart
 
 README = chart.CHART / "README.md"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.chart import conftest as chart
+from tests.helpers import chart
 
 NAMESPACED_KINDS = {
     "ServiceAccount",

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chart import conftest as chart
+from tests.helpers import chart
 
 SCHEMA_FILE = chart.CHART / "values.schema.json"
 VALUES_FILE = chart.CHART / "values.yaml"

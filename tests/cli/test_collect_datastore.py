@@ -9,9 +9,9 @@ import subprocess
 
 from license_report.sources import datastore
 from license_report_sandbox import process, seed
-from tests.cli.conftest import Runner
-from tests.conftest import Seeder
 from tests.expected import monthly_totals, plugin_figures, tiers
+from tests.helpers.cli import Runner
+from tests.helpers.datastores import Seeder
 
 
 def _collect(

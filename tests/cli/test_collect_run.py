@@ -10,7 +10,7 @@ import re
 import tarfile
 from typing import Any
 
-from tests.cli.conftest import Runner
+from tests.helpers.cli import Runner
 
 DEAD = "http://127.0.0.1:1"  # nothing listens on port 1
 

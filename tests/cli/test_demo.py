@@ -7,8 +7,8 @@ import json
 import pathlib
 
 from license_report_sandbox import seed
-from tests.cli.conftest import Runner
 from tests.expected import monthly_totals
+from tests.helpers.cli import Runner
 
 
 def test_demo_reports_the_seeded_usage(cli: Runner, tmp_path: pathlib.Path) -> None:

@@ -10,7 +10,7 @@ import yaml
 
 from license_report.cli import main as cli_main
 from license_report.cli import run as run_command
-from tests.cli.conftest import Runner
+from tests.helpers.cli import Runner
 
 
 def _parsed(*args: str) -> run_command.Address | None:

@@ -26,8 +26,8 @@ import psutil
 import pytest
 
 from license_report_sandbox import seed, tools
-from tests.cli.conftest import Runner, SandboxProcess
 from tests.expected import monthly_totals
+from tests.helpers.cli import Runner, SandboxProcess
 
 Start = Callable[..., SandboxProcess]
 _WORKDIR = r"temporary files in (\S+) \(removed on exit\)"

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from tests.cli.conftest import Runner
+from tests.helpers.cli import Runner
 
 
 def _nodes(fleet: dict[str, Any]) -> list[str]:

@@ -16,8 +16,7 @@ import psycopg
 from license_report.reconcile import kube
 from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi, postgres, seed
-from tests.conftest import KONG_PASSWORD, FleetFactory
-from tests.operator.conftest import (
+from tests.helpers.cluster import (
     KONG_LABELS,
     OPERATOR_NAMESPACE,
     Operator,
@@ -36,6 +35,8 @@ from tests.operator.conftest import (
     wait_for,
     wait_phase,
 )
+from tests.helpers.datastores import KONG_PASSWORD
+from tests.helpers.fleets import FleetFactory
 
 MONTH = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
 

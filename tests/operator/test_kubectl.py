@@ -12,8 +12,8 @@ import tarfile
 from license_report.reconcile import kube
 from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi, tools
-from tests.conftest import FleetFactory
-from tests.operator.conftest import Operator, create, deploy, request, wait_phase
+from tests.helpers.cluster import Operator, create, deploy, request, wait_phase
+from tests.helpers.fleets import FleetFactory
 
 ROOT = pathlib.Path(__file__).parents[2]
 

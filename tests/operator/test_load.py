@@ -16,8 +16,7 @@ import pytest
 from license_report.reconcile import kube
 from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi
-from tests.conftest import FleetFactory
-from tests.operator.conftest import (
+from tests.helpers.cluster import (
     KONG_LABELS,
     Operator,
     create,
@@ -25,6 +24,7 @@ from tests.operator.conftest import (
     request,
     wait_for,
 )
+from tests.helpers.fleets import FleetFactory
 
 MONTH = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
 

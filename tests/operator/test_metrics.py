@@ -16,8 +16,7 @@ from prometheus_client import parser
 from license_report.handlers import metrics
 from license_report.reconcile import kube
 from license_report_sandbox import kubeapi
-from tests.conftest import FleetFactory
-from tests.operator.conftest import (
+from tests.helpers.cluster import (
     OperatorProcess,
     create,
     delete,
@@ -28,6 +27,7 @@ from tests.operator.conftest import (
     wait_for,
     wait_phase,
 )
+from tests.helpers.fleets import FleetFactory
 
 #: (sample name, its labels as sorted pairs) -> value
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

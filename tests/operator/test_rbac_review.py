@@ -24,22 +24,8 @@ from license_report.handlers import context as operator_context
 from license_report.reconcile import kube, run
 from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi
-from tests.chart import conftest as chart
-from tests.conftest import FleetFactory
-from tests.operator.conftest import (
-    FastClock,
-    Operator,
-    create,
-    deploy,
-    gateway_spec,
-    get,
-    patch,
-    report_config_maps,
-    request,
-    secret,
-    wait_for,
-    wait_phase,
-)
+from tests.helpers import chart, cluster
+from tests.helpers.fleets import FleetFactory
 
 Call = tuple[str, str, str]  # (API group, resource[/subresource], verb)
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
@@ -76,7 +62,7 @@ def calls(recorded: Iterable[kubeapi.serving.Recorded]) -> set[Call]:
 @pytest.fixture
 def clock() -> operator_context.Clock:
     # An hour a second: the scheduled request below runs twice in a few seconds.
-    return FastClock(speed=3600)
+    return cluster.FastClock(speed=3600)
 
 
 @pytest.fixture
@@ -100,48 +86,50 @@ def granted() -> set[Call]:
 
 
 async def test_every_call_is_allowed_and_every_grant_is_used(
-    api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
+    api: kubeapi.KubeAPI, clients: kube.Clients, operator: cluster.Operator, fleet: FleetFactory
 ) -> None:
     month = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
     license_json = {
         "license": {"payload": {"license_key": "K", "license_expiration_date": "2030-01-01"}}
     }
-    api.put(secret("kong-license", {"license": json.dumps(license_json)}))
-    spec = gateway_spec(license={"secretRef": {"name": "kong-license"}})
+    api.put(cluster.secret("kong-license", {"license": json.dumps(license_json)}))
+    spec = cluster.gateway_spec(license={"secretRef": {"name": "kong-license"}})
     nodes = [
         sim.SimNode(name=name, mode=sim.Mode.EE_DBLESS, counters={month: 1})
         for name in ("gw", "gw-gone")
     ]
     async with fleet(nodes) as running:
-        deploy(api, running)
-        await create(clients, request("rbac", spec=spec))
-        await wait_phase(clients, "rbac", {"Succeeded"})
-        assert len(await report_config_maps(clients)) == 3  # the report and two parts
+        cluster.deploy(api, running)
+        await cluster.create(clients, cluster.request("rbac", spec=spec))
+        await cluster.wait_phase(clients, "rbac", {"Succeeded"})
+        assert len(await cluster.report_config_maps(clients)) == 3  # the report and two parts
         api.delete("v1", "Pod", "gw-gone", "kong")
-        await patch(
+        await cluster.patch(
             clients, "rbac", {"metadata": {"annotations": {"licensereport.io/rerun": "again"}}}
         )
-        await wait_phase(clients, "rbac", {"Succeeded"}, rerun="again")
+        await cluster.wait_phase(clients, "rbac", {"Succeeded"}, rerun="again")
         # The rerun's one part in the other set; the first run's two parts emptied.
-        holding = [cm for cm in await report_config_maps(clients) if cm.data]
+        holding = [cm for cm in await cluster.report_config_maps(clients) if cm.data]
         assert len(holding) == 2
-        scheduled = request("hourly", spec={**spec, "schedule": "@hourly", "historyLimit": 1})
-        await create(clients, scheduled)
+        scheduled = cluster.request(
+            "hourly", spec={**spec, "schedule": "@hourly", "historyLimit": 1}
+        )
+        await cluster.create(clients, scheduled)
 
         async def trimmed() -> bool:  # two runs: the first one's history ConfigMap deleted
-            status: dict[str, str] = (await get(clients, "hourly")).get("status", {})
+            status: dict[str, str] = (await cluster.get(clients, "hourly")).get("status", {})
             return status.get("phase") == "Succeeded" and any(
                 r.method == "DELETE" and "/configmaps/hourly-report-" in r.path
                 for r in api.requests
             )
 
-        await wait_for(trimmed, what="a history ConfigMap deleted")
+        await cluster.wait_for(trimmed, what="a history ConfigMap deleted")
 
         async def reported() -> bool:  # kopf posts Events from a queue, a moment later
             events = await kube.call(clients.core.list_namespaced_event, "kong")
             return any(e.reason == "ReportSucceeded" for e in events.items)
 
-        await wait_for(reported, what="the ReportSucceeded Event")
+        await cluster.wait_for(reported, what="the ReportSucceeded Event")
 
     made, allowed = calls(api.requests), granted()
     assert made - allowed == set(), "calls the chart does not allow"

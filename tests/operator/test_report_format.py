@@ -16,9 +16,8 @@ from license_report.report import formats, signing
 from license_report.sources import datastore
 from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi, seed
-from tests.conftest import FleetFactory, Seeder
 from tests.expected import monthly_totals, plugin_figures, tiers
-from tests.operator.conftest import (
+from tests.helpers.cluster import (
     Operator,
     consistent_report,
     create,
@@ -30,6 +29,8 @@ from tests.operator.conftest import (
     secret,
     wait_phase,
 )
+from tests.helpers.datastores import Seeder
+from tests.helpers.fleets import FleetFactory
 
 SIGNING_SECRET = "report-signing"
 SIGNING_KEY = "ed25519.pem"

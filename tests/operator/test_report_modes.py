@@ -12,9 +12,8 @@ from license_report.reconcile import kube
 from license_report.sources import datastore
 from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi, seed
-from tests.conftest import FleetFactory, Seeder
 from tests.expected import monthly_totals
-from tests.operator.conftest import (
+from tests.helpers.cluster import (
     Operator,
     consistent_report,
     create,
@@ -26,6 +25,8 @@ from tests.operator.conftest import (
     secret,
     wait_phase,
 )
+from tests.helpers.datastores import Seeder
+from tests.helpers.fleets import FleetFactory
 
 
 async def test_db_mode_counts_the_datastore_once(

@@ -23,8 +23,7 @@ import pytest
 from license_report.api import v1alpha1
 from license_report.reconcile import kube, run
 from license_report_sandbox import kubeapi
-from tests.conftest import FleetFactory
-from tests.operator.conftest import (
+from tests.helpers.cluster import (
     Operator,
     OperatorProcess,
     by_operator,
@@ -40,6 +39,7 @@ from tests.operator.conftest import (
     wait_for,
     wait_phase,
 )
+from tests.helpers.fleets import FleetFactory
 
 MONTH = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
 TERMINAL = {"Succeeded", "Degraded", "Failed"}

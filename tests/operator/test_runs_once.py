@@ -7,8 +7,7 @@ import json
 
 from license_report.reconcile import kube
 from license_report_sandbox import kubeapi
-from tests.conftest import FleetFactory
-from tests.operator.conftest import (
+from tests.helpers.cluster import (
     Operator,
     create,
     delete,
@@ -20,6 +19,7 @@ from tests.operator.conftest import (
     wait_for,
     wait_phase,
 )
+from tests.helpers.fleets import FleetFactory
 
 
 async def _runs(clients: kube.Clients) -> list[str]:

@@ -18,8 +18,7 @@ from license_report.handlers import context as operator_context
 from license_report.reconcile import kube
 from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi
-from tests.conftest import FleetFactory
-from tests.operator.conftest import (
+from tests.helpers.cluster import (
     FastClock,
     Operator,
     create,
@@ -30,6 +29,7 @@ from tests.operator.conftest import (
     request,
     wait_for,
 )
+from tests.helpers.fleets import FleetFactory
 
 MONTH = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
 

@@ -25,8 +25,7 @@ from license_report.reconcile import kube
 from license_report.sources import datastore
 from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi, seed
-from tests.conftest import FleetFactory, Seeder
-from tests.operator.conftest import (
+from tests.helpers.cluster import (
     KONG_LABELS,
     Operator,
     create,
@@ -38,6 +37,8 @@ from tests.operator.conftest import (
     secret,
     wait_phase,
 )
+from tests.helpers.datastores import Seeder
+from tests.helpers.fleets import FleetFactory
 
 ADMIN_TOKEN = "kong-admin-token-Qx7v9Lm2"
 LICENSE_KEY = "LICENSEKEY-00141000017ODj3AAG_a1V41000004wT0OEAU"

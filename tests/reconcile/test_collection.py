@@ -11,9 +11,9 @@ from license_report.report import hashing, models, packaging
 from license_report.sources import datastore, license
 from license_report_sandbox import kong as sim
 from license_report_sandbox import seed
-from tests.conftest import FleetFactory, Seeder
 from tests.expected import NOW, monthly_totals
-from tests.reconcile.conftest import KEY, collection_request
+from tests.helpers.datastores import Seeder
+from tests.helpers.fleets import KEY, FleetFactory, collection_request
 
 
 def _counters(result: models.Collection) -> dict[str, int]:

@@ -10,9 +10,9 @@ from license_report.report import formats, hashing, models, packaging
 from license_report.sources import kong
 from license_report_sandbox import kong as sim
 from license_report_sandbox import seed
-from tests.conftest import FleetFactory, Seeder
 from tests.expected import NOW, monthly_totals, plugin_figures, tiers
-from tests.reconcile.conftest import KEY, collection_request
+from tests.helpers.datastores import Seeder
+from tests.helpers.fleets import KEY, FleetFactory, collection_request
 
 KONG_3_5 = "3.5.0.2-enterprise-edition"
 

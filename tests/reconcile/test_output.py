@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from license_report.reconcile import kube, output
 from license_report.report import aggregation, formats, packaging, signing
 from license_report_sandbox import kubeapi
-from tests.report.conftest import inputs, observation
+from tests.helpers.observations import inputs, observation
 
 NAMESPACE = "kong"
 UID = "5f0c7a52-6c1e-4d7a-9d43-0a4f5b7f2a11"

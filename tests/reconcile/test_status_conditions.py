@@ -8,7 +8,7 @@ import json
 from license_report.api import v1alpha1
 from license_report.reconcile import status
 from license_report.report import aggregation, models
-from tests.report.conftest import inputs, observation
+from tests.helpers.observations import inputs, observation
 
 T0 = datetime.datetime(2026, 11, 27, 10, 0, tzinfo=datetime.UTC)
 T1 = T0 + datetime.timedelta(minutes=5)

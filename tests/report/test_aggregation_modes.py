@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from license_report.report import aggregation, models
-from tests.report.conftest import ObservationFactory, inputs
+from tests.helpers.observations import ObservationFactory, inputs
 
 
 def _counters(collection: models.Collection) -> dict[str, int]:

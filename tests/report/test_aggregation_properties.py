@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from license_report.report import aggregation
-from tests.report.conftest import inputs, observation
+from tests.helpers.observations import inputs, observation
 
 # Months inside the 12-month window ending at NOW (2026-11), and UNKNOWN.
 BUCKETS = [f"2026-{m:02d}" for m in range(1, 12)] + ["2025-12", "UNKNOWN"]

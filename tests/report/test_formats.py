@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from license_report.report import aggregation, formats, hashing, models, packaging
-from tests.report.conftest import KEY, NOW, ObservationFactory, inputs, observation
+from tests.helpers.observations import KEY, NOW, ObservationFactory, inputs, observation
 
 COUNTS = models.EntityCounts(
     services=7,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from license_report.report import aggregation, hashing, packaging
-from tests.report.conftest import ObservationFactory, inputs
+from tests.helpers.observations import ObservationFactory, inputs
 
 
 def test_same_key_same_identifier_other_key_other_identifier() -> None:

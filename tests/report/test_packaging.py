@@ -11,7 +11,7 @@ import hypothesis
 from hypothesis import strategies as st
 
 from license_report.report import aggregation, packaging
-from tests.report.conftest import ObservationFactory, inputs
+from tests.helpers.observations import ObservationFactory, inputs
 
 
 def test_report_json_has_exactly_kongs_fields(node: ObservationFactory) -> None:

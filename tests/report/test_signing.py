@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from license_report.report import aggregation, formats, packaging, signing
-from tests.report.conftest import ObservationFactory, inputs
+from tests.helpers.observations import ObservationFactory, inputs
 
 
 def pem(key: object, *, password: bytes | None = None) -> bytes:

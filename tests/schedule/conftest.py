@@ -16,10 +16,6 @@ import looptime
 import pytest
 from pytest_asyncio.plugin import LoopFactory
 
-from tests.operator.conftest import api, clients, settings
-
-__all__ = ["api", "clients", "settings"]
-
 
 def _loop() -> asyncio.AbstractEventLoop:
     loop = looptime.new_event_loop()

@@ -23,8 +23,8 @@ from license_report.handlers import schedule
 from license_report.reconcile import kube, run
 from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi
-from tests.conftest import FleetFactory
-from tests.operator.conftest import create, deploy, get, patch, report_config_maps, request
+from tests.helpers.cluster import create, deploy, get, patch, report_config_maps, request
+from tests.helpers.fleets import FleetFactory
 
 UTC = datetime.UTC
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"

@@ -622,7 +622,7 @@ async def test_a_thousand_slow_nodes_answer_three_thousand_concurrent_requests()
 
 
 def test_help_documents_the_demo_counters() -> None:
-    assert "100+i" in kong._parser().format_help()
+    assert "100+i" in kong.child.parser().format_help()
 
 
 async def test_main_prints_its_fleet_and_exits_cleanly_on_sigterm(

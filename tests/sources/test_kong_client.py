@@ -13,9 +13,8 @@ from license_report.report import aggregation, models
 from license_report.sources import kong
 from license_report_sandbox import kong as sim
 from license_report_sandbox import seed
-from tests.conftest import FleetFactory
 from tests.expected import NOW, plugin_figures
-from tests.sources.conftest import targets
+from tests.helpers.fleets import FleetFactory, targets
 
 Reason = models.FailureReason
 

@@ -44,7 +44,7 @@ def main(args: argparse.Namespace) -> int:
     chosen = options.Options.from_args(args)
     try:
         plan = preflight.check(chosen)
-    except preflight.UsageError as error:
+    except preflight.PreflightError as error:
         terminal.Console().error(str(error))
         return collect.EXIT_USAGE
     # Imported only now: --help need not load the emulator and the simulators.

@@ -19,8 +19,9 @@ MAX_PODS = 1000
 _LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 
 
-class UsageError(Exception):
-    """One line for the user: what is wrong and what to do."""
+class PreflightError(Exception):
+    """Options the sandbox cannot start with: one line for the user, what is wrong and what
+    to do (the command turns it into the CLI's usage exit code)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,15 +35,15 @@ def _addresses(first: str, count: int) -> tuple[str, ...]:
     try:
         start = ipaddress.IPv4Address(first)
     except ValueError:
-        raise UsageError(f"--first-address {first!r} is not an IPv4 address") from None
+        raise PreflightError(f"--first-address {first!r} is not an IPv4 address") from None
     try:
         last = start + (count - 1)
     except ipaddress.AddressValueError:
         last = None
     if start not in _LOOPBACK:
-        raise UsageError(f"--first-address {first} is not a loopback address (127.0.0.0/8)")
+        raise PreflightError(f"--first-address {first} is not a loopback address (127.0.0.0/8)")
     if last is None or last not in _LOOPBACK:
-        raise UsageError(
+        raise PreflightError(
             f"--pods {count} from --first-address {first} run past the loopback range "
             "(127.0.0.0/8): choose a lower first address"
         )
@@ -57,27 +58,27 @@ def _probe(*, option: str, host: str, port: int) -> None:
             sock.bind((host, port))
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
-                raise UsageError(
+                raise PreflightError(
                     f"{option}: {host}:{port} is already in use; "
                     "choose another port, or 0 for a free one"
                 ) from None
             if error.errno == errno.EADDRNOTAVAIL:
-                raise UsageError(
+                raise PreflightError(
                     f"{option}: address {host} is not available on this machine "
                     "(on macOS, add it first: sudo ifconfig lo0 alias " + host + ")"
                 ) from None
-            raise UsageError(
+            raise PreflightError(
                 f"{option}: cannot listen on {host}:{port}: {error.strerror}"
             ) from None
 
 
 def check(chosen: options.Options) -> Plan:
     if not 1 <= chosen.pods <= MAX_PODS:
-        raise UsageError(f"--pods must be between 1 and {MAX_PODS}")
+        raise PreflightError(f"--pods must be between 1 and {MAX_PODS}")
     if chosen.latency < 0 or chosen.timeout <= 0 or chosen.retry_seconds < 0:
-        raise UsageError("--latency and --retry-seconds must be at least 0, --timeout above 0")
+        raise PreflightError("--latency and --retry-seconds must be at least 0, --timeout above 0")
     if chosen.out.exists() and not chosen.out.is_dir():
-        raise UsageError(f"--out {chosen.out} exists and is not a directory")
+        raise PreflightError(f"--out {chosen.out} exists and is not a directory")
     addresses = _addresses(chosen.first_address, chosen.pods)
     wanted = [
         ("--api-port", LOCALHOST, chosen.api_port),
@@ -89,11 +90,11 @@ def check(chosen: options.Options) -> Plan:
     ]
     for option, _host, port in wanted:
         if not 0 <= port <= 65535:
-            raise UsageError(f"{option.split()[0]} {port} is not a port number")
+            raise PreflightError(f"{option.split()[0]} {port} is not a port number")
     seen: dict[tuple[str, int], str] = {}
     for option, host, port in wanted:
         if port and (host, port) in seen:
-            raise UsageError(f"{seen[host, port]} and {option} both want {host}:{port}")
+            raise PreflightError(f"{seen[host, port]} and {option} both want {host}:{port}")
         seen[host, port] = option
     for option, host, port in wanted:
         # Port 0 still checks that the address can be listened on at all.

@@ -1,6 +1,10 @@
-"""Helpers for whole collections (the seeded datastore, ``seeded``, is in tests/conftest.py)."""
+"""Simulated Kong fleets as the collector sees them: the ``fleet`` fixture's type, targets, and
+whole collections of a running fleet."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
 
 from license_report.reconcile import collection
 from license_report.report import models
@@ -8,14 +12,22 @@ from license_report.sources import kong
 from license_report_sandbox import kong as sim
 from tests.expected import NOW
 
+#: The ``fleet`` fixture: ``async with fleet(nodes, **options) as running``.
+FleetFactory = Callable[..., contextlib.AbstractAsyncContextManager[sim.Fleet]]
+
+#: The installation hash key of `collection_request`.
 KEY = b"installation-key-0123456789abcdef"
+
+
+def targets(running: sim.Fleet) -> list[models.Target]:
+    """Every node of ``running``, by name and Admin API URL."""
+    return [models.Target(name=node.name, url=running.url(node)) for node in running.nodes]
 
 
 def collection_request(running: sim.Fleet, **options: object) -> collection.Request:
     """A collection of every node of ``running`` at ``NOW``, hashed with ``KEY``."""
-    targets = [models.Target(name=n.name, url=running.url(n)) for n in running.nodes]
     values: dict[str, object] = {
-        "targets": targets,
+        "targets": targets(running),
         "hash_key": KEY,
         "admin_api": kong.Settings(timeout=1.0),
         "now": NOW,

@@ -1,4 +1,4 @@
-"""The real operator (kopf, in-process) against the emulated API server, over HTTPS.
+"""The real operator against the emulated API server: running it, and the objects tests make.
 
 Simulated Kong nodes are registered as Pods whose IPs are their 127.0.0.x
 addresses, on Nodes with known cores, so the operator reaches them exactly as
@@ -17,13 +17,11 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
 import kmock
-import pytest
-import yaml
 
 from license_report.api import v1alpha1
 from license_report.handlers import context as operator_context
@@ -37,31 +35,6 @@ CRD_FILE = (
 )
 OPERATOR_NAMESPACE = "license-report"
 KONG_LABELS = {"app.kubernetes.io/name": "kong", "app.kubernetes.io/instance": "gw"}
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[kubeapi.KubeAPI]:
-    async with kubeapi.serve() as server:
-        server.register_crd(yaml.safe_load(CRD_FILE.read_text()))
-        for namespace in (OPERATOR_NAMESPACE, "kong"):
-            server.put(kubeapi.make_namespace(namespace))
-        yield server
-
-
-@pytest.fixture
-def clients(api: kubeapi.KubeAPI) -> kube.Clients:
-    return kube.Clients.from_api_client(api.client())
-
-
-@pytest.fixture
-def settings() -> run.Settings:
-    # Short retry budget and backoff: tests see "retried, then Failed" in seconds.
-    return run.Settings(
-        namespace=OPERATOR_NAMESPACE,
-        retry_seconds=3.0,
-        backoff_seconds=0.2,
-        backoff_max_seconds=0.5,
-    )
 
 
 @dataclasses.dataclass
@@ -118,27 +91,6 @@ class FastClock:
         return seconds / self.speed
 
 
-@pytest.fixture
-def clock() -> operator_context.Clock:
-    return operator_context.SystemClock()
-
-
-@pytest.fixture
-async def operator(
-    api: kubeapi.KubeAPI, settings: run.Settings, clock: operator_context.Clock
-) -> AsyncIterator[Operator]:
-    running = Operator(clients=operator_clients(api), settings=settings, clock=clock)
-    await running.start()
-    yield running
-    if running.thread is not None:
-        await running.stop()
-
-
-@pytest.fixture
-def stopped_operator(api: kubeapi.KubeAPI, settings: run.Settings) -> Operator:
-    return Operator(clients=operator_clients(api), settings=settings)
-
-
 @dataclasses.dataclass
 class OperatorProcess:
     """``license-report run`` in a child process, which a test can SIGKILL like a crashed pod."""
@@ -186,16 +138,6 @@ class OperatorProcess:
         self.process.send_signal(signal.SIGKILL)
         await asyncio.wait_for(self.process.wait(), timeout=10)
         self.process = None
-
-
-@pytest.fixture
-async def operator_process(
-    api: kubeapi.KubeAPI, tmp_path: pathlib.Path
-) -> AsyncIterator[OperatorProcess]:
-    child = OperatorProcess(kubeconfig=api.kubeconfig(tmp_path / "kubeconfig"))
-    yield child
-    if child.process is not None:
-        await child.kill()
 
 
 def _free_port() -> int:

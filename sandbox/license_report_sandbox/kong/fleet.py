@@ -1,0 +1,218 @@
+"""The fleet server: many simulated nodes in one process, each on its own loopback address.
+
+One aiohttp application and one runner serve every node through one listening
+site per node address (the whole 127.0.0.0/8 is loopback on Linux, so every
+node can use the same port). A request belongs to the node whose address it
+arrived on, read from the socket's local address, so a thousand nodes cost a
+thousand listening sockets rather than a thousand applications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ipaddress
+import socket
+import ssl
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from license_report_sandbox import faults
+from license_report_sandbox.kong import nodes as model  # `nodes` is Fleet's argument
+from license_report_sandbox.kong import routing
+
+_NODE_KEY: web.RequestKey[model.SimNode] = web.RequestKey("sim_node", model.SimNode)
+_NO_FAULT = faults.Fault()
+
+
+def _assign_addresses(nodes: Sequence[model.SimNode], first_address: str) -> None:
+    taken = {node.address for node in nodes if node.address}
+    if len(taken) != sum(1 for node in nodes if node.address):
+        raise ValueError("two nodes share an address")
+    current = ipaddress.IPv4Address(first_address)
+    for node in nodes:
+        if node.address:
+            continue
+        while str(current) in taken:
+            current += 1
+        if not current.is_loopback:
+            raise ValueError(f"ran out of loopback addresses at {current}")
+        node.address = str(current)
+        taken.add(node.address)
+        current += 1
+
+
+def _free_port(address: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((address, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Fleet:
+    """Serves `nodes` while the ``async with`` block runs; one port on every node address."""
+
+    def __init__(
+        self,
+        nodes: Sequence[model.SimNode],
+        *,
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+        first_address: str = "127.0.0.2",
+    ) -> None:
+        self.nodes: tuple[model.SimNode, ...] = tuple(nodes)
+        self._by_name = {node.name: node for node in self.nodes}
+        if len(self._by_name) != len(self.nodes):
+            raise ValueError("node names must be unique")
+        _assign_addresses(self.nodes, first_address)
+        self._by_address = {node.address: node for node in self.nodes}
+        self._requested_port = port
+        self._port: int | None = port or None
+        self._ssl_context = ssl_context
+        self._first_address = first_address
+        self._runner: web.AppRunner | None = None
+        self._sites: dict[str, web.TCPSite] = {}
+        self._inflight: set[asyncio.Task[object]] = set()
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the port is chosen when the fleet starts")
+        return self._port
+
+    def node(self, name: str) -> model.SimNode:
+        return self._by_name[name]
+
+    def url(self, node: model.SimNode | str) -> str:
+        target = self._by_name[node] if isinstance(node, str) else node
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://{target.address}:{self.port}"
+
+    def set_fault(self, name: str, fault: faults.Fault) -> None:
+        self._by_name[name].fault = fault
+
+    async def set_refuse(self, name: str, refuse: bool) -> None:
+        """Stop or restart one node's listener; stopping also drops its open connections."""
+        node = self._by_name[name]
+        node.refuse = refuse
+        if self._runner is None:
+            return
+        site = self._sites.pop(node.address, None) if refuse else None
+        if site is not None:
+            await site.stop()
+            server = self._runner.server
+            for connection in server.connections if server is not None else []:
+                transport = connection.transport
+                if transport is not None and self._address_of(transport) == node.address:
+                    transport.abort()
+        elif not refuse and node.address not in self._sites:
+            await self._start_site(node, self.port)
+
+    async def __aenter__(self) -> Fleet:
+        if self._runner is not None:
+            raise RuntimeError("the fleet is already running")
+        # One application for every node: the handler finds the node by local address.
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        app.on_response_prepare.append(self._stamp)
+        # Cancelling a handler whose client left is what ends a hang when the client gives up.
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=5.0
+        )
+        await self._runner.setup()
+        try:
+            await self._start_sites()
+        except BaseException:
+            await self._stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._stop()
+
+    async def _start_sites(self) -> None:
+        listening = [node for node in self.nodes if not node.refuse]
+        probe = listening[0].address if listening else self._first_address
+        for _attempt in range(5):
+            port = self._requested_port or _free_port(probe)
+            try:
+                for node in listening:
+                    await self._start_site(node, port)
+            except OSError as error:
+                # Another process took the port we picked on some address: pick again.
+                if self._requested_port or error.errno != errno.EADDRINUSE:
+                    raise
+                for site in self._sites.values():
+                    await site.stop()
+                self._sites.clear()
+                continue
+            self._port = port
+            return
+        raise OSError(errno.EADDRINUSE, "no port was free on every node address")
+
+    async def _start_site(self, node: model.SimNode, port: int) -> None:
+        assert self._runner is not None
+        site = web.TCPSite(
+            self._runner, node.address, port, ssl_context=self._ssl_context, backlog=1024
+        )
+        await site.start()
+        self._sites[node.address] = site
+
+    async def _stop(self) -> None:
+        if self._runner is None:
+            return
+        for site in self._sites.values():
+            await site.stop()
+        self._sites.clear()
+        await asyncio.sleep(0)  # connections accepted just before the sites stopped
+        server = self._runner.server
+        transports = [
+            connection.transport
+            for connection in (server.connections if server is not None else [])
+            if connection.transport is not None
+        ]
+        # Hanging and slow handlers would hold the shutdown for its whole timeout.
+        for task in list(self._inflight):
+            task.cancel()
+        await self._runner.cleanup()
+        self._runner = None
+        # A closed transport lets go of its socket a loop iteration later, and
+        # a test's loop may end first: make sure every one is gone before then.
+        for transport in transports:
+            if not transport.is_closing():
+                transport.abort()
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    @staticmethod
+    def _address_of(transport: asyncio.BaseTransport) -> str | None:
+        sockname = transport.get_extra_info("sockname")
+        return str(sockname[0]) if isinstance(sockname, tuple) else None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        transport = request.transport
+        node = self._by_address.get(self._address_of(transport) or "") if transport else None
+        if node is None:
+            return faults.json_response(421, {"message": "Misdirected request"})
+        request[_NODE_KEY] = node
+        node.requests_seen.append(request.path)
+        task = asyncio.current_task()
+        assert task is not None
+        self._inflight.add(task)
+        try:
+            fault = node.fault if node.fault.applies_to(request.path) else _NO_FAULT
+            if fault.latency > 0:
+                await asyncio.sleep(fault.latency)
+            if fault.hang:
+                await faults.hang()
+            status, body = routing.route(node, request)
+            return await faults.answer(request, fault=fault, status=status, body=body)
+        finally:
+            self._inflight.discard(task)
+
+    @staticmethod
+    async def _stamp(request: web.Request, response: web.StreamResponse) -> None:
+        node = request.get(_NODE_KEY)
+        response.headers["Server"] = f"kong/{node.version}" if node is not None else "kong"
+        response.headers["Access-Control-Allow-Origin"] = "*"

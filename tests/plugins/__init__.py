@@ -1,0 +1,1 @@
+"""Fixtures shared across test areas, loaded by ``pytest_plugins`` in tests/conftest.py."""
