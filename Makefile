@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck imports pytest sandbox demo bench crds clean tools
+.PHONY: test lint typecheck imports pytest sandbox demo bench crds chart-docs clean tools
 
 # Both distributions, editable: the operator (with its test tools) and the sandbox
 # (simulators, API emulator, `license-report sandbox`), which depends on the operator.
@@ -55,6 +55,11 @@ bench: $(STAMP)
 crds: $(STAMP)
 	$(BIN)/license-report crd > crds/licensereportrequests.licensereport.io.yaml
 	cp crds/licensereportrequests.licensereport.io.yaml charts/license-report-operator/crds-source/
+
+# The chart README's values table and values.schema.json's descriptions are written from
+# the `# --` comments in the chart's values.yaml; a test fails when they are stale.
+chart-docs: $(STAMP)
+	$(BIN)/python scripts/chart_docs.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
