@@ -379,8 +379,9 @@ class Condition(_Status):
     """One aspect of the last run, in metav1.Condition's shape."""
 
     type: str = pydantic.Field(max_length=316)
-    """Complete (a report was written), Degraded (some pods not reached) or Failed (no
-    report); the list holds one condition per type."""
+    """Complete (True: the last run wrote its report), Degraded (True: some pods were not
+    reached) or Failed (True: the last run gave up, after retrying what can be transient);
+    the list holds one condition per type."""
     status: Literal["True", "False", "Unknown"]
     """True, False or Unknown."""
     reason: str = pydantic.Field(
@@ -459,9 +460,10 @@ class Status(_Status):
     """When the last run ended, report written or failed (RFC 3339, UTC); absent while it
     runs."""
     report_config_map: str | None = None
-    """Name of the ConfigMap holding the last report (report.json, nodes.json, the TAR)."""
+    """Name of the ConfigMap holding the last report written (report.json, nodes.json, the
+    TAR); a failed run leaves it, and reportSha256, as they were."""
     report_sha256: str | None = None
-    """SHA-256 (hex) of the last report.json, to check a copy handed on."""
+    """SHA-256 (hex) of the last report.json written, to check a copy handed on."""
     summary: Summary | None = None
     """The last report's headline figures."""
     failures: list[PodFailure] | None = None
