@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from license_report.api import crd
 from license_report_sandbox import kubeapi
 
 KONG_LABELS = {"app": "kong", "app.kubernetes.io/name": "kong"}
@@ -204,3 +205,62 @@ async def test_a_wrong_token_is_unauthorized(cluster: kubeapi.KubeAPI, kubectl: 
     out = await kubectl("get", "pods", "-n", "kong", check=False)
 
     assert "error: You must be logged in to the server" in out
+
+
+# --- kubectl explain: the CRD's descriptions, through /openapi/v3 -----------------------------
+
+
+def _objects(node: dict[str, Any], path: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every object field under ``node`` (kubectl explain's paths: list items by the list)."""
+    found = []
+    for name, child in node.get("properties", {}).items():
+        target = child.get("items", child) if child.get("type") == "array" else child
+        if target.get("properties"):
+            found.append((f"{path}.{name}", target))
+            found += _objects(target, f"{path}.{name}")
+    return found
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+async def test_explain_spec_recursive_lists_every_field_under_its_description(
+    cluster: kubeapi.KubeAPI, kubectl: Kubectl
+) -> None:
+    definition = crd.definition()
+    cluster.register_crd(definition)
+    spec = definition["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+
+    out = await kubectl("explain", "licensereportrequest.spec", "--recursive")
+
+    assert "KIND:       LicenseReportRequest" in out
+    assert _words(spec["description"]) in _words(out)
+    listed = {line.split()[0] for line in out.split("FIELDS:")[1].splitlines() if line.strip()}
+    expected = {
+        name for _, node in [("spec", spec), *_objects(spec, "spec")] for name in node["properties"]
+    }
+    assert expected <= listed
+
+
+async def test_explain_shows_the_description_of_every_spec_field(
+    cluster: kubeapi.KubeAPI, kubectl: Kubectl
+) -> None:
+    """One ``kubectl explain`` per object in the spec: each prints its fields' descriptions."""
+    definition = crd.definition()
+    cluster.register_crd(definition)
+    spec = definition["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+
+    missing = []
+    for path, node in [("spec", spec), *_objects(spec, "spec")]:
+        out = _words(await kubectl("explain", f"licensereportrequest.{path}"))
+        missing += [
+            f"{path}.{name}"
+            for name, child in node["properties"].items()
+            if _words(child["description"]) not in out
+        ]
+
+    assert missing == []
+    gateway = _words(await kubectl("explain", "lrr.spec.gateway"))
+    assert "FIELD: gateway <Object>" in gateway
+    assert "How many gateway pods are asked at once (1-1024). Default: 64." in gateway

@@ -17,10 +17,17 @@ from license_report.api import v1alpha1
 _KEPT = (
     "type", "description", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
     "minLength", "maxLength", "pattern", "minItems", "maxItems", "format", "default",
-    "x-kubernetes-validations",
+    "x-kubernetes-validations", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
 )  # fmt: skip
 
 Schema = dict[str, Any]
+
+
+def _prose(text: str) -> str:
+    """A docstring as a description: each paragraph on one line, as controller-gen writes
+    Go doc comments (``kubectl explain`` wraps them to the terminal itself)."""
+    paragraphs = (" ".join(part.split()) for part in text.strip().split("\n\n"))
+    return "\n\n".join(paragraph for paragraph in paragraphs if paragraph)
 
 
 def _resolve(node: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -45,6 +52,8 @@ def structural(node: Mapping[str, Any], defs: Mapping[str, Any]) -> Schema:
     if "const" in node:
         node = {**node, "enum": [node["const"]]}
     out: Schema = {key: node[key] for key in _KEPT if key in node}
+    if "description" in out:
+        out["description"] = _prose(out["description"])
     if isinstance(out.get("default"), dict | list):
         del out["default"]  # object defaults come from the operator, not the API server
     if out.get("type") == "number" and isinstance(out.get("default"), int):
@@ -96,6 +105,11 @@ PRINTER_COLUMNS = [
 ]
 
 
+# What every kind's apiVersion and kind mean (the wording of Kubernetes' own types, short).
+_API_VERSION = "The versioned schema of this object: licensereport.io/v1alpha1."
+_KIND = "The REST resource this object represents: LicenseReportRequest."
+
+
 def to_yaml() -> str:
     import yaml  # PyYAML comes with the kubernetes client
 
@@ -106,9 +120,7 @@ def to_yaml() -> str:
 def definition() -> dict[str, Any]:
     """The whole CustomResourceDefinition, as committed in ``crds/``."""
     spec = _schema(v1alpha1.Spec)
-    spec["description"] = "What to report on: the gateway pods, their datastore, the license."
     status = _schema(v1alpha1.Status)
-    status["description"] = "The last report run: phase, conditions, summary and failures."
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -137,8 +149,8 @@ def definition() -> dict[str, Any]:
                             "description": "A request for a Kong Gateway license-usage report.",
                             "required": ["spec"],
                             "properties": {
-                                "apiVersion": {"type": "string"},
-                                "kind": {"type": "string"},
+                                "apiVersion": {"type": "string", "description": _API_VERSION},
+                                "kind": {"type": "string", "description": _KIND},
                                 "metadata": {"type": "object"},
                                 "spec": spec,
                                 "status": status,

@@ -4,6 +4,12 @@ Fields are snake_case in Python and camelCase on the wire (Kubernetes
 convention); constraints here become the CRD's OpenAPI validation, so the
 API server refuses bad objects before the operator sees them, and the
 operator gives the same verdict (naming the field) when it parses them.
+
+The docstring under each field is its description in the CRD (pydantic's
+``use_attribute_docstrings``), as kubebuilder turns doc comments into
+descriptions: it is what ``kubectl explain`` shows, so it is written for the
+platform engineer filling in a request (what the field does, its default, an
+example), and a test fails when a field has none.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ class _Model(pydantic.BaseModel):
         frozen=True,
         # JSON types as the API server checks them: true is not a port, "12" not a month.
         strict=True,
+        # The docstring under a field becomes its JSON-schema (and so CRD) description.
+        use_attribute_docstrings=True,
     )
 
 
@@ -52,22 +60,35 @@ class SecretKeyRef(_Model):
     """A key of a Secret in the request's namespace."""
 
     name: ObjectName
+    """Name of the Secret, in the LicenseReportRequest's own namespace. Example: kong-admin."""
     key: str = pydantic.Field(min_length=1, max_length=253, pattern=DATA_KEY_PATTERN)
+    """Key in the Secret's data whose value is used. Example: token."""
 
 
 class LicenseSecretRef(_Model):
     """The Secret holding the Kong license; the Kong chart keeps it under key ``license``."""
 
     name: ObjectName
+    """Name of the Secret holding the Kong license JSON (what KONG_LICENSE_DATA holds), in the
+    LicenseReportRequest's namespace. Example: kong-enterprise-license."""
     key: str = pydantic.Field(
         default="license", min_length=1, max_length=253, pattern=DATA_KEY_PATTERN
     )
+    """Key of the license in the Secret's data. Default: license (where the Kong chart keeps
+    it)."""
 
 
 class LabelSelectorRequirement(_Model):
+    """One set-based requirement of a label selector, as in any Kubernetes selector."""
+
     key: str = pydantic.Field(min_length=1, max_length=317)
+    """Label key the requirement is about. Example: app.kubernetes.io/name."""
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    """How the label is matched: In or NotIn (one of values, or none of them), Exists or
+    DoesNotExist (the key alone)."""
     values: list[str] | None = None
+    """Label values for In and NotIn (at least one); must be absent for Exists and
+    DoesNotExist. Example: [kong, kong-gateway]."""
 
     @pydantic.model_validator(mode="after")
     def _values_match_operator(self) -> LabelSelectorRequirement:
@@ -93,7 +114,10 @@ class LabelSelector(_Model):
     )
 
     match_labels: dict[str, str] | None = None
+    """Labels a gateway pod must all carry, with exactly these values. Example:
+    {app.kubernetes.io/name: kong}."""
     match_expressions: list[LabelSelectorRequirement] | None = None
+    """Set-based requirements a gateway pod must all meet, on top of matchLabels."""
 
     @pydantic.model_validator(mode="after")
     def _not_empty(self) -> LabelSelector:
@@ -105,9 +129,17 @@ class LabelSelector(_Model):
 
 
 class AdminApiTLS(_Model):
+    """How the Admin API's certificate is checked when adminApi.scheme is https."""
+
     ca_secret_ref: SecretKeyRef | None = None
+    """Secret key holding the PEM CA bundle that signed the Admin API's certificate (a CA
+    that does not parse fails the run: InvalidCA). Default: the system's CAs."""
     insecure_skip_verify: bool = False
+    """Accept any certificate, unchecked, for any name: anyone on the path could read the
+    token and the figures. For test clusters only. Default: false."""
     server_name: str | None = pydantic.Field(default=None, max_length=253)
+    """Name the certificate is checked against, and sent as SNI: the operator connects to pod
+    IPs, which certificates rarely name. Default: the pod IP. Example: kong-admin.kong.svc."""
 
 
 class AdminApi(_Model):
@@ -124,15 +156,31 @@ class AdminApi(_Model):
         }
     )
 
-    port: Port | None = None  # default 8001 when neither port nor portName is given
+    port: Port | None = None
+    """Admin API port, the same on every pod. Give port or portName, not both; when neither
+    is given, 8001 (Kong's default admin_listen). Example: 8444."""
     port_name: str | None = pydantic.Field(
         default=None, min_length=1, max_length=15, pattern=DNS_LABEL
     )
+    """Name of the Admin API's container port, looked up in each pod's spec (a pod without
+    such a port is listed in status.failures). Give port or portName, not both. Example:
+    admin."""
     scheme: Literal["http", "https"] = "http"
+    """http or https. With https the certificate is verified (see tls). Default: http."""
     token_secret_ref: SecretKeyRef | None = None
+    """Secret key holding an RBAC token, sent to every pod as the Kong-Admin-Token header. The
+    token is only sent over https unless allowTokenOverHttp (otherwise the run fails:
+    InsecureAdminToken). Default: no token."""
     tls: AdminApiTLS | None = None
+    """Certificate checking for scheme https (ignored with http). Default: verified against
+    the system's CAs, for the pod IP."""
     timeout_seconds: float = pydantic.Field(default=5.0, gt=0, le=300)
+    """Time limit of each Admin API request, the body included, in seconds (above 0, at most
+    300); a pod that does not answer in time is listed in status.failures (Timeout).
+    Default: 5."""
     allow_token_over_http: bool = False
+    """Send tokenSecretRef's token over plain http too (a trusted network, or a mesh that
+    encrypts pod traffic). Default: false."""
 
     @pydantic.model_validator(mode="after")
     def _one_port(self) -> AdminApi:
@@ -145,31 +193,60 @@ DEFAULT_ADMIN_PORT = 8001
 
 
 class Gateway(_Model):
+    """The Kong Gateway pods to report on, and how to ask them."""
+
     selector: LabelSelector
+    """Label selector of the gateway pods (matchLabels or matchExpressions: an empty selector
+    would match every pod). Every matching pod is asked; one not Running and Ready, or not
+    reached, is named in status.failures and makes the report Degraded. Example:
+    matchLabels: {app.kubernetes.io/name: kong}."""
     namespace: str | None = pydantic.Field(
         default=None, min_length=1, max_length=63, pattern=DNS_LABEL
     )
+    """Namespace of the gateway pods. Secrets are read from the LicenseReportRequest's
+    namespace whatever this says. Default: the LicenseReportRequest's namespace. Example:
+    kong."""
     admin_api: AdminApi = AdminApi()
+    """How to reach each pod's Admin API: port, scheme, token, TLS, time limit. Default:
+    http on port 8001, no token."""
     max_concurrency: int = pydantic.Field(default=64, ge=1, le=1024)
+    """How many gateway pods are asked at once (1-1024). Default: 64."""
 
 
 class Postgres(_Model):
+    """The PostgreSQL database of a DB-mode Kong (what KONG_PG_* says), read, never written."""
+
     host: str = pydantic.Field(min_length=1, max_length=253)
+    """Host name or IP address of the PostgreSQL server (KONG_PG_HOST). Example:
+    kong-postgresql.kong.svc."""
     port: Port = 5432
+    """PostgreSQL port (KONG_PG_PORT). Default: 5432."""
     database: str = pydantic.Field(default="kong", min_length=1, max_length=63)
+    """Kong's database (KONG_PG_DATABASE). Default: kong."""
     user: str = pydantic.Field(default="kong", min_length=1, max_length=63)
+    """User to connect as (KONG_PG_USER); reading is all it needs. Default: kong."""
     password_secret_ref: SecretKeyRef | None = None
+    """Secret key holding the user's password (KONG_PG_PASSWORD). Default: no password."""
     ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = (
         "prefer"
     )
+    """libpq sslmode of the connection: disable, allow, prefer, require, verify-ca or
+    verify-full. Default: prefer."""
 
 
 class Datastore(_Model):
+    """Kong's own database, where a DB-mode cluster keeps its license counters."""
+
     postgres: Postgres
+    """The PostgreSQL database the gateways use."""
 
 
 class License(_Model):
+    """The Kong Enterprise license the gateways run with."""
+
     secret_ref: LicenseSecretRef
+    """Secret key holding the license JSON. A license that does not parse fails the run
+    (InvalidLicense)."""
 
 
 class ReportOptions(_Model):
@@ -188,7 +265,11 @@ class ReportOptions(_Model):
     )
 
     months: int = pydantic.Field(default=12, ge=1, le=60)
+    """Months of counters in report.json, the current one included (1-60); format kong-3.5
+    takes 12 only, as Kong 3.5 does. Default: 12."""
     format: Literal["kong-2.7", "kong-3.5"] = "kong-2.7"
+    """Shape of report.json: kong-2.7 (what Kong 2.7 to 3.4 answer on /license/report) or
+    kong-3.5 (Kong 3.5 and later). Default: kong-2.7."""
 
     @pydantic.model_validator(mode="after")
     def _kong_3_5_window(self) -> ReportOptions:
@@ -198,7 +279,13 @@ class ReportOptions(_Model):
 
 
 class Output(_Model):
+    """Where the report is written."""
+
     config_map_name: ObjectName | None = None
+    """Name of the ConfigMap the report (report.json, nodes.json, the TAR) is written to, in
+    the LicenseReportRequest's namespace, owned by it. A ConfigMap of that name that the
+    request does not own is left alone and the run fails (ConfigMapNotOwned). Default:
+    <request name>-report."""
 
 
 class Signing(_Model):
@@ -206,23 +293,47 @@ class Signing(_Model):
     with it and writes the signature and the public key beside the report."""
 
     secret_ref: SecretKeyRef
+    """Secret key holding the Ed25519 private key (PEM, PKCS#8); a key that does not load
+    fails the run (InvalidSigningKey)."""
 
 
 class Spec(_Model):
+    """What to report on and how: the gateway pods, their datastore, the license, the
+    report's shape, where it goes, and an optional schedule. Each spec generation gets one
+    report; a new value of the licensereport.io/rerun annotation asks for another."""
+
     gateway: Gateway
-    datastore: Datastore | None = None  # absent: DB-less
+    """The Kong Gateway pods to report on (required) and how to reach their Admin API."""
+    datastore: Datastore | None = None
+    """Kong's PostgreSQL database (DB mode): the counters and entity counts are read from it.
+    Default: none; the figures then come from each pod's Admin API (DB-less)."""
     license: License | None = None
+    """The license the gateways run with; report.json names it by a keyed hash of its
+    license_key. Default: none; the license key the gateways report is used, or
+    UNLICENSED."""
     report: ReportOptions = ReportOptions()
-    signing: Signing | None = None  # absent: report.json is not signed
+    """What report.json holds: its shape and its window. Default: format kong-2.7, 12
+    months."""
+    signing: Signing | None = None
+    """Sign report.json; the signature and the public key go beside it in the ConfigMap.
+    Default: none; report.json is not signed."""
     output: Output = Output()
-    # Recurring reports: a cron expression (5 fields, or @monthly, @quarterly, ...),
-    # evaluated in time_zone (IANA name; UTC when absent). Absent: one report per
-    # generation, as before.
+    """Where the report is written. Default: ConfigMap <request name>-report."""
     schedule: str | None = pydantic.Field(default=None, min_length=1, max_length=128)
+    """Recurring reports: a cron expression (minute hour day-of-month month day-of-week) or
+    one of @yearly, @quarterly, @monthly, @weekly, @daily, @hourly, evaluated in timeZone.
+    As a CronJob: nothing runs at creation, and times missed while the operator was down
+    give one catch-up run. Each run also keeps a history ConfigMap
+    <configMap>-<YYYYMMDDHHMM>. Default: none; one report per spec generation. Example:
+    '@monthly'."""
     time_zone: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
-    # Reports of a schedule kept as ConfigMaps of their own (24: two years of monthly).
+    """IANA time zone the schedule is evaluated in. Default: UTC. Example: Europe/Berlin."""
     history_limit: int = pydantic.Field(default=24, ge=1, le=1000)
+    """Scheduled requests: how many history ConfigMaps are kept; past it the oldest are
+    deleted. Default: 24 (two years of monthly reports)."""
     suspend: bool = False
+    """Scheduled requests: run nothing at the scheduled times (a new rerun annotation value
+    still runs one now). Ignored without a schedule. Default: false."""
 
     @pydantic.field_validator("schedule")
     @classmethod
@@ -265,59 +376,113 @@ class ConditionType(enum.StrEnum):
 
 
 class Condition(_Status):
-    """metav1.Condition."""
+    """One aspect of the last run, in metav1.Condition's shape."""
 
     type: str = pydantic.Field(max_length=316)
+    """Complete (True: the last run wrote its report), Degraded (True: some pods were not
+    reached) or Failed (True: the last run gave up, after retrying what can be transient);
+    the list holds one condition per type."""
     status: Literal["True", "False", "Unknown"]
+    """True, False or Unknown."""
     reason: str = pydantic.Field(
         min_length=1, max_length=1024, pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
     )
+    """Why, as a CamelCase word to alert on. Examples: ReportWritten, PodsUnreachable,
+    AllPodsReached, SecretNotFound, NoPodReachable."""
     message: str = pydantic.Field(default="", max_length=32768)
+    """What happened, for people: which object or field, and what to do. Default: ""."""
     last_transition_time: str
+    """When status last changed (RFC 3339, UTC); a run that keeps the status keeps it."""
     observed_generation: int | None = pydantic.Field(default=None, ge=0)
+    """metadata.generation of the spec the condition was set for."""
 
 
 class Summary(_Status):
+    """The last report's headline figures, as report.json has them."""
+
     request_count: int = pydantic.Field(ge=0)
+    """Requests over the report's window (report.json's counters summed)."""
     services_count: int = pydantic.Field(ge=0)
+    """Services (report.json's services_count)."""
     workspaces_count: int = pydantic.Field(ge=0)
+    """Workspaces (report.json's workspaces_count)."""
     rbac_users: int = pydantic.Field(ge=0)
+    """RBAC users (report.json's rbac_users)."""
     gateway_pods: int = pydantic.Field(ge=0)
+    """Gateway pods matched by spec.gateway.selector, reached or not."""
     pods_reached: int = pydantic.Field(ge=0)
+    """Gateway pods that answered; the others are in status.failures."""
     kong_version: str
+    """Kong version in report.json. Example: 3.4.3.12."""
     db_version: str
+    """Datastore version in report.json. Example: postgres 15.4."""
 
 
 class PodFailure(_Status):
+    """A gateway pod that gave no figures, and why."""
+
     pod: str
+    """Name of the pod."""
     reason: str
+    """Why, as a CamelCase word: Timeout, ConnectionRefused, ConnectionError, TLSError,
+    Unauthorized, HTTPError, BadResponse, BodyTooLarge or NotReady."""
     message: str = pydantic.Field(max_length=1024)
+    """What happened, at most 1024 characters."""
 
 
 class HistoryEntry(_Status):
+    """One kept report of a scheduled request."""
+
     config_map: str
+    """Name of the history ConfigMap holding the report."""
     schedule_time: str
+    """The schedule time the report was made for (RFC 3339, UTC); for a report asked for by
+    the rerun annotation, the time it ran."""
     report_sha256: str
+    """SHA-256 (hex) of that report's report.json."""
 
 
 class Status(_Status):
+    """What the operator did with the request: the last run's phase, conditions, summary
+    and failures, and a schedule's times and kept reports."""
+
     phase: Phase | None = None
+    """Pending, Running, Succeeded, Degraded (report written, some pods not reached) or
+    Failed. For people; automation reads conditions."""
     observed_generation: int | None = None
-    # Which rerun annotation value the last run answered; with the generation
-    # it identifies a run, so a restarted operator never runs it twice.
+    """metadata.generation of the spec the last run was for."""
     observed_rerun: str | None = None
+    """Value of the licensereport.io/rerun annotation the last run answered; with the
+    generation it identifies a run, so a restarted operator never runs it twice."""
     started_at: str | None = None
+    """When the last run started (RFC 3339, UTC)."""
     completed_at: str | None = None
+    """When the last run ended, report written or failed (RFC 3339, UTC); absent while it
+    runs."""
     report_config_map: str | None = None
+    """Name of the ConfigMap holding the last report written (report.json, nodes.json, the
+    TAR); a failed run leaves it, and reportSha256, as they were."""
     report_sha256: str | None = None
+    """SHA-256 (hex) of the last report.json written, to check a copy handed on."""
     summary: Summary | None = None
+    """The last report's headline figures."""
     failures: list[PodFailure] | None = None
-    # Findings worth a look that do not change the figures: version skew,
-    # configuration drift, Nodes not readable, absent OSS tables.
+    """Gateway pods the last run did not reach, each with why (the first 50; nodes.json
+    names every one)."""
     notes: list[str] | None = None
-    conditions: list[Condition] | None = None
-    # Scheduled requests: the schedule time of the last run, the next one, and
-    # the reports kept (newest first), at most spec.historyLimit.
+    """Findings worth a look that do not change the figures: version skew, configuration
+    drift, Nodes not readable, absent OSS tables."""
+    conditions: list[Condition] | None = pydantic.Field(
+        default=None,
+        # Keyed by type, as metav1.Condition lists are: a server-side apply merges
+        # conditions one by one, by type, instead of replacing the whole list.
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    """Complete, Degraded and Failed, one of each (metav1.Condition): what to alert on."""
     last_schedule_time: str | None = None
+    """Scheduled requests: the schedule time of the last run (RFC 3339, UTC)."""
     next_schedule_time: str | None = None
+    """Scheduled requests: when the next run is due (RFC 3339, UTC); absent while
+    suspended."""
     history: list[HistoryEntry] | None = None
+    """Scheduled requests: the reports kept, newest first, at most spec.historyLimit."""

@@ -18,9 +18,12 @@ kept here:
 - `selectors` -- label (equality and set-based) and field selectors;
 - `patching` -- merge, JSON, strategic-merge (approximated) patches;
 - `resources` -- served kinds, the built-ins, CRD -> kinds;
+- `schemas` -- structural schemas at work: custom resources pruned of
+  undeclared fields and defaulted on every write, as kube-apiserver does;
 - `discovery`, `openapi`, `tables` -- what kubectl and kopf read besides
-  objects: API discovery, the OpenAPI v3 stubs that let ``kubectl apply``
-  validate server-side, server-side tables from printer columns;
+  objects: API discovery, the OpenAPI v3 documents that let ``kubectl apply``
+  validate server-side and ``kubectl explain`` show a CRD's schema,
+  server-side tables from printer columns;
 - `emulator` -- HTTP: routing to the above, list (paged by ``limit`` and
   ``continue``)/watch/get/create/replace/patch/delete;
 - `serving` -- HTTPS with a trustme CA, a bearer token, kubeconfig, clients,
@@ -61,12 +64,14 @@ parts, and only these:
   rewritten before it runs (`emulator.kmock_path`).
 
 What it does not do (no test here needs it): admission, validation against a
-CRD's schema (tested separately against the generated openAPIV3Schema),
-field ownership of server-side apply (approximated as create-or-merge),
+CRD's schema (tested separately against the generated openAPIV3Schema; pruning
+and defaulting are done), metadata's own pruning (unknown ``metadata`` keys
+stay), field ownership of server-side apply (approximated as create-or-merge),
 foreground deletion (treated as background), consistent snapshots across
 list pages (``limit``/``continue`` page the current state), protobuf and
-CBOR, OpenAPI schemas (the documents carry none), RBAC, ``kubectl exec``/``logs``. Namespaces
-exist as soon as something is put in them (a real server answers 404).
+CBOR, OpenAPI schemas of built-in kinds (only CRDs' are published), RBAC,
+``kubectl exec``/``logs``. Namespaces exist as soon as something is put in
+them (a real server answers 404).
 """
 
 from __future__ import annotations

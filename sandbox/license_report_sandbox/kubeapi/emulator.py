@@ -231,6 +231,7 @@ class Emulator(kmock.KubernetesScaffold):
         method = request.method.value.upper()
         params = request.params
         dry_run = bool(params.get("dryRun"))
+        validation = params.get("fieldValidation")
         watching = params.get("watch") in ("true", "1")
 
         if method == "GET" and watching:
@@ -242,7 +243,13 @@ class Emulator(kmock.KubernetesScaffold):
             if method == "POST":
                 if kind.namespaced and namespace is None:
                     raise errors.method_not_allowed(f"POST on all-namespaces {kind.plural}")
-                created = self.store.create(kind, namespace, self._body(request), dry_run=dry_run)
+                created = self.store.create(
+                    kind,
+                    namespace,
+                    self._body(request),
+                    dry_run=dry_run,
+                    field_validation=validation,
+                )
                 return _json(201, created)
             if method == "DELETE":
                 test = self._predicate(kind, params)
@@ -259,7 +266,13 @@ class Emulator(kmock.KubernetesScaffold):
             return _json(200, obj)
         if method == "PUT":
             replaced = self.store.replace(
-                kind, namespace, name, self._body(request), subresource=sub, dry_run=dry_run
+                kind,
+                namespace,
+                name,
+                self._body(request),
+                subresource=sub,
+                dry_run=dry_run,
+                field_validation=validation,
             )
             return _json(200, replaced)
         if method == "PATCH":
@@ -281,6 +294,7 @@ class Emulator(kmock.KubernetesScaffold):
                 subresource=sub,
                 dry_run=dry_run,
                 field_manager=params.get("fieldManager"),
+                field_validation=validation,
             )
             return _json(201 if was_created else 200, patched)
         if method == "DELETE":

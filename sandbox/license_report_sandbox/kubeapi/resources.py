@@ -68,6 +68,9 @@ class Kind:
     selectable_fields: tuple[str, ...] = ()
     #: Subresources other than status that exist (listed in discovery, answered 405).
     extra_subresources: tuple[str, ...] = ()
+    #: A CRD version's ``openAPIV3Schema``: what writes are pruned and defaulted by
+    #: (`schemas`) and what ``/openapi/v3`` publishes. None for built-ins (no schemas here).
+    schema: Mapping[str, Any] | None = dataclasses.field(default=None, compare=False, hash=False)
 
     @property
     def api_version(self) -> str:
@@ -257,6 +260,7 @@ def kinds_from_crd(crd: Mapping[str, Any]) -> list[Kind]:
         if not version.get("served"):
             continue
         subresources = version.get("subresources") or {}
+        schema = (version.get("schema") or {}).get("openAPIV3Schema")
         columns = tuple(
             Column(
                 name=str(column["name"]),
@@ -286,6 +290,7 @@ def kinds_from_crd(crd: Mapping[str, Any]) -> list[Kind]:
                 storage_version=str(storage[0]),
                 columns=columns,
                 extra_subresources=("scale",) if "scale" in subresources else (),
+                schema=schema if isinstance(schema, Mapping) else None,
             )
         )
     return kinds

@@ -21,7 +21,9 @@ this module keeps the server's rules:
   someone had applied it) and ``default`` always does; deleting a namespace
   deletes what is in it;
 - CustomResourceDefinitions: storing one serves its kinds, deleting it stops
-  serving them and deletes their objects;
+  serving them and deletes their objects; their objects are pruned and
+  defaulted by the version's structural schema on every write (`schemas`), and
+  ``fieldValidation=Strict`` refuses unknown fields instead of pruning them;
 - every write goes to the `changes.ChangeLog` that watches follow.
 
 Everything here is synchronous and runs on the event loop's thread, so each
@@ -38,7 +40,15 @@ from typing import Any
 
 import kmock
 
-from license_report_sandbox.kubeapi import changes, errors, patching, resources, rules, selectors
+from license_report_sandbox.kubeapi import (
+    changes,
+    errors,
+    patching,
+    resources,
+    rules,
+    schemas,
+    selectors,
+)
 from license_report_sandbox.kubeapi.resources import Body, Kind
 
 #: `Store._update`'s "replace status too" mode, for `Store.upsert` only (no HTTP path has it).
@@ -46,6 +56,23 @@ _WHOLE = "*"
 
 Key = tuple[kmock.resource, str | None, str]
 _meta = rules.meta
+
+
+def _decode(kind: Kind, obj: Body, *, field_validation: str | None) -> None:
+    """What decoding a custom resource does to it: prune and default by its schema, in place.
+
+    ``fieldValidation=Strict`` makes an unknown field an error (Warn, the default, and
+    Ignore prune it; a real server's Warn also sends a ``Warning`` header, not done here).
+    """
+    if kind.schema is None:
+        return
+    dropped = schemas.apply(obj, kind.schema)
+    if dropped and field_validation == "Strict":
+        unknown = ", ".join(f'unknown field "{path}"' for path in dropped)
+        raise errors.bad_request(
+            f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}:'
+            f" strict decoding error: {unknown}"
+        )
 
 
 class Store:
@@ -200,6 +227,7 @@ class Store:
         *,
         dry_run: bool = False,
         keep_status: bool = False,
+        field_validation: str | None = None,
     ) -> Body:
         """POST: a new object with server metadata; 409 if the name is taken.
 
@@ -241,6 +269,7 @@ class Store:
             obj["status"] = copy.deepcopy(dict(kind.initial_status))
         if (kind.group, kind.plural) == ("", "namespaces"):
             obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+        _decode(kind, obj, field_validation=field_validation)
         crd_kinds = self._crd_prepare(kind, obj)
         rules.check_size(kind, name, obj)
         if dry_run:
@@ -280,6 +309,7 @@ class Store:
         *,
         subresource: str | None = None,
         dry_run: bool = False,
+        field_validation: str | None = None,
     ) -> Body:
         """PUT: replace the object (or only its status), with optimistic concurrency."""
         body = rules.check_body(kind, body)
@@ -305,7 +335,15 @@ class Store:
                 "metadata.resourceVersion",
                 "Invalid value: 0x0: must be specified for an update",
             )
-        return self._update(kind, key, old, body, subresource=subresource, dry_run=dry_run)
+        return self._update(
+            kind,
+            key,
+            old,
+            body,
+            subresource=subresource,
+            dry_run=dry_run,
+            field_validation=field_validation,
+        )
 
     def patch(
         self,
@@ -318,6 +356,7 @@ class Store:
         subresource: str | None = None,
         dry_run: bool = False,
         field_manager: str | None = None,
+        field_validation: str | None = None,
     ) -> tuple[Body, bool]:
         """PATCH in any supported content type; returns the object and whether it was created.
 
@@ -336,7 +375,10 @@ class Store:
                 if not isinstance(body, Mapping):
                     raise errors.bad_request("the body of an apply patch must be an object")
                 applied = {**body, "metadata": {**_meta(body), "name": name}}
-                return self.create(kind, namespace, applied, dry_run=dry_run), True
+                created = self.create(
+                    kind, namespace, applied, dry_run=dry_run, field_validation=field_validation
+                )
+                return created, True
         if old is None:
             raise errors.not_found(kind, name)
         try:
@@ -352,7 +394,15 @@ class Store:
             raise errors.unprocessable("the patched object is not a Kubernetes object")
         if _meta(candidate).get("name") != name:
             raise errors.invalid(kind, name, "metadata.name", "Invalid value: field is immutable")
-        result = self._update(kind, key, old, candidate, subresource=subresource, dry_run=dry_run)
+        result = self._update(
+            kind,
+            key,
+            old,
+            candidate,
+            subresource=subresource,
+            dry_run=dry_run,
+            field_validation=field_validation,
+        )
         return result, False
 
     def _update(
@@ -364,6 +414,7 @@ class Store:
         *,
         subresource: str | None,
         dry_run: bool,
+        field_validation: str | None = None,
     ) -> Body:
         name = key[2]
         wanted_rv = _meta(candidate).get("resourceVersion")
@@ -405,6 +456,7 @@ class Store:
         new["metadata"] = meta
         new["apiVersion"] = old["apiVersion"]
         new["kind"] = kind.kind
+        _decode(kind, new, field_validation=field_validation)
         if kind.generation and rules.spec_part(kind, new) != rules.spec_part(kind, old):
             meta["generation"] = int(old_meta.get("generation") or 0) + 1
         crd_kinds = self._crd_prepare(kind, new)
