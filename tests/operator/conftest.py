@@ -54,9 +54,9 @@ def clients(api: kubeapi.KubeAPI) -> kube.Clients:
 
 
 @pytest.fixture
-def settings() -> run.Settings:
+def settings() -> run.OperatorSettings:
     # Short retry budget and backoff: tests see "retried, then Failed" in seconds.
-    return run.Settings(
+    return run.OperatorSettings(
         namespace=OPERATOR_NAMESPACE,
         retry_seconds=3.0,
         backoff_seconds=0.2,
@@ -70,7 +70,7 @@ class Operator:
     (see ``cli.sandbox.operating``: kopf must not share the emulator's loop)."""
 
     clients: kube.Clients
-    settings: run.Settings
+    settings: run.OperatorSettings
     clock: operator_context.Clock = dataclasses.field(default_factory=operator_context.SystemClock)
     thread: operating.OperatorThread | None = None
 
@@ -125,7 +125,7 @@ def clock() -> operator_context.Clock:
 
 @pytest.fixture
 async def operator(
-    api: kubeapi.KubeAPI, settings: run.Settings, clock: operator_context.Clock
+    api: kubeapi.KubeAPI, settings: run.OperatorSettings, clock: operator_context.Clock
 ) -> AsyncIterator[Operator]:
     running = Operator(clients=operator_clients(api), settings=settings, clock=clock)
     await running.start()
@@ -135,7 +135,7 @@ async def operator(
 
 
 @pytest.fixture
-def stopped_operator(api: kubeapi.KubeAPI, settings: run.Settings) -> Operator:
+def stopped_operator(api: kubeapi.KubeAPI, settings: run.OperatorSettings) -> Operator:
     return Operator(clients=operator_clients(api), settings=settings)
 
 

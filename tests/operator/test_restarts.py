@@ -279,7 +279,7 @@ async def test_an_api_server_refusing_every_write_for_two_seconds_is_ridden_out(
 async def test_every_write_of_a_run_refused_once_still_makes_one_consistent_report(
     api: kubeapi.KubeAPI,
     clients: kube.Clients,
-    settings: run.Settings,
+    settings: run.OperatorSettings,
     fleet: FleetFactory,
     status: int,
     methods: set[str],
