@@ -6,6 +6,9 @@ import datetime
 import json
 from typing import Any
 
+import pydantic
+import pytest
+
 from license_report.api import errors, v1alpha1
 from license_report.reconcile import statuses
 from license_report.report import aggregation, models
@@ -124,3 +127,45 @@ def test_the_status_of_a_fleet_of_failures_stays_small() -> None:
     assert degraded.startswith("10000 of 10001 gateway pods not reached: gw-00000, ")
     assert fields["summary"]["gatewayPods"] == 10_001
     assert len(collection.nodes) == 10_001  # nothing is dropped from nodes.json
+
+
+def test_a_misspelled_status_key_cannot_be_written() -> None:
+    with pytest.raises(pydantic.ValidationError, match="next_schedule_tme"):
+        v1alpha1.Status(next_schedule_tme="2026-11-27T10:00:00Z")  # type: ignore[call-arg]
+    with pytest.raises(pydantic.ValidationError, match="observed_generaton"):
+        v1alpha1.Condition(
+            type="Complete",
+            status="True",
+            reason="ReportWritten",
+            last_transition_time="2026-11-27T10:00:00Z",
+            observed_generaton=1,  # type: ignore[call-arg]
+        )
+    with pytest.raises(pydantic.ValidationError, match="nextScheduleTme"):
+        v1alpha1.Status.model_validate({"nextScheduleTme": "2026-11-27T10:00:00Z"})
+
+
+def test_a_status_read_back_drops_fields_a_later_version_added() -> None:
+    read = v1alpha1.read_status(
+        {
+            "phase": "Succeeded",
+            "addedLater": 1,
+            "conditions": [
+                {"type": "Complete", "status": "True", "reason": "ReportWritten",
+                 "lastTransitionTime": "2026-11-27T10:00:00Z", "addedLater": True},
+            ],
+        }
+    )  # fmt: skip
+    assert read.phase is v1alpha1.Phase.SUCCEEDED
+    assert [c.reason for c in read.conditions or []] == ["ReportWritten"]
+
+
+def test_a_patch_writes_the_fields_set_and_a_none_clears_one() -> None:
+    assert statuses.patch_body(v1alpha1.Status(next_schedule_time=None)) == {
+        "status": {"nextScheduleTime": None}
+    }
+    running = _wire(statuses.running(generation=3, rerun=None, now=T0, previous=_status({})))
+    assert set(running) == {
+        "phase", "observedGeneration", "observedRerun", "startedAt", "completedAt", "conditions",
+    }  # fmt: skip
+    assert running["completedAt"] is None
+    assert running["observedRerun"] is None
