@@ -46,6 +46,17 @@ async def _events(clients: kube.Clients, name: str) -> list[tuple[str, str, str]
     )
 
 
+async def _two_events(clients: kube.Clients, name: str) -> list[tuple[str, str, str]]:
+    """The run's Events once both are there (started, and how it ended)."""
+
+    async def both() -> list[tuple[str, str, str]] | None:
+        found = await _events(clients, name)
+        return found if len(found) == 2 else None
+
+    found: list[tuple[str, str, str]] = await wait_for(both, what=f"two Events of {name}")
+    return found
+
+
 def _reasons(obj: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return {c["type"]: (c["status"], c["reason"]) for c in obj["status"]["conditions"]}
 
@@ -71,11 +82,7 @@ async def test_finished_retry_and_failed_end_alike_from_either_handler(
         }
         assert ok["status"]["observedRerun"] == "now"
 
-        async def succeeded() -> list[tuple[str, str, str]] | None:
-            found = await _events(clients, "ok")
-            return found if len(found) == 2 else None
-
-        assert await wait_for(succeeded, what="two Events") == [
+        assert await _two_events(clients, "ok") == [
             ("ReportStarted", "Normal", events.COMPONENT),
             ("ReportSucceeded", "Normal", events.COMPONENT),
         ]
@@ -92,11 +99,7 @@ async def test_finished_retry_and_failed_end_alike_from_either_handler(
     assert failed["status"]["observedRerun"] == "now"
     assert "reportConfigMap" not in failed["status"]
 
-    async def ended() -> list[tuple[str, str, str]] | None:
-        found = await _events(clients, "bad")
-        return found if len(found) == 2 else None
-
-    assert await wait_for(ended, what="two Events") == [
+    assert await _two_events(clients, "bad") == [
         ("ReportFailed", "Warning", events.COMPONENT),
         ("ReportStarted", "Normal", events.COMPONENT),
     ]

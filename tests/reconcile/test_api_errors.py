@@ -16,6 +16,7 @@ NAMESPACE = "kong"
 
 @pytest.fixture
 async def api() -> AsyncIterator[kubeapi.KubeAPI]:
+    """An emulated API server with the namespace and nothing else in it."""
     async with kubeapi.serve() as server:
         server.put(kubeapi.make_namespace(NAMESPACE))
         yield server
@@ -23,6 +24,7 @@ async def api() -> AsyncIterator[kubeapi.KubeAPI]:
 
 @pytest.fixture
 def clients(api: kubeapi.KubeAPI) -> kube.Clients:
+    # The clients this test's calls go through: what they raise is what is tested.
     return kube.Clients.from_api_client(api.client())
 
 

@@ -36,10 +36,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import kopf
+
 from license_report.api import errors, v1alpha1
 from license_report.handlers import context as operator_context
 from license_report.handlers import metrics
-from license_report.reconcile import events, output, run, statuses
+from license_report.reconcile import events, kube, output, run, statuses
 
 logger = logging.getLogger(__name__)
 
@@ -329,4 +331,17 @@ async def _event(
         reason=reason,
         message=message,
         now=context.clock.now(),
+    )
+
+
+def refused(
+    context: operator_context.Context, error: kube.ApiError, *, retry: int, what: str
+) -> kopf.TemporaryError:
+    """The API server refused a status write or a read: retried after the operator's backoff
+    when it may pass (409, 429, 5xx), not bounded by ``retry_seconds`` (a status that cannot
+    be written could not say Failed either); raised as it is when it may not."""
+    if not error.transient:
+        raise error
+    return kopf.TemporaryError(
+        f"{what}: {error.message}", delay=run.backoff(context.settings, retry)
     )

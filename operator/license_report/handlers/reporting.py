@@ -20,7 +20,7 @@ import pydantic
 from license_report.api import errors, v1alpha1
 from license_report.handlers import context as operator_context
 from license_report.handlers import lifecycle, metrics
-from license_report.reconcile import kube, run
+from license_report.reconcile import kube
 
 RESOURCE = (v1alpha1.GROUP, v1alpha1.VERSION, v1alpha1.PLURAL)
 
@@ -80,15 +80,10 @@ async def reconcile(
             context, obj=obj, spec=spec_model, retry=retry, elapsed=elapsed
         )
     except kube.ApiError as error:
-        # The status could not be written. These retries are not bounded by retry_seconds:
-        # a status that cannot be written could not say Failed either. A retry redoes the
-        # run, which replaces the report ConfigMap in place, so the status names the last
-        # write. (Left to kopf, the wait would be 60 s.)
-        if not error.transient:
-            raise
-        raise kopf.TemporaryError(
-            f"status not written: {error.message}", delay=run.backoff(context.settings, retry)
-        ) from None
+        # The status could not be written. A retry redoes the run, which replaces the
+        # report ConfigMap in place, so the status names the last write. (Left to kopf,
+        # the wait would be 60 s.)
+        raise lifecycle.refused(context, error, retry=retry, what="status not written") from None
     if isinstance(result, lifecycle.Retry):
         raise kopf.TemporaryError(result.why, delay=result.after)
 

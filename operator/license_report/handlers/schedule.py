@@ -31,7 +31,7 @@ import pydantic
 from license_report.api import schedules, v1alpha1
 from license_report.handlers import context as operator_context
 from license_report.handlers import lifecycle, reporting
-from license_report.reconcile import kube, output, run, statuses
+from license_report.reconcile import kube, output, statuses
 
 
 async def _read(context: operator_context.Context, namespace: str, name: str) -> Any | None:
@@ -169,8 +169,4 @@ async def scheduled(
         # The API server refusing for a while (a status write, a read): kopf restarts the
         # daemon after the operator's backoff, which re-reads the request and picks up
         # where the schedule stands (a run whose end was not recorded is redone, in place).
-        if not error.transient:
-            raise
-        raise kopf.TemporaryError(
-            f"schedule: {error.message}", delay=run.backoff(context.settings, retry)
-        ) from None
+        raise lifecycle.refused(context, error, retry=retry, what="schedule") from None

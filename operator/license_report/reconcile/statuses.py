@@ -96,23 +96,41 @@ def running(
     )
 
 
+def _problem(
+    *,
+    previous: v1alpha1.Status,
+    now: datetime.datetime,
+    generation: int,
+    reason: str,
+    message: str,
+    retrying: bool,
+) -> list[v1alpha1.Condition]:
+    """Not complete for ``reason``; Failed already, or not yet while it is retried."""
+    return _conditions(
+        previous=previous.conditions,
+        now=now,
+        generation=generation,
+        wanted=[
+            (Type.COMPLETE, "False", reason, message),
+            (Type.DEGRADED, "False", Reason.NO_ERROR, ""),
+            (Type.FAILED, "False", reason, f"retrying: {message}")
+            if retrying
+            else (Type.FAILED, "True", reason, message),
+        ],
+    )
+
+
 def waiting(
     *, generation: int, reason: str, message: str, now: datetime.datetime, previous: v1alpha1.Status
 ) -> v1alpha1.Status:
     """A transient problem that will be retried: shown at once, not yet a failure."""
     return v1alpha1.Status(
         phase=Phase.PENDING,
-        conditions=_conditions(
-            previous=previous.conditions,
-            now=now,
-            generation=generation,
-            wanted=[
-                (Type.COMPLETE, "False", reason, message),
-                (Type.DEGRADED, "False", Reason.NO_ERROR, ""),
-                (Type.FAILED, "False", reason, f"retrying: {message}"),
-            ],
+        conditions=_problem(
+            previous=previous, now=now, generation=generation, reason=reason, message=message,
+            retrying=True,
         ),
-    )
+    )  # fmt: skip
 
 
 def failed(
@@ -130,17 +148,11 @@ def failed(
         observed_generation=generation,
         observed_rerun=rerun,
         completed_at=timestamp(now),
-        conditions=_conditions(
-            previous=previous.conditions,
-            now=now,
-            generation=generation,
-            wanted=[
-                (Type.COMPLETE, "False", reason, message),
-                (Type.DEGRADED, "False", Reason.NO_ERROR, ""),
-                (Type.FAILED, "True", reason, message),
-            ],
+        conditions=_problem(
+            previous=previous, now=now, generation=generation, reason=reason, message=message,
+            retrying=False,
         ),
-    )
+    )  # fmt: skip
 
 
 def finished(
