@@ -32,7 +32,7 @@ async def _collect(
     request = collection.Request(
         targets=targets,
         hash_key=hashing.new_key(),
-        admin_api=kong.Settings(max_concurrency=concurrency, timeout=10.0),
+        admin_api=kong.ClientSettings(max_concurrency=concurrency, timeout=10.0),
     )
     started = time.perf_counter()
     result = await collection.collect(request)
@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--skip-sequential", action="store_true")
     args = parser.parse_args()
-    default = kong.Settings().max_concurrency
+    default = kong.ClientSettings().max_concurrency
 
     with process.spawn_fleet(count=args.nodes, mode="ee-dbless", latency=args.latency) as fleet:
         targets = [models.Target(name=n["name"], url=n["url"]) for n in fleet["nodes"]]

@@ -86,7 +86,7 @@ async def _collect(
                 targets=targets,
                 hash_key=hashing.new_key(),
                 database=database,
-                admin_api=kong.Settings(),
+                admin_api=kong.ClientSettings(),
                 license_text=DEMO_LICENSE,
             )
         )

@@ -8,7 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from license_report.report import admin_api, models
+from license_report.api import errors
+from license_report.report import admin_api
 from license_report.sources import kong, license
 
 JSON = st.recursive(
@@ -46,7 +47,7 @@ def test_an_admin_api_body_parses_or_is_a_bad_response(body: Any, model: Any) ->
     except kong.NodeError as error:  # anything else escapes and fails the test
         outcome = error
     if isinstance(outcome, kong.NodeError):
-        assert outcome.reason is models.FailureReason.BAD_RESPONSE
+        assert outcome.reason is errors.Reason.BAD_RESPONSE
         assert outcome.message.startswith("GET /: ")
     else:
         assert isinstance(outcome, model)

@@ -43,7 +43,7 @@ class Operator:
     (see ``cli.sandbox.operating``: kopf must not share the emulator's loop)."""
 
     clients: kube.Clients
-    settings: run.Settings
+    settings: run.OperatorSettings
     clock: operator_context.Clock = dataclasses.field(default_factory=operator_context.SystemClock)
     thread: operating.OperatorThread | None = None
 

@@ -29,7 +29,7 @@ def collection_request(running: sim.Fleet, **options: object) -> collection.Requ
     values: dict[str, object] = {
         "targets": targets(running),
         "hash_key": KEY,
-        "admin_api": kong.Settings(timeout=1.0),
+        "admin_api": kong.ClientSettings(timeout=1.0),
         "now": NOW,
     }
     values.update(options)

@@ -66,7 +66,7 @@ def clock() -> operator_context.Clock:
 
 
 @pytest.fixture
-def settings(settings: run.Settings) -> run.Settings:
+def settings(settings: run.OperatorSettings) -> run.OperatorSettings:
     # A budget so small that each pod's nodes.json entry takes a part ConfigMap of its own.
     return dataclasses.replace(settings, config_map_budget=1000)
 

@@ -36,9 +36,9 @@ def clients(api: kubeapi.KubeAPI) -> kube.Clients:
 
 
 @pytest.fixture
-def settings() -> run.Settings:
+def settings() -> run.OperatorSettings:
     # Short retry budget and backoff: tests see "retried, then Failed" in seconds.
-    return run.Settings(
+    return run.OperatorSettings(
         namespace=OPERATOR_NAMESPACE,
         retry_seconds=3.0,
         backoff_seconds=0.2,
@@ -53,7 +53,7 @@ def clock() -> operator_context.Clock:
 
 @pytest.fixture
 async def operator(
-    api: kubeapi.KubeAPI, settings: run.Settings, clock: operator_context.Clock
+    api: kubeapi.KubeAPI, settings: run.OperatorSettings, clock: operator_context.Clock
 ) -> AsyncIterator[Operator]:
     running = Operator(clients=operator_clients(api), settings=settings, clock=clock)
     await running.start()
@@ -63,7 +63,7 @@ async def operator(
 
 
 @pytest.fixture
-def stopped_operator(api: kubeapi.KubeAPI, settings: run.Settings) -> Operator:
+def stopped_operator(api: kubeapi.KubeAPI, settings: run.OperatorSettings) -> Operator:
     return Operator(clients=operator_clients(api), settings=settings)
 
 

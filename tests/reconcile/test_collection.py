@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from license_report.api import errors
 from license_report.reconcile import collection
 from license_report.report import hashing, models, packaging
 from license_report.sources import datastore, license
@@ -89,7 +90,7 @@ async def test_a_node_down_degrades_and_is_named(fleet: FleetFactory) -> None:
         result = await collection.collect(collection_request(running))
     assert result.outcome is models.Outcome.DEGRADED
     assert [(f.pod, f.reason) for f in result.failures] == [
-        ("down", models.FailureReason.CONNECTION_REFUSED)
+        ("down", errors.Reason.CONNECTION_REFUSED)
     ]
     assert _counters(result) == {"2026-11": 5}
     assert {n.pod: n.reachable for n in result.nodes} == {"down": False, "up": True}

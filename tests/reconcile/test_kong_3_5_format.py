@@ -19,7 +19,10 @@ KONG_3_5 = "3.5.0.2-enterprise-edition"
 
 def _request(running: sim.Fleet, **options: object) -> collection.Request:
     return collection_request(
-        running, months=formats.KONG_3_5_MONTHS, admin_api=kong.Settings(timeout=2.0), **options
+        running,
+        months=formats.KONG_3_5_MONTHS,
+        admin_api=kong.ClientSettings(timeout=2.0),
+        **options,
     )
 
 

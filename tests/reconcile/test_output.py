@@ -178,7 +178,7 @@ async def test_a_failed_write_leaves_the_previous_report_and_its_parts_whole(
         return request.method == kmock.method.PUT and request.name == "r-report"
 
     api.emulator[replacing_the_report] << 500
-    with pytest.raises(kube.ApiException) as failed:
+    with pytest.raises(kube.ApiError) as failed:
         await output.write(
             clients=clients, layout=layout(package(130, prefix="new"), budget=budget), uid=UID
         )

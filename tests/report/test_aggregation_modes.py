@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from license_report.api import errors
 from license_report.report import aggregation, models
 from tests.helpers.observations import ObservationFactory, inputs
 
@@ -80,9 +81,7 @@ def test_months_outside_the_window_are_dropped_unknown_kept(node: ObservationFac
 
 
 def test_failures_degrade_and_are_named(node: ObservationFactory) -> None:
-    failure = models.Failure(
-        pod="z", reason=models.FailureReason.TIMEOUT, message="GET /: no answer"
-    )
+    failure = models.Failure(pod="z", reason=errors.Reason.TIMEOUT, message="GET /: no answer")
     result = aggregation.aggregate(inputs([node("a", counters={"2026-11": 1})], failures=[failure]))
     assert result.outcome is models.Outcome.DEGRADED
     assert result.failures == [failure]

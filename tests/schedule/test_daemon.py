@@ -58,7 +58,7 @@ def scheduled(name: str, **spec: Any) -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def daemon(
-    clients: kube.Clients, settings: run.Settings, created: dict[str, Any], clock: LoopClock
+    clients: kube.Clients, settings: run.OperatorSettings, created: dict[str, Any], clock: LoopClock
 ) -> AsyncIterator[operator_context.Context]:
     context = operator_context.Context(clients=clients, settings=settings, clock=clock)
     meta = created["metadata"]
@@ -109,7 +109,7 @@ def nodes(month: str = "2026-11") -> list[sim.SimNode]:
 
 
 async def test_a_year_of_monthly_reports_keeps_the_last_three(
-    api: kubeapi.KubeAPI, clients: kube.Clients, settings: run.Settings, fleet: FleetFactory
+    api: kubeapi.KubeAPI, clients: kube.Clients, settings: run.OperatorSettings, fleet: FleetFactory
 ) -> None:
     async with fleet(nodes()) as running:
         deploy(api, running)
@@ -157,7 +157,7 @@ async def test_a_year_of_monthly_reports_keeps_the_last_three(
 
 
 async def test_times_missed_while_down_give_one_catch_up_run(
-    api: kubeapi.KubeAPI, clients: kube.Clients, settings: run.Settings, fleet: FleetFactory
+    api: kubeapi.KubeAPI, clients: kube.Clients, settings: run.OperatorSettings, fleet: FleetFactory
 ) -> None:
     async with fleet(nodes()) as running:
         deploy(api, running)
@@ -182,7 +182,7 @@ async def test_times_missed_while_down_give_one_catch_up_run(
 
 
 async def test_a_suspended_schedule_runs_nothing_then_catches_up_once_resumed(
-    api: kubeapi.KubeAPI, clients: kube.Clients, settings: run.Settings, fleet: FleetFactory
+    api: kubeapi.KubeAPI, clients: kube.Clients, settings: run.OperatorSettings, fleet: FleetFactory
 ) -> None:
     async with fleet(nodes()) as running:
         deploy(api, running)
@@ -206,7 +206,7 @@ async def test_a_suspended_schedule_runs_nothing_then_catches_up_once_resumed(
 
 
 async def test_a_scheduled_run_that_fails_keeps_the_last_report_and_waits_for_the_next_time(
-    api: kubeapi.KubeAPI, clients: kube.Clients, settings: run.Settings, fleet: FleetFactory
+    api: kubeapi.KubeAPI, clients: kube.Clients, settings: run.OperatorSettings, fleet: FleetFactory
 ) -> None:
     async with fleet(nodes()) as running:
         deploy(api, running)
@@ -240,7 +240,7 @@ async def test_a_scheduled_run_that_fails_keeps_the_last_report_and_waits_for_th
 
 
 async def test_the_rerun_annotation_asks_a_schedule_for_a_report_now_once(
-    api: kubeapi.KubeAPI, clients: kube.Clients, settings: run.Settings, fleet: FleetFactory
+    api: kubeapi.KubeAPI, clients: kube.Clients, settings: run.OperatorSettings, fleet: FleetFactory
 ) -> None:
     async with fleet(nodes()) as running:
         deploy(api, running)

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from license_report.api import errors
 from license_report.report import models
 from license_report.report.window import Window
 from license_report.sources import datastore
@@ -212,7 +213,7 @@ async def test_a_database_without_kong_tables_is_an_error(
     with pytest.raises(datastore.DatastoreError) as caught:
         await datastore.read(settings=kong_db, window=WINDOW)
 
-    assert caught.value.reason is datastore.FailureReason.NOT_A_KONG_DATABASE
+    assert caught.value.reason is errors.Reason.DATASTORE_NOT_A_KONG_DATABASE
     assert not caught.value.transient
     assert kong_db.database in str(caught.value)
     assert "kong migrations bootstrap" in str(caught.value)
@@ -269,7 +270,7 @@ async def test_a_wrong_password_is_not_transient_and_never_shown(
         await datastore.read(settings=wrong, window=WINDOW)
 
     err = caught.value
-    assert err.reason is datastore.FailureReason.AUTHENTICATION_FAILED
+    assert err.reason is errors.Reason.DATASTORE_AUTHENTICATION_FAILED
     assert not err.transient
     assert 'password authentication failed for user "kong"' in str(err)
     assert f"{kong_db.host}:{kong_db.port}/{kong_db.database}" in str(err)
@@ -292,7 +293,7 @@ async def test_a_missing_database_is_not_transient(kong_db: datastore.DatastoreS
     with pytest.raises(datastore.DatastoreError) as caught:
         await datastore.read(settings=settings, window=WINDOW)
 
-    assert caught.value.reason is datastore.FailureReason.DATABASE_NOT_FOUND
+    assert caught.value.reason is errors.Reason.DATASTORE_DATABASE_NOT_FOUND
     assert not caught.value.transient
     assert "no_such_kong" in str(caught.value)
 
@@ -315,7 +316,7 @@ async def test_a_user_without_select_is_told_what_to_grant(
         with psycopg.connect(pg_server.dsn(database="postgres"), autocommit=True) as conn:
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(reader)))
 
-    assert caught.value.reason is datastore.FailureReason.PERMISSION_DENIED
+    assert caught.value.reason is errors.Reason.DATASTORE_PERMISSION_DENIED
     assert not caught.value.transient
     assert "permission denied for table" in str(caught.value)
     assert "GRANT SELECT" in str(caught.value)
@@ -338,7 +339,7 @@ async def test_a_server_that_is_down_fails_fast_and_transiently(closed_port: int
         await datastore.read(settings=settings, window=WINDOW)
 
     assert time.monotonic() - started < 2
-    assert caught.value.reason is datastore.FailureReason.CONNECTION_REFUSED
+    assert caught.value.reason is errors.Reason.DATASTORE_CONNECTION_REFUSED
     assert caught.value.transient
     assert f"127.0.0.1:{closed_port}/kong" in str(caught.value)
 
@@ -363,7 +364,7 @@ async def test_a_server_that_never_answers_times_out(silent_port: int) -> None:
         await datastore.read(settings=settings, window=WINDOW)
 
     assert time.monotonic() - started < 2
-    assert caught.value.reason is datastore.FailureReason.TIMEOUT
+    assert caught.value.reason is errors.Reason.DATASTORE_TIMEOUT
     assert caught.value.transient
     assert "0.5 s" in str(caught.value)
 
@@ -384,6 +385,6 @@ async def test_a_query_slower_than_the_statement_timeout_is_cut(
         elapsed = time.monotonic() - started
 
     assert 0.3 <= elapsed < 2
-    assert caught.value.reason is datastore.FailureReason.STATEMENT_TIMEOUT
+    assert caught.value.reason is errors.Reason.DATASTORE_STATEMENT_TIMEOUT
     assert caught.value.transient
     assert "statement timeout of 0.3 s" in str(caught.value)

@@ -9,6 +9,7 @@ import time
 import pytest
 import trustme
 
+from license_report.api import errors
 from license_report.report import aggregation, models
 from license_report.sources import kong
 from license_report_sandbox import kong as sim
@@ -16,16 +17,16 @@ from license_report_sandbox import seed
 from tests.expected import NOW, plugin_figures
 from tests.helpers.fleets import FleetFactory, targets
 
-Reason = models.FailureReason
+Reason = errors.Reason
 
 
 async def _ask(
     fleet: FleetFactory,
     nodes: list[sim.SimNode],
-    settings: kong.Settings | None = None,
+    settings: kong.ClientSettings | None = None,
     **fleet_options: object,
 ) -> tuple[list[aggregation.NodeObservation], list[models.Failure]]:
-    settings = settings or kong.Settings(timeout=1.0)
+    settings = settings or kong.ClientSettings(timeout=1.0)
     async with fleet(nodes, **fleet_options) as running, kong.new_session(settings) as session:
         return await kong.fetch_nodes(session=session, targets=targets(running), settings=settings)
 
@@ -77,7 +78,7 @@ async def test_oss_answers_404_on_license_report(fleet: FleetFactory) -> None:
     ],
 )
 async def test_each_fault_is_a_named_failure_and_the_others_are_counted(
-    fleet: FleetFactory, fault: sim.Fault, reason: models.FailureReason, words: str
+    fleet: FleetFactory, fault: sim.Fault, reason: errors.Reason, words: str
 ) -> None:
     nodes = [
         sim.SimNode(name="good", mode=sim.Mode.EE_DBLESS, counters={"2026-11": 1}),
@@ -97,7 +98,7 @@ async def test_a_failed_request_cancels_the_node_s_other_requests(fleet: FleetFa
         token="t0k3n",
         fault=sim.Fault(hang=True, paths=frozenset({"/", "/license/report"})),
     )
-    settings = kong.Settings(timeout=60.0)
+    settings = kong.ClientSettings(timeout=60.0)
     async with fleet([node]) as running, kong.new_session(settings) as session:
         async with asyncio.timeout(10):  # cancelled, not waited for until their timeout
             observations, failures = await kong.fetch_nodes(
@@ -135,11 +136,11 @@ async def test_token_is_sent_and_a_missing_one_is_unauthorized(fleet: FleetFacto
     _, failures = await _ask(fleet, nodes)
     assert [f.reason for f in failures] == [Reason.UNAUTHORIZED]
     assert "HTTP 401: Invalid credentials" in failures[0].message
-    with_token = kong.Settings(token="t0k3n", allow_token_over_http=True, timeout=1.0)
+    with_token = kong.ClientSettings(token="t0k3n", allow_token_over_http=True, timeout=1.0)
     observations, failures = await _ask(fleet, nodes, with_token)
     assert failures == []
     assert len(observations) == 1
-    wrong = kong.Settings(token="wrong", allow_token_over_http=True, timeout=1.0)
+    wrong = kong.ClientSettings(token="wrong", allow_token_over_http=True, timeout=1.0)
     _, failures = await _ask(fleet, nodes, wrong)
     assert failures[0].reason is Reason.UNAUTHORIZED
     assert "wrong" not in failures[0].message
@@ -148,9 +149,10 @@ async def test_token_is_sent_and_a_missing_one_is_unauthorized(fleet: FleetFacto
 def test_token_over_plain_http_is_refused_before_any_request() -> None:
     target = models.Target(name="gw", url="http://127.0.0.2:8001")
     with pytest.raises(kong.ConfigError, match="plain http"):
-        kong.check_settings(settings=kong.Settings(token="t"), targets=[target])
+        kong.check_settings(settings=kong.ClientSettings(token="t"), targets=[target])
     kong.check_settings(
-        settings=kong.Settings(token="t"), targets=[target.model_copy(update={"url": "https://x"})]
+        settings=kong.ClientSettings(token="t"),
+        targets=[target.model_copy(update={"url": "https://x"})],
     )
 
 
@@ -168,7 +170,7 @@ def _server_context(ca: trustme.CA) -> ssl.SSLContext:
 async def test_tls_verification_is_on_by_default(fleet: FleetFactory, ca: trustme.CA) -> None:
     nodes = [sim.SimNode(name="tls", mode=sim.Mode.OSS_DBLESS)]
     _, failures = await _ask(
-        fleet, nodes, kong.Settings(timeout=1.0), ssl_context=_server_context(ca)
+        fleet, nodes, kong.ClientSettings(timeout=1.0), ssl_context=_server_context(ca)
     )
     assert [f.reason for f in failures] == [Reason.TLS_ERROR]
 
@@ -177,15 +179,17 @@ async def test_tls_with_the_right_ca_works_and_a_wrong_ca_fails(
     fleet: FleetFactory, ca: trustme.CA
 ) -> None:
     nodes = [sim.SimNode(name="tls", mode=sim.Mode.OSS_DBLESS)]
-    right = kong.Settings(timeout=1.0, tls=kong.tls_context(ca_pem=ca.cert_pem.bytes().decode()))
+    right = kong.ClientSettings(
+        timeout=1.0, tls=kong.tls_context(ca_pem=ca.cert_pem.bytes().decode())
+    )
     observations, failures = await _ask(fleet, nodes, right, ssl_context=_server_context(ca))
     assert (len(observations), failures) == (1, [])
-    wrong = kong.Settings(
+    wrong = kong.ClientSettings(
         timeout=1.0, tls=kong.tls_context(ca_pem=trustme.CA().cert_pem.bytes().decode())
     )
     _, failures = await _ask(fleet, nodes, wrong, ssl_context=_server_context(ca))
     assert [f.reason for f in failures] == [Reason.TLS_ERROR]
-    insecure = kong.Settings(timeout=1.0, tls=kong.tls_context(insecure=True))
+    insecure = kong.ClientSettings(timeout=1.0, tls=kong.tls_context(insecure=True))
     observations, _ = await _ask(fleet, nodes, insecure, ssl_context=_server_context(ca))
     assert len(observations) == 1
 
@@ -197,9 +201,11 @@ async def test_server_name_is_verified_instead_of_the_pod_ip(
     ca.issue_cert("kong-admin.kong.svc").configure_cert(context)  # no IP in the certificate
     nodes = [sim.SimNode(name="tls", mode=sim.Mode.OSS_DBLESS)]
     tls = kong.tls_context(ca_pem=ca.cert_pem.bytes().decode())
-    _, failures = await _ask(fleet, nodes, kong.Settings(timeout=1.0, tls=tls), ssl_context=context)
+    _, failures = await _ask(
+        fleet, nodes, kong.ClientSettings(timeout=1.0, tls=tls), ssl_context=context
+    )
     assert [f.reason for f in failures] == [Reason.TLS_ERROR]
-    named = kong.Settings(timeout=1.0, tls=tls, server_name="kong-admin.kong.svc")
+    named = kong.ClientSettings(timeout=1.0, tls=tls, server_name="kong-admin.kong.svc")
     observations, _ = await _ask(fleet, nodes, named, ssl_context=context)
     assert len(observations) == 1
 
@@ -213,9 +219,9 @@ async def test_paging_over_2500_services_follows_next(fleet: FleetFactory) -> No
     node = sim.SimNode(
         name="big", mode=sim.Mode.EE_DBLESS, services=2500, routes=1001, consumers=3, rbac_users=2
     )
-    async with fleet([node]) as running, kong.new_session(kong.Settings()) as session:
+    async with fleet([node]) as running, kong.new_session(kong.ClientSettings()) as session:
         counts = await kong.count_entities(
-            session=session, base_url=running.url(node), settings=kong.Settings()
+            session=session, base_url=running.url(node), settings=kong.ClientSettings()
         )
     assert counts == models.EntityCounts(
         services=2500, routes=1001, consumers=3, workspaces=1, rbac_users=2
@@ -225,9 +231,9 @@ async def test_paging_over_2500_services_follows_next(fleet: FleetFactory) -> No
 
 async def test_counting_on_oss_uses_one_workspace_and_no_rbac(fleet: FleetFactory) -> None:
     node = sim.SimNode(name="oss", mode=sim.Mode.OSS_DBLESS, services=7, routes=2)
-    async with fleet([node]) as running, kong.new_session(kong.Settings()) as session:
+    async with fleet([node]) as running, kong.new_session(kong.ClientSettings()) as session:
         counts = await kong.count_entities(
-            session=session, base_url=running.url(node), settings=kong.Settings()
+            session=session, base_url=running.url(node), settings=kong.ClientSettings()
         )
     assert counts == models.EntityCounts(
         services=7, routes=2, consumers=0, workspaces=1, rbac_users=0
@@ -242,7 +248,7 @@ async def test_plugins_are_counted_as_kong_3_5_counts_them(fleet: FleetFactory) 
         routes=definition.routes, serviceless_routes=definition.serviceless_routes,
         consumers=definition.consumers, plugins=seed.sim_plugins(definition),
     )  # fmt: skip
-    settings = kong.Settings(page_size=4)  # plugins and routes over several pages
+    settings = kong.ClientSettings(page_size=4)  # plugins and routes over several pages
     async with fleet([node]) as running, kong.new_session(settings) as session:
         counts = await kong.count_entities(
             session=session, base_url=running.url(node), settings=settings
@@ -260,9 +266,12 @@ async def test_plugins_are_counted_as_kong_3_5_counts_them(fleet: FleetFactory) 
 async def test_a_control_plane_counts_its_data_planes(fleet: FleetFactory) -> None:
     cluster = sim.Datastore(data_planes=1234)
     node = sim.SimNode(name="cp", mode=sim.Mode.EE_DB, role="control_plane", datastore=cluster)
-    async with fleet([node]) as running, kong.new_session(kong.Settings()) as session:
+    async with fleet([node]) as running, kong.new_session(kong.ClientSettings()) as session:
         counts = await kong.count_entities(
-            session=session, base_url=running.url(node), settings=kong.Settings(), data_planes=True
+            session=session,
+            base_url=running.url(node),
+            settings=kong.ClientSettings(),
+            data_planes=True,
         )
     assert counts.data_planes == 1234
 
@@ -274,7 +283,7 @@ async def test_concurrency_is_bounded(fleet: FleetFactory) -> None:
         sim.SimNode(name=f"n{i}", mode=sim.Mode.OSS_DBLESS, fault=sim.Fault(latency=0.2))
         for i in range(12)
     ]
-    settings = kong.Settings(max_concurrency=4, timeout=2.0)
+    settings = kong.ClientSettings(max_concurrency=4, timeout=2.0)
     started = time.monotonic()
     observations, _ = await _ask(fleet, nodes, settings)
     assert len(observations) == 12

@@ -354,11 +354,20 @@ class Spec(_Model):
 
 
 class _Status(_Model):
-    # Status is written by us but read back from the API server: tolerate
-    # fields a later version added.
+    # Written by us: a key the model does not know is refused (a misspelled one
+    # would pass the emulator and be dropped silently by a real API server).
+    # Read back with read_status(), which drops fields a later version added.
     # Strictness guards user input (the spec); the status is our own output,
     # read back with its enums as strings.
-    model_config = pydantic.ConfigDict(extra="ignore", strict=False)
+    model_config = pydantic.ConfigDict(extra="forbid", strict=False)
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _drop_unknown_when_reading(cls, data: object, info: pydantic.ValidationInfo) -> object:
+        if isinstance(data, dict) and (info.context or {}).get(_READING):
+            known = {f.alias or n for n, f in cls.model_fields.items()} | set(cls.model_fields)
+            return {key: value for key, value in data.items() if key in known}
+        return data
 
 
 class Phase(enum.StrEnum):
@@ -486,3 +495,11 @@ class Status(_Status):
     suspended."""
     history: list[HistoryEntry] | None = None
     """Scheduled requests: the reports kept, newest first, at most spec.historyLimit."""
+
+
+_READING = "reading"
+
+
+def read_status(raw: object) -> Status:
+    """The status as the API server returns it; fields this version does not know are dropped."""
+    return Status.model_validate(raw or {}, context={_READING: True})

@@ -248,7 +248,7 @@ def _hash_key(path: str | None, *, err: TextIO) -> bytes:
     return hashing.check_key(default.read_bytes())
 
 
-def _kong_settings(args: argparse.Namespace) -> kong.Settings:
+def _kong_settings(args: argparse.Namespace) -> kong.ClientSettings:
     if args.months < 1 or args.concurrency < 1 or args.timeout <= 0:
         raise UsageError("--months and --concurrency must be at least 1, --timeout above 0")
     ca = None
@@ -257,7 +257,7 @@ def _kong_settings(args: argparse.Namespace) -> kong.Settings:
             ca = pathlib.Path(args.cacert).read_text()
         except OSError as error:
             raise UsageError(f"cannot read the CA file {args.cacert}: {error.strerror}") from None
-    return kong.Settings(
+    return kong.ClientSettings(
         token=_read_secret(args.admin_token_file, what="admin token")
         if args.admin_token_file
         else None,

@@ -81,13 +81,13 @@ def register(commands: Any) -> None:
     )
     cmd.add_argument(
         "--hash-key-secret",
-        default=run.Settings.hash_key_secret,
+        default=run.OperatorSettings.hash_key_secret,
         help="name of the installation hash-key Secret (created once when missing)",
     )
     cmd.add_argument(
         "--retry-seconds",
         type=float,
-        default=run.Settings.retry_seconds,
+        default=run.OperatorSettings.retry_seconds,
         help="how long transient problems are retried before a request is Failed",
     )
     cmd.add_argument(
@@ -173,7 +173,7 @@ async def operate(
 def main(args: argparse.Namespace) -> int:
     configure_logging(level=args.log_level, fmt=args.log_format)
     clients = kube.Clients.from_kubeconfig(args.kubeconfig)
-    settings = run.Settings(
+    settings = run.OperatorSettings(
         namespace=_own_namespace() if args.operator_namespace is None else args.operator_namespace,
         hash_key_secret=args.hash_key_secret,
         retry_seconds=args.retry_seconds,

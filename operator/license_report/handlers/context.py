@@ -35,7 +35,7 @@ class SystemClock:
 @dataclasses.dataclass(frozen=True)
 class Context:
     clients: kube.Clients
-    settings: run.Settings
+    settings: run.OperatorSettings
     # Namespaces served; empty: every namespace.
     namespaces: tuple[str, ...] = ()
     clock: Clock = SystemClock()

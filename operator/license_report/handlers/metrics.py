@@ -136,7 +136,7 @@ def observe_run(
 
 
 def observe_outcome(
-    metrics: Metrics, *, namespace: str, name: str, outcome: run.Outcome, duration: float
+    metrics: Metrics, *, namespace: str, name: str, outcome: run.RunOutcome, duration: float
 ) -> None:
     """Record a run that wrote its report: Degraded when some gateway pod was not reached."""
     nodes = outcome.collection.nodes

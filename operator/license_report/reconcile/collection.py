@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import aiohttp
 
+from license_report.api import errors
 from license_report.report import aggregation, models, window
 from license_report.sources import datastore, kong, license
 
@@ -23,8 +24,11 @@ from license_report.sources import datastore, kong, license
 _COUNTING_ATTEMPTS = 3
 
 
-class CollectionFailed(Exception):
+class CollectionFailed(errors.ReportError):
     """No report can be made; ``failures`` names every node that was not reached."""
+
+    reason = errors.Reason.NO_POD_REACHABLE
+    transient = True  # pods restarting, a rollout: the next attempt may reach them
 
     def __init__(self, message: str, *, failures: Sequence[models.Failure] = ()) -> None:
         super().__init__(message)
@@ -35,7 +39,7 @@ class CollectionFailed(Exception):
 class Request:
     targets: Sequence[models.Target]
     hash_key: bytes = dataclasses.field(repr=False)
-    admin_api: kong.Settings = dataclasses.field(default_factory=kong.Settings)
+    admin_api: kong.ClientSettings = dataclasses.field(default_factory=kong.ClientSettings)
     database: datastore.DatastoreSettings | None = None
     license_text: str | None = dataclasses.field(default=None, repr=False)
     months: int = 12
@@ -71,7 +75,7 @@ async def _count_configuration(
     *,
     session: aiohttp.ClientSession,
     observations: Sequence[aggregation.NodeObservation],
-    settings: kong.Settings,
+    settings: kong.ClientSettings,
 ) -> models.EntityCounts:
     errors = []
     for obs in _counting_order(observations)[:_COUNTING_ATTEMPTS]:

@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from license_report.api import v1alpha1
+from license_report.api import errors, v1alpha1
 from license_report.reconcile import kube
 from license_report.report import models
 
@@ -157,13 +157,11 @@ async def _hosts(clients: kube.Clients, names: set[str], notes: list[str]) -> di
         async with gate:
             try:
                 return name, _host(await kube.call(clients.core.read_node, name))
-            except kube.ApiException as error:
-                if error.status in (401, 403):
-                    forbidden = True
-                    return name, None
-                if error.status == 404:
-                    return name, None
-                raise
+            except (kube.Unauthorized, kube.Forbidden):
+                forbidden = True
+                return name, None
+            except kube.NotFound:
+                return name, None
 
     found = dict(await asyncio.gather(*(read(name) for name in sorted(names))))
     if forbidden:
@@ -197,9 +195,7 @@ async def discover(
             askable.append((pod, port))
         else:
             failures.append(
-                models.Failure(
-                    pod=pod.name, reason=models.FailureReason.NOT_READY, message=reason or ""
-                )
+                models.Failure(pod=pod.name, reason=errors.Reason.NOT_READY, message=reason or "")
             )
 
     hosts = await _hosts(clients, {pod.node_name for pod, _ in askable if pod.node_name}, notes)

@@ -1,27 +1,30 @@
 """Kubernetes Events about a request, posted with our own client.
 
-For the schedule's daemon, whose runs are not kopf handler calls. The body is
-the one kopf and client-go post (core v1, ``generateName`` from the object's
-name). An Event that cannot be posted is logged, never a reason to fail a run.
+One path for the request handler and the schedule's daemon alike (a daemon's
+runs are not kopf handler calls, where ``kopf.event`` would work), stamped
+with the operator's clock. The body is the one kopf and client-go post (core
+v1, ``generateName`` from the object's name). An Event that cannot be posted
+is logged, never a reason to fail a run.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Mapping
 from typing import Any
 
-from license_report.reconcile import kube, status
+from license_report.reconcile import kube, statuses
 
 logger = logging.getLogger(__name__)
 COMPONENT = "license-report-operator"
 
 
 def body(
-    obj: dict[str, Any], *, type_: str, reason: str, message: str, now: datetime.datetime
+    obj: Mapping[str, Any], *, type_: str, reason: str, message: str, now: datetime.datetime
 ) -> dict[str, Any]:
     meta = obj["metadata"]
-    stamp = status.timestamp(now)
+    stamp = statuses.timestamp(now)
     return {
         "apiVersion": "v1",
         "kind": "Event",
@@ -47,7 +50,7 @@ def body(
 
 async def post(
     clients: kube.Clients,
-    obj: dict[str, Any],
+    obj: Mapping[str, Any],
     *,
     type_: str,
     reason: str,
@@ -57,5 +60,5 @@ async def post(
     event = body(obj, type_=type_, reason=reason, message=message, now=now)
     try:
         await kube.call(clients.core.create_namespaced_event, obj["metadata"]["namespace"], event)
-    except kube.ApiException as error:
-        logger.warning("could not post the Event %s: %s %s", reason, error.status, error.reason)
+    except kube.ApiError as error:
+        logger.warning("could not post the Event %s: %s", reason, error.message)

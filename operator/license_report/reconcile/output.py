@@ -22,13 +22,14 @@ owned by the request and collected with it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
 from typing import Any
 
-from license_report.api import v1alpha1
+from license_report.api import errors, v1alpha1
 from license_report.reconcile import kube
 from license_report.report import packaging, signing
 
@@ -56,8 +57,8 @@ SLOTS = ("a", "b")
 logger = logging.getLogger(__name__)
 
 
-class NotOurs(Exception):
-    pass
+class NotOurs(errors.ReportError):
+    reason = errors.Reason.CONFIG_MAP_NOT_OWNED
 
 
 def config_map_name(*, request: str, spec: v1alpha1.Spec) -> str:
@@ -199,11 +200,9 @@ async def delete_history(*, clients: kube.Clients, name: str, namespace: str, ui
     if existing is None or not _owned_by(existing, uid):
         return
     options = {"preconditions": {"uid": existing.metadata.uid}}
-    try:
+    # Gone already, or replaced by a new one since read: left alone.
+    with contextlib.suppress(kube.NotFound, kube.Conflict):
         await kube.call(clients.core.delete_namespaced_config_map, name, namespace, body=options)
-    except kube.ApiException as error:
-        if error.status not in (404, 409):
-            raise
 
 
 def part_name_for(name: str, *, slot: str, number: int) -> str:
@@ -241,10 +240,8 @@ def _slot_of(names: list[str]) -> str | None:
 async def _read(clients: kube.Clients, name: str, namespace: str) -> Any | None:
     try:
         return await kube.call(clients.core.read_namespaced_config_map, name, namespace)
-    except kube.ApiException as error:
-        if error.status == 404:
-            return None
-        raise
+    except kube.NotFound:
+        return None
 
 
 async def _put(
@@ -259,12 +256,11 @@ async def _put(
         try:
             await kube.call(clients.core.create_namespaced_config_map, namespace, config_map)
             return
-        except kube.ApiException as error:
-            if error.status != 409:
-                raise
+        except kube.Conflict:
+            pass
         existing = await _read(clients, name, namespace)
         if existing is None:
-            raise kube.ApiException(status=409, reason=f"ConfigMap {namespace}/{name} is changing")
+            raise kube.Conflict(status=409, http_reason=f"ConfigMap {namespace}/{name} is changing")
     _check_ours(existing, uid, namespace=namespace, name=name)
     metadata = {**config_map["metadata"], "resourceVersion": existing.metadata.resource_version}
     await kube.call(
@@ -305,8 +301,7 @@ async def write(*, clients: kube.Clients, layout: Layout, uid: str) -> None:
             found = await _read(clients, old, namespace)
             if found is not None and _owned_by(found, uid):
                 await _put(clients, emptied, uid, existing=found)
-        except kube.ApiException as error:
+        except kube.ApiError as error:
             logger.warning(
-                "could not empty the unused ConfigMap %s/%s: %s %s",
-                namespace, old, error.status, error.reason,
-            )  # fmt: skip
+                "could not empty the unused ConfigMap %s/%s: %s", namespace, old, error.message
+            )

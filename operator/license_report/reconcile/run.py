@@ -1,9 +1,10 @@
 """One report run for one request: Secrets, pods, collection, the ConfigMap.
 
-Every way a run can fail becomes a ``RunError`` with a CamelCase reason, a
-message naming the object and field to fix, and whether it is worth retrying
-(a Secret GitOps has not created yet, a datastore restarting) or not (a
-malformed license, a CA that does not parse).
+Every way a run can fail is an ``errors.ReportError`` (a ``RunError`` where
+this module names the spec field at fault) with a reason, a message naming
+the object and field to fix, and whether it is worth retrying (a Secret
+GitOps has not created yet, a datastore restarting) or not (a malformed
+license, a CA that does not parse).
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ import asyncio
 import dataclasses
 import datetime
 
-from license_report.api import v1alpha1
+from license_report.api import errors, v1alpha1
 from license_report.reconcile import collection, discovery, kube, output, secrets
 from license_report.report import formats, models, packaging, signing
 from license_report.sources import datastore, kong, license
 
 
 @dataclasses.dataclass(frozen=True)
-class Settings:
+class OperatorSettings:
     """Operator-wide settings (flags of ``license-report run``)."""
 
     namespace: str  # where the operator runs and keeps its hash-key Secret
@@ -31,16 +32,12 @@ class Settings:
     config_map_budget: int = output.DEFAULT_BUDGET
 
 
-class RunError(Exception):
-    def __init__(self, reason: str, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.transient = transient
+class RunError(errors.ReportError):
+    """A run's own verdict on a lower error, the message naming the spec field to fix."""
 
 
 @dataclasses.dataclass(frozen=True)
-class Outcome:
+class RunOutcome:
     collection: models.Collection
     package: packaging.Package
     config_map: str
@@ -79,13 +76,13 @@ async def _read_secrets(*, clients: kube.Clients, namespace: str, spec: v1alpha1
             )
         )
     except secrets.SecretMissing as error:
-        raise RunError("SecretNotFound", str(error), transient=True) from None
+        raise RunError(str(error), reason=error.reason, transient=error.transient) from None
     except secrets.SecretInvalid as error:
-        raise RunError("InvalidSecret", str(error), transient=False) from None
+        raise RunError(str(error), reason=error.reason, transient=error.transient) from None
     return _Secrets(**dict(zip(wanted, values, strict=True)))
 
 
-def _admin_api(spec: v1alpha1.Spec, values: _Secrets) -> kong.Settings:
+def _admin_api(spec: v1alpha1.Spec, values: _Secrets) -> kong.ClientSettings:
     admin = spec.gateway.admin_api
     tls = None
     if admin.scheme == "https":
@@ -97,11 +94,11 @@ def _admin_api(spec: v1alpha1.Spec, values: _Secrets) -> kong.Settings:
             ref = admin.tls.ca_secret_ref if admin.tls else None
             where = f"Secret {ref.name} key {ref.key!r}" if ref else "the CA"
             raise RunError(
-                "InvalidCA",
                 f"{where} (spec.gateway.adminApi.tls.caSecretRef): {error}",
+                reason=errors.Reason.INVALID_CA,
                 transient=False,
             ) from None
-    return kong.Settings(
+    return kong.ClientSettings(
         token=values.token,
         timeout=admin.timeout_seconds,
         max_concurrency=spec.gateway.max_concurrency,
@@ -122,8 +119,8 @@ def _signing_key(
     except signing.BadKey as error:
         ref = spec.signing.secret_ref
         raise RunError(
-            "InvalidSigningKey",
             f"Secret {namespace}/{ref.name} key {ref.key!r} (spec.signing.secretRef) {error}",
+            reason=errors.Reason.INVALID_SIGNING_KEY,
             transient=False,
         ) from None
 
@@ -147,40 +144,34 @@ async def _collect(request: collection.Request, spec: v1alpha1.Spec) -> models.C
         return await collection.collect(request)
     except collection.CollectionFailed as error:
         named = ", ".join(f"{f.pod} ({f.reason})" for f in error.failures[:10])
-        raise RunError("NoPodReachable", f"{error}: {named}", transient=True) from None
-    except datastore.DatastoreError as error:
-        raise RunError(f"Datastore{error.reason}", str(error), transient=error.transient) from None
+        raise RunError(
+            f"{error}: {named}", reason=error.reason, transient=error.transient
+        ) from None
+    except datastore.DatastoreError:
+        raise  # its reason and message say it all
     except license.LicenseError as error:
         assert spec.license is not None
         ref = spec.license.secret_ref
         raise RunError(
-            "InvalidLicense",
             f"Secret {ref.name} key {ref.key!r} (spec.license.secretRef): {error}",
+            reason=error.reason,
             transient=False,
         ) from None
     except kong.ConfigError as error:
         raise RunError(
-            "InsecureAdminToken", f"spec.gateway.adminApi: {error}", transient=False
+            f"spec.gateway.adminApi: {error}", reason=error.reason, transient=False
         ) from None
 
 
-def backoff(settings: Settings, retry: int) -> float:
+def backoff(settings: OperatorSettings, retry: int) -> float:
     """The delay before retry number ``retry`` (from 0): doubled each time, capped."""
     return float(min(settings.backoff_seconds * 2**retry, settings.backoff_max_seconds))
-
-
-def api_error(error: kube.ApiException) -> RunError:
-    """A Kubernetes API refusal as a run error: conflicts, throttling and 5xx pass."""
-    transient = error.status in (409, 429) or (error.status or 0) >= 500
-    return RunError(
-        "ApiError", f"Kubernetes API answered {error.status} {error.reason}", transient=transient
-    )
 
 
 async def run(
     *,
     clients: kube.Clients,
-    settings: Settings,
+    settings: OperatorSettings,
     namespace: str,
     name: str,
     uid: str,
@@ -188,32 +179,12 @@ async def run(
     spec: v1alpha1.Spec,
     now: datetime.datetime | None = None,
     history: str | None = None,
-) -> Outcome:
+) -> RunOutcome:
     """Collect and write the report; ``history``: also keep it as that ConfigMap (a schedule's).
 
-    Every failure is a ``RunError``, the Kubernetes API's refusals included.
+    Every failure is an ``errors.ReportError``, the Kubernetes API's refusals
+    (``kube.ApiError``) included.
     """
-    try:
-        return await _run(
-            clients=clients, settings=settings, namespace=namespace, name=name, uid=uid,
-            run_id=run_id, spec=spec, now=now, history=history,
-        )  # fmt: skip
-    except kube.ApiException as error:
-        raise api_error(error) from None
-
-
-async def _run(
-    *,
-    clients: kube.Clients,
-    settings: Settings,
-    namespace: str,
-    name: str,
-    uid: str,
-    run_id: str,
-    spec: v1alpha1.Spec,
-    now: datetime.datetime | None,
-    history: str | None,
-) -> Outcome:
     values = await _read_secrets(clients=clients, namespace=namespace, spec=spec)
     admin_api = _admin_api(spec, values)
     signing_key = _signing_key(spec, values, namespace=namespace)
@@ -223,9 +194,9 @@ async def _run(
     )
     if not found.pods:
         raise RunError(
-            "NoPodsMatched",
             f"no pod in namespace {pods_namespace} matches spec.gateway.selector "
             f"({discovery.label_selector(spec.gateway.selector)})",
+            reason=errors.Reason.NO_PODS_MATCHED,
             transient=True,
         )
     try:
@@ -233,7 +204,7 @@ async def _run(
             clients=clients, namespace=settings.namespace, name=settings.hash_key_secret
         )
     except secrets.SecretInvalid as error:
-        raise RunError("InvalidHashKey", str(error), transient=False) from None
+        raise RunError(str(error), reason=errors.Reason.INVALID_HASH_KEY, transient=False) from None
 
     result = await _collect(
         collection.Request(
@@ -269,5 +240,5 @@ async def _run(
             layout.main["metadata"]["annotations"][output.LATEST_ANNOTATION] = history
         await output.write(clients=clients, layout=layout, uid=uid)
     except output.NotOurs as error:
-        raise RunError("ConfigMapNotOwned", str(error), transient=False) from None
-    return Outcome(collection=result, package=package, config_map=config_map)
+        raise RunError(str(error), reason=error.reason, transient=False) from None
+    return RunOutcome(collection=result, package=package, config_map=config_map)

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 
-from license_report.api import v1alpha1
+from license_report.api import errors, v1alpha1
 from license_report.reconcile import kube
 from license_report.report import hashing
 
 HASH_KEY_DATA_KEY = "key"
 
 
-class SecretMissing(Exception):
+class SecretMissing(errors.ReportError):
+    """Transient: GitOps tools often create a Secret moments after the request naming it."""
+
+    reason = errors.Reason.SECRET_NOT_FOUND
+    transient = True
+
     def __init__(self, *, namespace: str, name: str, key: str | None, field: str) -> None:
         where = f"Secret {namespace}/{name}"
         what = f"{where} not found" if key is None else f"{where} has no key {key!r}"
@@ -25,8 +31,8 @@ class SecretMissing(Exception):
         self.field = field
 
 
-class SecretInvalid(ValueError):
-    pass
+class SecretInvalid(errors.ReportError, ValueError):
+    reason = errors.Reason.INVALID_SECRET
 
 
 async def read(
@@ -38,10 +44,8 @@ async def read(
 ) -> str:
     try:
         secret = await kube.call(clients.core.read_namespaced_secret, ref.name, namespace)
-    except kube.ApiException as error:
-        if error.status == 404:
-            raise SecretMissing(namespace=namespace, name=ref.name, key=None, field=field) from None
-        raise
+    except kube.NotFound:
+        raise SecretMissing(namespace=namespace, name=ref.name, key=None, field=field) from None
     encoded = (secret.data or {}).get(ref.key)
     if encoded is None:
         raise SecretMissing(namespace=namespace, name=ref.name, key=ref.key, field=field)
@@ -61,9 +65,8 @@ async def installation_key(*, clients: kube.Clients, namespace: str, name: str) 
     for _ in range(2):
         try:
             secret = await kube.call(clients.core.read_namespaced_secret, name, namespace)
-        except kube.ApiException as error:
-            if error.status != 404:
-                raise
+        except kube.NotFound:
+            pass
         else:
             encoded = (secret.data or {}).get(HASH_KEY_DATA_KEY)
             if encoded is None:
@@ -85,9 +88,7 @@ async def installation_key(*, clients: kube.Clients, namespace: str, name: str) 
                 HASH_KEY_DATA_KEY: base64.b64encode(hashing.new_key().hex().encode()).decode()
             },
         }
-        try:
+        # Created by another replica meanwhile: read it.
+        with contextlib.suppress(kube.Conflict):
             await kube.call(clients.core.create_namespaced_secret, namespace, body)
-        except kube.ApiException as error:
-            if error.status != 409:
-                raise
     raise SecretInvalid(f"Secret {namespace}/{name} could not be read or created")

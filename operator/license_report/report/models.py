@@ -15,6 +15,8 @@ import urllib.parse
 
 import pydantic
 
+from license_report.api import errors
+
 # --- the report, exactly as Kong shapes it -----------------------------------------
 
 
@@ -115,25 +117,11 @@ class KongReport35(_Strict):
     workspaces_count: int = pydantic.Field(ge=0)
 
 
-class FailureReason(enum.StrEnum):
-    """Why a gateway node gave no figures; CamelCase like Kubernetes reasons."""
-
-    TIMEOUT = "Timeout"
-    CONNECTION_REFUSED = "ConnectionRefused"
-    CONNECTION_ERROR = "ConnectionError"
-    TLS_ERROR = "TLSError"
-    UNAUTHORIZED = "Unauthorized"
-    HTTP_ERROR = "HTTPError"
-    BAD_RESPONSE = "BadResponse"
-    BODY_TOO_LARGE = "BodyTooLarge"
-    NOT_READY = "NotReady"
-
-
 class Failure(_Strict):
     """A gateway node that was asked (or should have been) and gave nothing."""
 
     pod: str
-    reason: FailureReason
+    reason: errors.Reason  # one of the pod reasons (docs/reasons.md)
     message: str
 
 

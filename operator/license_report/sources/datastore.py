@@ -15,14 +15,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import decimal
-import enum
 import math
 import re
 import typing
 
 import psycopg
-from psycopg import errors, sql
+from psycopg import errors as pg_errors
+from psycopg import sql
 
+from license_report.api import errors
 from license_report.report import models
 from license_report.report.window import Window
 
@@ -65,22 +66,7 @@ class DatastoreSettings:
         return f'{host}:{self.port}/{self.database} (user "{self.user}")'
 
 
-class FailureReason(enum.StrEnum):
-    """Why the datastore gave no figures; CamelCase like Kubernetes condition reasons."""
-
-    CONNECTION_REFUSED = "ConnectionRefused"
-    TIMEOUT = "Timeout"
-    UNAVAILABLE = "Unavailable"
-    AUTHENTICATION_FAILED = "AuthenticationFailed"
-    DATABASE_NOT_FOUND = "DatabaseNotFound"
-    PERMISSION_DENIED = "PermissionDenied"
-    TLS_ERROR = "TLSError"
-    NOT_A_KONG_DATABASE = "NotAKongDatabase"
-    STATEMENT_TIMEOUT = "StatementTimeout"
-    QUERY_FAILED = "QueryFailed"
-
-
-class DatastoreError(Exception):
+class DatastoreError(errors.ReportError):
     """The datastore could not be read. The message says what failed and what to do.
 
     ``transient`` tells whether trying again later may succeed (the server is
@@ -88,11 +74,8 @@ class DatastoreError(Exception):
     privileges or TLS settings: someone must change something first).
     """
 
-    def __init__(self, message: str, *, reason: FailureReason, transient: bool) -> None:
-        super().__init__(message)
-        self.message = message
-        self.reason = reason
-        self.transient = transient
+    def __init__(self, message: str, *, reason: errors.Reason, transient: bool) -> None:
+        super().__init__(message, reason=reason, transient=transient)
 
 
 async def read(*, settings: DatastoreSettings, window: Window) -> models.DatastoreFigures:
@@ -118,7 +101,7 @@ async def read(*, settings: DatastoreSettings, window: Window) -> models.Datasto
         raise _error(
             f"the Kong datastore at {settings.where} did not answer within {budget:g} s; "
             "check the network path to it",
-            reason=FailureReason.TIMEOUT,
+            reason=errors.Reason.DATASTORE_TIMEOUT,
             transient=True,
             settings=settings,
         ) from None
@@ -163,7 +146,7 @@ async def _connect(settings: DatastoreSettings) -> psycopg.AsyncConnection[tuple
             f"connecting to the Kong datastore at {settings.where} timed out after "
             f"{settings.connect_timeout:g} s; check that the host and port are right and "
             "that PostgreSQL is reachable from the operator",
-            reason=FailureReason.TIMEOUT,
+            reason=errors.Reason.DATASTORE_TIMEOUT,
             transient=True,
             settings=settings,
         ) from None
@@ -173,7 +156,7 @@ async def _connect(settings: DatastoreSettings) -> psycopg.AsyncConnection[tuple
 
 class _Rule(typing.NamedTuple):
     pattern: str  # a regular expression searched in libpq's message, ignoring case
-    reason: FailureReason
+    reason: errors.Reason
     transient: bool
     advice: str
 
@@ -183,69 +166,69 @@ class _Rule(typing.NamedTuple):
 _CONNECT_FAILURES = (
     _Rule(
         r"no password supplied",
-        FailureReason.AUTHENTICATION_FAILED,
+        errors.Reason.DATASTORE_AUTHENTICATION_FAILED,
         False,
         "the server requires a password and none was given; set the datastore password",
     ),
     _Rule(
         r"password authentication failed",
-        FailureReason.AUTHENTICATION_FAILED,
+        errors.Reason.DATASTORE_AUTHENTICATION_FAILED,
         False,
         "check that the datastore password (its Secret) is the PostgreSQL role's password",
     ),
     _Rule(
         r"pg_hba\.conf",
-        FailureReason.AUTHENTICATION_FAILED,
+        errors.Reason.DATASTORE_AUTHENTICATION_FAILED,
         False,
         "the server's pg_hba.conf refuses this user, database or client address, or "
         "wants TLS; allow it there or change the datastore sslMode",
     ),
     _Rule(
         r"authentication failed",
-        FailureReason.AUTHENTICATION_FAILED,
+        errors.Reason.DATASTORE_AUTHENTICATION_FAILED,
         False,
         "check the datastore user and password",
     ),
     _Rule(
         r"not permitted to log in|permission denied",
-        FailureReason.PERMISSION_DENIED,
+        errors.Reason.DATASTORE_PERMISSION_DENIED,
         False,
         "the role needs LOGIN and CONNECT on the database",
     ),
     _Rule(
         r'role ".*" does not exist',
-        FailureReason.AUTHENTICATION_FAILED,
+        errors.Reason.DATASTORE_AUTHENTICATION_FAILED,
         False,
         "check the datastore user name",
     ),
     _Rule(
         r'database ".*" does not exist',
-        FailureReason.DATABASE_NOT_FOUND,
+        errors.Reason.DATASTORE_DATABASE_NOT_FOUND,
         False,
         "check the datastore database name (Kong's default is 'kong')",
     ),
     _Rule(
         # Not "SSL SYSCALL error": that is a connection cut, worth a retry.
         r"ssl was required|does not support ssl|ssl error|certificate|sslmode",
-        FailureReason.TLS_ERROR,
+        errors.Reason.DATASTORE_TLS_ERROR,
         False,
         "check the datastore sslMode against the server's TLS setup",
     ),
     _Rule(
         r"connection refused",
-        FailureReason.CONNECTION_REFUSED,
+        errors.Reason.DATASTORE_CONNECTION_REFUSED,
         True,
         "check that PostgreSQL is running and listens on that host and port",
     ),
     _Rule(
         r"timeout expired|timed out",
-        FailureReason.TIMEOUT,
+        errors.Reason.DATASTORE_TIMEOUT,
         True,
         "check that the host and port are right and that PostgreSQL is reachable",
     ),
     _Rule(
         r"resolve host|translate host name",
-        FailureReason.UNAVAILABLE,
+        errors.Reason.DATASTORE_UNAVAILABLE,
         True,
         "check the datastore host name (or it is not in DNS yet)",
     ),
@@ -253,7 +236,7 @@ _CONNECT_FAILURES = (
 
 # Starting up, shutting down, too many clients, connection reset...: whatever
 # else stops a connection is worth another try.
-_OTHERWISE = _Rule("", FailureReason.UNAVAILABLE, True, "retry later")
+_OTHERWISE = _Rule("", errors.Reason.DATASTORE_UNAVAILABLE, True, "retry later")
 
 
 def _connect_error(err: psycopg.Error, *, settings: DatastoreSettings) -> DatastoreError:
@@ -295,7 +278,7 @@ async def _query(
                 f"the database at {settings.where} has no Kong tables "
                 f"(missing: {', '.join(missing)}); check the datastore database name, "
                 "and that Kong's migrations have run (kong migrations bootstrap)",
-                reason=FailureReason.NOT_A_KONG_DATABASE,
+                reason=errors.Reason.DATASTORE_NOT_A_KONG_DATABASE,
                 transient=False,
                 settings=settings,
             )
@@ -431,28 +414,28 @@ def _window_params(window: Window) -> dict[str, int]:
 
 def _query_error(err: psycopg.Error, *, settings: DatastoreSettings) -> DatastoreError:
     primary = err.diag.message_primary or str(err).strip().splitlines()[0]
-    if isinstance(err, errors.QueryCanceled):
+    if isinstance(err, pg_errors.QueryCanceled):
         if "statement timeout" in primary:
             return _error(
                 f"a query on the Kong datastore at {settings.where} exceeded the statement "
                 f"timeout of {settings.statement_timeout:g} s (a table locked by a Kong "
                 "migration, or an overloaded server); retry later or raise the timeout",
-                reason=FailureReason.STATEMENT_TIMEOUT,
+                reason=errors.Reason.DATASTORE_STATEMENT_TIMEOUT,
                 transient=True,
                 settings=settings,
             )
         return _error(
             f"a query on the Kong datastore at {settings.where} was cancelled: {primary}",
-            reason=FailureReason.UNAVAILABLE,
+            reason=errors.Reason.DATASTORE_UNAVAILABLE,
             transient=True,
             settings=settings,
         )
-    if isinstance(err, errors.InsufficientPrivilege):
+    if isinstance(err, pg_errors.InsufficientPrivilege):
         return _error(
             f"the Kong datastore at {settings.where} refused a read: {primary}; grant the "
             f"user SELECT on Kong's tables (GRANT SELECT ON ALL TABLES IN SCHEMA public TO \""
             f'{settings.user}")',
-            reason=FailureReason.PERMISSION_DENIED,
+            reason=errors.Reason.DATASTORE_PERMISSION_DENIED,
             transient=False,
             settings=settings,
         )
@@ -460,21 +443,21 @@ def _query_error(err: psycopg.Error, *, settings: DatastoreSettings) -> Datastor
         # The server went away (shutdown, restart, network) in mid-read.
         return _error(
             f"the Kong datastore at {settings.where} dropped the connection: {primary}",
-            reason=FailureReason.UNAVAILABLE,
+            reason=errors.Reason.DATASTORE_UNAVAILABLE,
             transient=True,
             settings=settings,
         )
     return _error(
         f"reading the Kong datastore at {settings.where} failed "
         f"({err.sqlstate or type(err).__name__}): {primary}; are these Kong 2.7+ tables?",
-        reason=FailureReason.QUERY_FAILED,
+        reason=errors.Reason.DATASTORE_QUERY_FAILED,
         transient=False,
         settings=settings,
     )
 
 
 def _error(
-    message: str, *, reason: FailureReason, transient: bool, settings: DatastoreSettings
+    message: str, *, reason: errors.Reason, transient: bool, settings: DatastoreSettings
 ) -> DatastoreError:
     # Belt and braces: nothing we build includes the password, but a server or
     # libpq message might echo what it was given.

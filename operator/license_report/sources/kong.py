@@ -1,7 +1,7 @@
 """Async client for the Kong Admin API: what each gateway node says about itself.
 
 Every way a node can fail to answer becomes a ``NodeError`` carrying a
-``FailureReason``, so the caller can name each missing node instead of
+pod ``Reason``, so the caller can name each missing node instead of
 producing a smaller report. Bodies are read with a size cap and validated
 against ``report.admin_api`` before anything is counted.
 """
@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import aiohttp
 import pydantic
 
+from license_report.api import errors
 from license_report.report import admin_api, aggregation, models, plugins
 
 TOKEN_HEADER = "Kong-Admin-Token"  # noqa: S105 (a header name, not a secret)
@@ -27,22 +28,24 @@ MAX_PAGE_SIZE = 1000  # Kong's own maximum for ?size=
 
 _Model = TypeVar("_Model", bound=pydantic.BaseModel)
 _T = TypeVar("_T")
-Reason = models.FailureReason
+Reason = errors.Reason
 
 
-class ConfigError(ValueError):
+class ConfigError(errors.ReportError, ValueError):
     """The client settings cannot be used as given (bad CA, token over plain http)."""
 
+    reason = errors.Reason.INSECURE_ADMIN_TOKEN
 
-class NodeError(Exception):
-    def __init__(self, reason: models.FailureReason, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
+
+class NodeError(errors.ReportError):
+    """One node gave no figures: it is named in the report's failures, with ``reason``."""
+
+    def __init__(self, reason: errors.Reason, message: str) -> None:
+        super().__init__(message, reason=reason)
 
 
 @dataclasses.dataclass(frozen=True)
-class Settings:
+class ClientSettings:
     token: str | None = dataclasses.field(default=None, repr=False)
     timeout: float = 5.0  # per request, body included
     max_body_bytes: int = 8 * 1024 * 1024
@@ -70,7 +73,7 @@ def tls_context(*, ca_pem: str | None = None, insecure: bool = False) -> ssl.SSL
     return context
 
 
-def check_settings(*, settings: Settings, targets: Sequence[models.Target]) -> None:
+def check_settings(*, settings: ClientSettings, targets: Sequence[models.Target]) -> None:
     """Refuse to send the admin token where anyone on the path could read it."""
     if settings.token is None or settings.allow_token_over_http:
         return
@@ -111,7 +114,7 @@ def _kong_message(body: bytes) -> str:
 
 
 async def _get_or_none(
-    *, session: aiohttp.ClientSession, url: str, settings: Settings, allow_404: bool
+    *, session: aiohttp.ClientSession, url: str, settings: ClientSettings, allow_404: bool
 ) -> bytes | None:
     """GET ``url`` and return the body of a 200 (``None`` for an allowed 404)."""
     path = urllib.parse.urlsplit(url).path or "/"
@@ -159,7 +162,7 @@ async def _get_or_none(
         ) from None
 
 
-async def _get(*, session: aiohttp.ClientSession, url: str, settings: Settings) -> bytes:
+async def _get(*, session: aiohttp.ClientSession, url: str, settings: ClientSettings) -> bytes:
     body = await _get_or_none(session=session, url=url, settings=settings, allow_404=False)
     assert body is not None  # a 404 raised NodeError above
     return body
@@ -202,7 +205,7 @@ def _join(base: str, path: str) -> str:
 
 
 async def fetch_node(
-    *, session: aiohttp.ClientSession, target: models.Target, settings: Settings
+    *, session: aiohttp.ClientSession, target: models.Target, settings: ClientSettings
 ) -> aggregation.NodeObservation:
     """Ask one node for ``/``, ``/status`` and ``/license/report`` at once.
 
@@ -238,7 +241,7 @@ async def fetch_node(
     )
 
 
-def new_session(settings: Settings) -> aiohttp.ClientSession:
+def new_session(settings: ClientSettings) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
         # Three requests per node, ``max_concurrency`` nodes at once.
         limit=settings.max_concurrency * 3,
@@ -253,7 +256,7 @@ def new_session(settings: Settings) -> aiohttp.ClientSession:
 
 
 async def fetch_nodes(
-    *, session: aiohttp.ClientSession, targets: Sequence[models.Target], settings: Settings
+    *, session: aiohttp.ClientSession, targets: Sequence[models.Target], settings: ClientSettings
 ) -> tuple[list[aggregation.NodeObservation], list[models.Failure]]:
     """Ask every node, at most ``max_concurrency`` at a time; every node ends in one list."""
     check_settings(settings=settings, targets=targets)
@@ -273,7 +276,7 @@ async def fetch_nodes(
 
 
 async def _pages(
-    *, session: aiohttp.ClientSession, base_url: str, path: str, settings: Settings
+    *, session: aiohttp.ClientSession, base_url: str, path: str, settings: ClientSettings
 ) -> list[admin_api.Page] | None:
     """Every page of a paged list, following ``next`` as Kong gives it; ``None`` on 404."""
     pages: list[admin_api.Page] = []
@@ -298,7 +301,12 @@ async def _pages(
 
 
 async def _count(
-    *, session: aiohttp.ClientSession, base_url: str, path: str, settings: Settings, if_absent: int
+    *,
+    session: aiohttp.ClientSession,
+    base_url: str,
+    path: str,
+    settings: ClientSettings,
+    if_absent: int,
 ) -> int:
     pages = await _pages(session=session, base_url=base_url, path=path, settings=settings)
     return if_absent if pages is None else sum(len(page.data) for page in pages)
@@ -335,7 +343,7 @@ async def count_entities(
     *,
     session: aiohttp.ClientSession,
     base_url: str,
-    settings: Settings,
+    settings: ClientSettings,
     data_planes: bool = False,
 ) -> models.EntityCounts:
     """Count configuration through one node's paged lists (used when there is no datastore).

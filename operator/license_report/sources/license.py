@@ -13,11 +13,14 @@ import json
 
 import pydantic
 
+from license_report.api import errors
 from license_report.report import models
 
 
-class LicenseError(ValueError):
+class LicenseError(errors.ReportError, ValueError):
     """The license text is not a usable Kong license; the message names the field."""
+
+    reason = errors.Reason.INVALID_LICENSE
 
 
 class _Payload(pydantic.BaseModel):

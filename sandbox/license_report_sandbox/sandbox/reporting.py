@@ -17,9 +17,9 @@ from typing import Any
 
 import pydantic
 
-from license_report.api import v1alpha1
+from license_report.api import errors, v1alpha1
 from license_report.cli import collect
-from license_report.reconcile import kube, status
+from license_report.reconcile import kube, statuses
 from license_report.report import models, packaging
 from license_report_sandbox.sandbox import watching
 
@@ -81,7 +81,7 @@ async def follow(
                     shown = _progress(current)
                     say(f"{namespace}/{name}: {shown}")
                 generation = int(obj["metadata"].get("generation") or 1)
-                if current.phase in status.TERMINAL and current.observed_generation == generation:
+                if current.phase in statuses.TERMINAL and current.observed_generation == generation:
                     return obj
     except TimeoutError:
         pass
@@ -118,7 +118,7 @@ def _collection(
         report=models.KongReport.model_validate_json(package.report_json),
         nodes=nodes,
         failures=[
-            models.Failure(pod=f.pod, reason=models.FailureReason(f.reason), message=f.message)
+            models.Failure(pod=f.pod, reason=errors.Reason(f.reason), message=f.message)
             for f in current.failures or []
         ],
         notes=list(current.notes or []),

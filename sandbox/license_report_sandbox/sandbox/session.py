@@ -187,7 +187,7 @@ async def _report(
     )
 
     console.say("starting the operator (license-report run) ...")
-    settings = run.Settings(
+    settings = run.OperatorSettings(
         namespace=cluster.OPERATOR_NAMESPACE,
         retry_seconds=chosen.retry_seconds,
         backoff_seconds=1.0,

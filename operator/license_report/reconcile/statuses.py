@@ -2,28 +2,25 @@
 
 Conditions are the contract; ``phase`` is a convenience for people. A
 condition's ``lastTransitionTime`` changes only when its status does.
+
+Every patch is a ``v1alpha1.Status`` built with field names, which refuses a
+key it does not know, and is written with the fields that were set (``None``
+included: that clears a field), never a hand-built dict.
 """
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from typing import Any
 
-from license_report.api import v1alpha1
+from license_report.api import errors, v1alpha1
 from license_report.reconcile import kube
 from license_report.report import models
 
 Phase = v1alpha1.Phase
 Type = v1alpha1.ConditionType
 
-# Reasons (CamelCase constants, as Kubernetes spells them).
-RUNNING = "Running"
-REPORT_WRITTEN = "ReportWritten"
-ALL_PODS_REACHED = "AllPodsReached"
-PODS_UNREACHABLE = "PodsUnreachable"
-NO_ERROR = "NoError"
-
+Reason = errors.Reason
 
 #: The status lists this many failed pods at most (nodes.json has every one):
 #: a status must stay small, and an object must fit etcd's 1.5 MiB whatever the fleet.
@@ -55,7 +52,7 @@ def _conditions(
     now: datetime.datetime,
     generation: int,
     wanted: Sequence[tuple[str, str, str, str]],
-) -> list[dict[str, Any]]:
+) -> list[v1alpha1.Condition]:
     before = {c.type: c for c in previous or []}
     result = []
     for type_, status, reason, message in wanted:
@@ -71,51 +68,69 @@ def _conditions(
                 message=message[:32768],
                 last_transition_time=since,
                 observed_generation=generation,
-            ).model_dump(by_alias=True)
+            )
         )
     return result
 
 
 def running(
     *, generation: int, rerun: str | None, now: datetime.datetime, previous: v1alpha1.Status
-) -> dict[str, Any]:
-    return {
-        "phase": Phase.RUNNING,
-        "observedGeneration": generation,
-        "observedRerun": rerun,
-        "startedAt": timestamp(now),
-        "completedAt": None,
-        "conditions": _conditions(
+) -> v1alpha1.Status:
+    return v1alpha1.Status(
+        phase=Phase.RUNNING,
+        observed_generation=generation,
+        observed_rerun=rerun,
+        started_at=timestamp(now),
+        completed_at=None,
+        conditions=_conditions(
             previous=previous.conditions,
             now=now,
             generation=generation,
-            wanted=[(Type.COMPLETE, "False", RUNNING, "collecting the report")]
+            wanted=[(Type.COMPLETE, "False", Reason.RUNNING, "collecting the report")]
             + [
                 (c.type, c.status, c.reason, c.message)
                 for c in previous.conditions or []
                 if c.type != Type.COMPLETE
             ],
         ),
-    }
+    )
+
+
+def _problem(
+    *,
+    previous: v1alpha1.Status,
+    now: datetime.datetime,
+    generation: int,
+    reason: str,
+    message: str,
+    retrying: bool,
+) -> list[v1alpha1.Condition]:
+    """Not complete for ``reason``; Failed already, or not yet while it is retried."""
+    return _conditions(
+        previous=previous.conditions,
+        now=now,
+        generation=generation,
+        wanted=[
+            (Type.COMPLETE, "False", reason, message),
+            (Type.DEGRADED, "False", Reason.NO_ERROR, ""),
+            (Type.FAILED, "False", reason, f"retrying: {message}")
+            if retrying
+            else (Type.FAILED, "True", reason, message),
+        ],
+    )
 
 
 def waiting(
     *, generation: int, reason: str, message: str, now: datetime.datetime, previous: v1alpha1.Status
-) -> dict[str, Any]:
+) -> v1alpha1.Status:
     """A transient problem that will be retried: shown at once, not yet a failure."""
-    return {
-        "phase": Phase.PENDING,
-        "conditions": _conditions(
-            previous=previous.conditions,
-            now=now,
-            generation=generation,
-            wanted=[
-                (Type.COMPLETE, "False", reason, message),
-                (Type.DEGRADED, "False", NO_ERROR, ""),
-                (Type.FAILED, "False", reason, f"retrying: {message}"),
-            ],
+    return v1alpha1.Status(
+        phase=Phase.PENDING,
+        conditions=_problem(
+            previous=previous, now=now, generation=generation, reason=reason, message=message,
+            retrying=True,
         ),
-    }
+    )  # fmt: skip
 
 
 def failed(
@@ -126,24 +141,18 @@ def failed(
     message: str,
     now: datetime.datetime,
     previous: v1alpha1.Status,
-) -> dict[str, Any]:
+) -> v1alpha1.Status:
     # reportConfigMap and reportSha256 are left as they are: the last good report stays.
-    return {
-        "phase": Phase.FAILED,
-        "observedGeneration": generation,
-        "observedRerun": rerun,
-        "completedAt": timestamp(now),
-        "conditions": _conditions(
-            previous=previous.conditions,
-            now=now,
-            generation=generation,
-            wanted=[
-                (Type.COMPLETE, "False", reason, message),
-                (Type.DEGRADED, "False", NO_ERROR, ""),
-                (Type.FAILED, "True", reason, message),
-            ],
+    return v1alpha1.Status(
+        phase=Phase.FAILED,
+        observed_generation=generation,
+        observed_rerun=rerun,
+        completed_at=timestamp(now),
+        conditions=_problem(
+            previous=previous, now=now, generation=generation, reason=reason, message=message,
+            retrying=False,
         ),
-    }
+    )  # fmt: skip
 
 
 def finished(
@@ -156,7 +165,7 @@ def finished(
     failures: Sequence[models.Failure],
     config_map: str,
     sha256: str,
-) -> dict[str, Any]:
+) -> v1alpha1.Status:
     reached = sum(1 for node in collection.nodes if node.reachable)
     degraded = bool(failures)
     report = collection.report
@@ -174,30 +183,28 @@ def finished(
         f"{len(failures)} of {len(collection.nodes)} gateway pods not reached: "
         + ", ".join(f.pod for f in failures[:20])
     )
-    return {
-        "phase": Phase.DEGRADED if degraded else Phase.SUCCEEDED,
-        "observedGeneration": generation,
-        "observedRerun": rerun,
-        "completedAt": timestamp(now),
-        "reportConfigMap": config_map,
-        "reportSha256": sha256,
-        "summary": summary.model_dump(by_alias=True),
-        "notes": list(collection.notes)
-        + (
-            [
-                f"status.failures lists {LISTED_FAILURES} of {len(failures)} failed pods; "
-                "nodes.json names every one"
-            ]
-            if len(failures) > LISTED_FAILURES
-            else []
-        ),
-        "failures": [
-            v1alpha1.PodFailure(pod=f.pod, reason=f.reason, message=f.message[:1024]).model_dump(
-                by_alias=True
-            )
+    more = (
+        [
+            f"status.failures lists {LISTED_FAILURES} of {len(failures)} failed pods; "
+            "nodes.json names every one"
+        ]
+        if len(failures) > LISTED_FAILURES
+        else []
+    )
+    return v1alpha1.Status(
+        phase=Phase.DEGRADED if degraded else Phase.SUCCEEDED,
+        observed_generation=generation,
+        observed_rerun=rerun,
+        completed_at=timestamp(now),
+        report_config_map=config_map,
+        report_sha256=sha256,
+        summary=summary,
+        notes=[*collection.notes, *more],
+        failures=[
+            v1alpha1.PodFailure(pod=f.pod, reason=f.reason, message=f.message[:1024])
             for f in failures[:LISTED_FAILURES]
         ],
-        "conditions": _conditions(
+        conditions=_conditions(
             previous=previous.conditions,
             now=now,
             generation=generation,
@@ -205,26 +212,45 @@ def finished(
                 (
                     Type.COMPLETE,
                     "True",
-                    REPORT_WRITTEN,
+                    Reason.REPORT_WRITTEN,
                     f"report written to ConfigMap {config_map}",
                 ),
                 (
                     Type.DEGRADED,
                     "True" if degraded else "False",
-                    PODS_UNREACHABLE if degraded else ALL_PODS_REACHED,
+                    Reason.PODS_UNREACHABLE if degraded else Reason.ALL_PODS_REACHED,
                     unreachable if degraded else f"all {reached} gateway pods reached",
                 ),
-                (Type.FAILED, "False", NO_ERROR, ""),
+                (Type.FAILED, "False", Reason.NO_ERROR, ""),
             ],
         ),
-    }
+    )
+
+
+def history(
+    *, previous: v1alpha1.Status, entry: v1alpha1.HistoryEntry, limit: int
+) -> tuple[list[v1alpha1.HistoryEntry], list[v1alpha1.HistoryEntry]]:
+    """A schedule's reports with ``entry`` first, at most ``limit``; and those dropped."""
+    before = [e for e in previous.history or [] if e.config_map != entry.config_map]
+    return [entry, *before][:limit], before[limit - 1 :]
+
+
+def merge(*parts: v1alpha1.Status) -> v1alpha1.Status:
+    """One patch of the fields set in ``parts`` (a later part's field wins)."""
+    fields = {name: getattr(part, name) for part in parts for name in part.model_fields_set}
+    return v1alpha1.Status(**fields)
+
+
+def patch_body(status: v1alpha1.Status) -> dict[str, object]:
+    """The merge patch for ``status``: the fields that were set, ``None`` ones included."""
+    return {"status": status.model_dump(mode="json", by_alias=True, exclude_unset=True)}
 
 
 async def write(
-    clients: kube.Clients, *, namespace: str, name: str, fields: dict[str, Any]
+    clients: kube.Clients, *, namespace: str, name: str, status: v1alpha1.Status
 ) -> None:
-    """Merge ``fields`` into the request's status (the status subresource)."""
+    """Merge ``status`` into the request's status (the status subresource)."""
     await kube.call(
         clients.custom.patch_namespaced_custom_object_status,
-        v1alpha1.GROUP, v1alpha1.VERSION, namespace, v1alpha1.PLURAL, name, {"status": fields},
+        v1alpha1.GROUP, v1alpha1.VERSION, namespace, v1alpha1.PLURAL, name, patch_body(status),
     )  # fmt: skip
