@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 import pydantic
 from pydantic import alias_generators
 
-from license_report.api import schedules
+from license_report.api import defaults, schedules
 
 GROUP = "licensereport.io"
 VERSION = "v1alpha1"
@@ -124,14 +124,16 @@ class AdminApi(_Model):
         }
     )
 
-    port: Port | None = None  # default 8001 when neither port nor portName is given
+    port: Port | None = None  # defaults.ADMIN_API_PORT when neither port nor portName is given
     port_name: str | None = pydantic.Field(
         default=None, min_length=1, max_length=15, pattern=DNS_LABEL
     )
     scheme: Literal["http", "https"] = "http"
     token_secret_ref: SecretKeyRef | None = None
     tls: AdminApiTLS | None = None
-    timeout_seconds: float = pydantic.Field(default=5.0, gt=0, le=300)
+    timeout_seconds: float = pydantic.Field(
+        default=defaults.ADMIN_API_TIMEOUT_SECONDS, gt=0, le=300
+    )
     allow_token_over_http: bool = False
 
     @pydantic.model_validator(mode="after")
@@ -141,26 +143,23 @@ class AdminApi(_Model):
         return self
 
 
-DEFAULT_ADMIN_PORT = 8001
-
-
 class Gateway(_Model):
     selector: LabelSelector
     namespace: str | None = pydantic.Field(
         default=None, min_length=1, max_length=63, pattern=DNS_LABEL
     )
     admin_api: AdminApi = AdminApi()
-    max_concurrency: int = pydantic.Field(default=64, ge=1, le=1024)
+    max_concurrency: int = pydantic.Field(default=defaults.MAX_CONCURRENCY, ge=1, le=1024)
 
 
 class Postgres(_Model):
     host: str = pydantic.Field(min_length=1, max_length=253)
-    port: Port = 5432
-    database: str = pydantic.Field(default="kong", min_length=1, max_length=63)
-    user: str = pydantic.Field(default="kong", min_length=1, max_length=63)
+    port: Port = defaults.POSTGRES_PORT
+    database: str = pydantic.Field(default=defaults.POSTGRES_DATABASE, min_length=1, max_length=63)
+    user: str = pydantic.Field(default=defaults.POSTGRES_USER, min_length=1, max_length=63)
     password_secret_ref: SecretKeyRef | None = None
     ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = (
-        "prefer"
+        defaults.POSTGRES_SSL_MODE
     )
 
 
@@ -187,7 +186,7 @@ class ReportOptions(_Model):
         }
     )
 
-    months: int = pydantic.Field(default=12, ge=1, le=60)
+    months: int = pydantic.Field(default=defaults.REPORT_MONTHS, ge=1, le=60)
     format: Literal["kong-2.7", "kong-3.5"] = "kong-2.7"
 
     @pydantic.model_validator(mode="after")
@@ -221,7 +220,7 @@ class Spec(_Model):
     schedule: str | None = pydantic.Field(default=None, min_length=1, max_length=128)
     time_zone: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
     # Reports of a schedule kept as ConfigMaps of their own (24: two years of monthly).
-    history_limit: int = pydantic.Field(default=24, ge=1, le=1000)
+    history_limit: int = pydantic.Field(default=defaults.HISTORY_LIMIT, ge=1, le=1000)
     suspend: bool = False
 
     @pydantic.field_validator("schedule")

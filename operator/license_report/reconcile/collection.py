@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import aiohttp
 
+from license_report.api import defaults
 from license_report.report import aggregation, models, window
 from license_report.sources import datastore, kong, license
 
@@ -38,7 +39,7 @@ class Request:
     admin_api: kong.Settings = dataclasses.field(default_factory=kong.Settings)
     database: datastore.DatastoreSettings | None = None
     license_text: str | None = dataclasses.field(default=None, repr=False)
-    months: int = 12
+    months: int = defaults.REPORT_MONTHS
     now: datetime.datetime | None = None
     # Nodes known not to be askable (a pod not Ready, say): they are named in
     # the result like any node that failed to answer.

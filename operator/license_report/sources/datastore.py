@@ -23,6 +23,7 @@ import typing
 import psycopg
 from psycopg import errors, sql
 
+from license_report.api import defaults
 from license_report.report import models
 from license_report.report.window import Window
 
@@ -42,13 +43,14 @@ class DatastoreSettings:
     """Where Kong's database is, who reads it, and how long to wait for it."""
 
     host: str
-    port: int = 5432
-    database: str = "kong"
-    user: str = "kong"
+    port: int = defaults.POSTGRES_PORT
+    database: str = defaults.POSTGRES_DATABASE
+    user: str = defaults.POSTGRES_USER
     password: str | None = dataclasses.field(default=None, repr=False)
-    sslmode: str = "prefer"
-    connect_timeout: float = 5.0  # seconds, for connecting (TCP, TLS, authentication)
-    statement_timeout: float = 5.0  # seconds, for each query
+    sslmode: str = defaults.POSTGRES_SSL_MODE
+    # seconds, for connecting (TCP, TLS, authentication)
+    connect_timeout: float = defaults.POSTGRES_TIMEOUT_SECONDS
+    statement_timeout: float = defaults.POSTGRES_TIMEOUT_SECONDS  # seconds, for each query
 
     def __post_init__(self) -> None:
         if not self.host:
