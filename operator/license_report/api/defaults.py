@@ -37,6 +37,8 @@ POSTGRES_TIMEOUT_SECONDS: typing.Final = 5.0
 
 #: Months of counters, the current one included.
 REPORT_MONTHS: typing.Final = 12
+#: report.json's shape: Kong 2.7-3.4's ``GET /license/report``.
+REPORT_FORMAT: typing.Final = "kong-2.7"
 #: Reports of a schedule kept as ConfigMaps of their own (two years of monthly ones).
 HISTORY_LIMIT: typing.Final = 24
 

@@ -187,7 +187,7 @@ class ReportOptions(_Model):
     )
 
     months: int = pydantic.Field(default=defaults.REPORT_MONTHS, ge=1, le=60)
-    format: Literal["kong-2.7", "kong-3.5"] = "kong-2.7"
+    format: Literal["kong-2.7", "kong-3.5"] = defaults.REPORT_FORMAT
 
     @pydantic.model_validator(mode="after")
     def _kong_3_5_window(self) -> ReportOptions:
