@@ -45,8 +45,9 @@ def parser(*, plugins: bool = True) -> argparse.ArgumentParser:
 
 
 def _command(argv: Sequence[str]) -> str | None:
-    """The subcommand ``argv`` names (the top level takes no option but ``--help``)."""
-    return next((arg for arg in argv if not arg.startswith("-")), None)
+    """The subcommand ``argv`` runs: its first word, as the top level takes no option but
+    ``--help`` (``license-report --help collect`` shows the top level's help, plugins too)."""
+    return argv[0] if argv and not argv[0].startswith("-") else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
