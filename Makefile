@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.operator
 	$(BIN)/python -m bench.operator --pods 10 10000
 	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.cli
 
 # The CRD is generated from the pydantic models; a test fails when this file is stale.
 # The chart renders the same file from its own copy (Helm cannot read outside the chart).

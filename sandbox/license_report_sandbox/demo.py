@@ -16,12 +16,13 @@ import pathlib
 import secrets
 import sys
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from license_report.cli import collect, loop
-from license_report.reconcile import collection
-from license_report.report import hashing, models, packaging
-from license_report.sources import datastore, kong
+from license_report.cli import collect
+
+if TYPE_CHECKING:
+    from license_report.report import models
+    from license_report.sources import datastore
 
 # A license in Kong's format; the report shows only its keyed hash.
 DEMO_LICENSE = json.dumps(
@@ -63,6 +64,9 @@ def _cluster_counters(usage: Any) -> dict[str, int]:
 async def _collect(
     *, nodes: int, database: datastore.DatastoreSettings, seeded: Any
 ) -> models.Collection:
+    from license_report.reconcile import collection
+    from license_report.report import hashing, models
+    from license_report.sources import kong
     from license_report_sandbox import kong as sim
 
     # What every DB-mode node's own /license/report would show: the whole table.
@@ -96,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
     # Imported only now: --help need not load PostgreSQL's wheel and the simulators.
     import psycopg
 
+    from license_report.cli import collecting, loop
+    from license_report.report import packaging
+    from license_report.sources import datastore
     from license_report_sandbox import postgres, seed
 
     if args.nodes < 1:
@@ -114,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
             )
             print(f"asking {args.nodes} simulated Kong Enterprise nodes (DB mode) ...", flush=True)
             result = loop.run(_collect(nodes=args.nodes, database=database, seeded=seeded))
-    files = collect.write(pathlib.Path(args.out), packaging.package(result))
-    print(collect.summary(result))
+    files = collecting.write(pathlib.Path(args.out), packaging.package(result))
+    print(collecting.summary(result))
     print("wrote " + ", ".join(str(path) for path in files))
     return collect.EXIT_COMPLETE

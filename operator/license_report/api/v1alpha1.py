@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 import pydantic
 from pydantic import alias_generators
 
-from license_report.api import schedules
+from license_report.api import defaults, schedules
 
 GROUP = "licensereport.io"
 VERSION = "v1alpha1"
@@ -174,7 +174,9 @@ class AdminApi(_Model):
     tls: AdminApiTLS | None = None
     """Certificate checking for scheme https (ignored with http). Default: verified against
     the system's CAs, for the pod IP."""
-    timeout_seconds: float = pydantic.Field(default=5.0, gt=0, le=300)
+    timeout_seconds: float = pydantic.Field(
+        default=defaults.ADMIN_API_TIMEOUT_SECONDS, gt=0, le=300
+    )
     """Time limit of each Admin API request, the body included, in seconds (above 0, at most
     300); a pod that does not answer in time is listed in status.failures (Timeout).
     Default: 5."""
@@ -187,9 +189,6 @@ class AdminApi(_Model):
         if self.port is not None and self.port_name is not None:
             raise ValueError("give port or portName, not both")
         return self
-
-
-DEFAULT_ADMIN_PORT = 8001
 
 
 class Gateway(_Model):
@@ -209,7 +208,7 @@ class Gateway(_Model):
     admin_api: AdminApi = AdminApi()
     """How to reach each pod's Admin API: port, scheme, token, TLS, time limit. Default:
     http on port 8001, no token."""
-    max_concurrency: int = pydantic.Field(default=64, ge=1, le=1024)
+    max_concurrency: int = pydantic.Field(default=defaults.MAX_CONCURRENCY, ge=1, le=1024)
     """How many gateway pods are asked at once (1-1024). Default: 64."""
 
 
@@ -219,16 +218,16 @@ class Postgres(_Model):
     host: str = pydantic.Field(min_length=1, max_length=253)
     """Host name or IP address of the PostgreSQL server (KONG_PG_HOST). Example:
     kong-postgresql.kong.svc."""
-    port: Port = 5432
+    port: Port = defaults.POSTGRES_PORT
     """PostgreSQL port (KONG_PG_PORT). Default: 5432."""
-    database: str = pydantic.Field(default="kong", min_length=1, max_length=63)
+    database: str = pydantic.Field(default=defaults.POSTGRES_DATABASE, min_length=1, max_length=63)
     """Kong's database (KONG_PG_DATABASE). Default: kong."""
-    user: str = pydantic.Field(default="kong", min_length=1, max_length=63)
+    user: str = pydantic.Field(default=defaults.POSTGRES_USER, min_length=1, max_length=63)
     """User to connect as (KONG_PG_USER); reading is all it needs. Default: kong."""
     password_secret_ref: SecretKeyRef | None = None
     """Secret key holding the user's password (KONG_PG_PASSWORD). Default: no password."""
     ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = (
-        "prefer"
+        defaults.POSTGRES_SSL_MODE
     )
     """libpq sslmode of the connection: disable, allow, prefer, require, verify-ca or
     verify-full. Default: prefer."""
@@ -264,10 +263,10 @@ class ReportOptions(_Model):
         }
     )
 
-    months: int = pydantic.Field(default=12, ge=1, le=60)
+    months: int = pydantic.Field(default=defaults.REPORT_MONTHS, ge=1, le=60)
     """Months of counters in report.json, the current one included (1-60); format kong-3.5
     takes 12 only, as Kong 3.5 does. Default: 12."""
-    format: Literal["kong-2.7", "kong-3.5"] = "kong-2.7"
+    format: Literal["kong-2.7", "kong-3.5"] = defaults.REPORT_FORMAT
     """Shape of report.json: kong-2.7 (what Kong 2.7 to 3.4 answer on /license/report) or
     kong-3.5 (Kong 3.5 and later). Default: kong-2.7."""
 
@@ -328,7 +327,7 @@ class Spec(_Model):
     '@monthly'."""
     time_zone: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
     """IANA time zone the schedule is evaluated in. Default: UTC. Example: Europe/Berlin."""
-    history_limit: int = pydantic.Field(default=24, ge=1, le=1000)
+    history_limit: int = pydantic.Field(default=defaults.HISTORY_LIMIT, ge=1, le=1000)
     """Scheduled requests: how many history ConfigMaps are kept; past it the oldest are
     deleted. Default: 24 (two years of monthly reports)."""
     suspend: bool = False

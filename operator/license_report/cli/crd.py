@@ -6,8 +6,6 @@ import argparse
 import sys
 from typing import Any
 
-from license_report.api import crd
-
 
 def register(commands: Any) -> None:
     cmd: argparse.ArgumentParser = commands.add_parser(
@@ -17,5 +15,8 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported only now: building the models' schema is not for every invocation.
+    from license_report.api import crd
+
     sys.stdout.write(crd.to_yaml())
     return 0

@@ -10,21 +10,23 @@ endpoint answers on ``--liveness``, Prometheus metrics on ``--metrics-address``
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import dataclasses
 import logging
 import os
 import secrets
-import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import kopf
+from license_report.api import defaults
 
-from license_report.cli import loop
-from license_report.handlers import context as operator_context  # registers the handlers
-from license_report.handlers import metrics
-from license_report.reconcile import kube, run
+# kopf, the handlers and the Kubernetes client are imported by the functions that
+# run the operator, not here: every ``license-report`` invocation loads this module
+# for its flags, ``collect`` and ``--help`` included.
+if TYPE_CHECKING:
+    import asyncio
+    import threading
+
+    from license_report.handlers import context as operator_context
 
 SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 #: Beside kopf's liveness endpoint (8080), as controller-runtime operators pair them.
@@ -81,13 +83,13 @@ def register(commands: Any) -> None:
     )
     cmd.add_argument(
         "--hash-key-secret",
-        default=run.OperatorSettings.hash_key_secret,
+        default=defaults.HASH_KEY_SECRET,
         help="name of the installation hash-key Secret (created once when missing)",
     )
     cmd.add_argument(
         "--retry-seconds",
         type=float,
-        default=run.OperatorSettings.retry_seconds,
+        default=defaults.RETRY_SECONDS,
         help="how long transient problems are retried before a request is Failed",
     )
     cmd.add_argument(
@@ -127,6 +129,8 @@ def register(commands: Any) -> None:
 
 
 def configure_logging(*, level: str, fmt: str) -> None:
+    import kopf
+
     kopf.configure(
         debug=level == "DEBUG",
         verbose=level in ("DEBUG", "INFO"),
@@ -146,6 +150,13 @@ async def operate(
     ready_flag: asyncio.Event | threading.Event | None = None,
 ) -> None:
     """The operator's main loop: the same for ``license-report run``, the sandbox and the tests."""
+    import asyncio
+
+    import kopf
+
+    from license_report.handlers import context as operator_context  # registers the handlers
+    from license_report.handlers import metrics
+
     async with contextlib.AsyncExitStack() as serving:
         if metrics_address is not None:
             port = await serving.enter_async_context(
@@ -171,6 +182,11 @@ async def operate(
 
 
 def main(args: argparse.Namespace) -> int:
+    from license_report.cli import loop
+    from license_report.handlers import context as operator_context
+    from license_report.handlers import metrics
+    from license_report.reconcile import kube, run
+
     configure_logging(level=args.log_level, fmt=args.log_format)
     clients = kube.Clients.from_kubeconfig(args.kubeconfig)
     settings = run.OperatorSettings(

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from license_report.api import errors
+from license_report.api import defaults, errors
 from license_report.report import aggregation, models, window
 from license_report.sources import datastore, kong, license
 
@@ -42,7 +42,7 @@ class Request:
     admin_api: kong.ClientSettings = dataclasses.field(default_factory=kong.ClientSettings)
     database: datastore.DatastoreSettings | None = None
     license_text: str | None = dataclasses.field(default=None, repr=False)
-    months: int = 12
+    months: int = defaults.REPORT_MONTHS
     now: datetime.datetime | None = None
     # Nodes known not to be askable (a pod not Ready, say): they are named in
     # the result like any node that failed to answer.

@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from license_report.api import errors, v1alpha1
+from license_report.api import defaults, errors, v1alpha1
 from license_report.reconcile import kube
 from license_report.report import models
 
@@ -113,7 +113,7 @@ async def _list_pods(clients: kube.Clients, namespace: str, selector: str) -> li
 
 def _port(pod: _Pod, admin_api: v1alpha1.AdminApi) -> int | None:
     if admin_api.port_name is None:
-        return admin_api.port or v1alpha1.DEFAULT_ADMIN_PORT
+        return admin_api.port or defaults.ADMIN_API_PORT
     return pod.ports.get(admin_api.port_name)
 
 

@@ -29,7 +29,7 @@ import json
 import logging
 from typing import Any
 
-from license_report.api import errors, v1alpha1
+from license_report.api import defaults, errors, v1alpha1
 from license_report.reconcile import kube
 from license_report.report import packaging, signing
 
@@ -48,10 +48,9 @@ LATEST_ANNOTATION = f"{v1alpha1.GROUP}/latest"
 NODES_ANNOTATION = f"{v1alpha1.GROUP}/nodes"
 HISTORY_LABEL = f"{v1alpha1.GROUP}/history"
 
-#: The API server's limit on a ConfigMap's data (``core.MaxSecretSize``).
+#: The API server's limit on a ConfigMap's data (``core.MaxSecretSize``); what we put in
+#: one is ``defaults.CONFIG_MAP_BUDGET``, below it.
 CONFIG_MAP_LIMIT = 1024 * 1024
-#: What we put in one ConfigMap: the limit, less room for keys and for growth.
-DEFAULT_BUDGET = CONFIG_MAP_LIMIT - 64 * 1024
 SLOTS = ("a", "b")
 
 logger = logging.getLogger(__name__)
@@ -147,7 +146,7 @@ def layout(
     uid: str,
     run: str,
     package: packaging.Package,
-    budget: int = DEFAULT_BUDGET,
+    budget: int = defaults.CONFIG_MAP_BUDGET,
 ) -> Layout:
     """The ConfigMaps of one report: ``nodes.json`` inline when it fits, else in parts."""
     metadata = _metadata(name=name, namespace=namespace, request=request, uid=uid, labels={})

@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import datetime
 
-from license_report.api import errors, v1alpha1
+from license_report.api import defaults, errors, v1alpha1
 from license_report.reconcile import collection, discovery, kube, output, secrets
 from license_report.report import formats, models, packaging, signing
 from license_report.sources import datastore, kong, license
@@ -24,12 +24,12 @@ class OperatorSettings:
     """Operator-wide settings (flags of ``license-report run``)."""
 
     namespace: str  # where the operator runs and keeps its hash-key Secret
-    hash_key_secret: str = "license-report-hash-key"  # noqa: S105 (a Secret's name)
-    retry_seconds: float = 300.0  # how long transient problems are retried before Failed
-    backoff_seconds: float = 2.0  # first retry delay, doubled each time
-    backoff_max_seconds: float = 60.0
+    hash_key_secret: str = defaults.HASH_KEY_SECRET
+    retry_seconds: float = defaults.RETRY_SECONDS  # how long transient problems are retried
+    backoff_seconds: float = defaults.BACKOFF_SECONDS  # first retry delay, doubled each time
+    backoff_max_seconds: float = defaults.BACKOFF_MAX_SECONDS
     # What one report ConfigMap may hold before nodes.json goes to part ConfigMaps.
-    config_map_budget: int = output.DEFAULT_BUDGET
+    config_map_budget: int = defaults.CONFIG_MAP_BUDGET
 
 
 class RunError(errors.ReportError):

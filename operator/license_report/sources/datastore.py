@@ -8,6 +8,10 @@ round trip (a psycopg pipeline). Rows are never fetched to be counted, and
 The statement timeout is set inside the transaction (``SET LOCAL``), not as
 a connection ``options`` parameter: PgBouncer, common in front of Kong's
 database, rejects ``options`` at connect time but passes ``SET LOCAL`` on.
+
+psycopg is imported by the functions that talk to the server, not by this
+module: a DB-less collection (``license-report collect`` without
+``--datastore``) uses the settings and errors here and never loads it.
 """
 
 from __future__ import annotations
@@ -19,13 +23,13 @@ import math
 import re
 import typing
 
-import psycopg
-from psycopg import errors as pg_errors
-from psycopg import sql
-
-from license_report.api import errors
+from license_report.api import defaults, errors
 from license_report.report import models
 from license_report.report.window import Window
+
+if typing.TYPE_CHECKING:
+    import psycopg
+    from psycopg import sql
 
 #: Tables the report counts, as Kong names them. ``rbac_users`` is Enterprise-only.
 COUNTED_TABLES = ("services", "routes", "consumers", "workspaces", "rbac_users")
@@ -43,13 +47,14 @@ class DatastoreSettings:
     """Where Kong's database is, who reads it, and how long to wait for it."""
 
     host: str
-    port: int = 5432
-    database: str = "kong"
-    user: str = "kong"
+    port: int = defaults.POSTGRES_PORT
+    database: str = defaults.POSTGRES_DATABASE
+    user: str = defaults.POSTGRES_USER
     password: str | None = dataclasses.field(default=None, repr=False)
-    sslmode: str = "prefer"
-    connect_timeout: float = 5.0  # seconds, for connecting (TCP, TLS, authentication)
-    statement_timeout: float = 5.0  # seconds, for each query
+    sslmode: str = defaults.POSTGRES_SSL_MODE
+    # seconds, for connecting (TCP, TLS, authentication)
+    connect_timeout: float = defaults.POSTGRES_TIMEOUT_SECONDS
+    statement_timeout: float = defaults.POSTGRES_TIMEOUT_SECONDS  # seconds, for each query
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -86,6 +91,8 @@ async def read(*, settings: DatastoreSettings, window: Window) -> models.Datasto
     Kong datastore (wrong database name, or migrations not run) and raises a
     non-transient ``DatastoreError``: a report of zeros would look genuine.
     """
+    import psycopg
+
     # The server bounds each query, libpq the connection; this bounds the
     # rest (a network that silently drops packets mid-query).
     budget = settings.connect_timeout + 3 * settings.statement_timeout + 2.0
@@ -124,6 +131,8 @@ def db_version(server_version: str) -> str:
 
 
 async def _connect(settings: DatastoreSettings) -> psycopg.AsyncConnection[tuple[object, ...]]:
+    import psycopg
+
     try:
         # libpq counts connect_timeout in whole seconds (at least 2); the
         # asyncio timeout keeps to the configured figure exactly.
@@ -333,6 +342,8 @@ async def _probe(
     ``to_regclass`` takes no lock, so this cannot wait behind a migration;
     unqualified names follow the user's ``search_path``, as Kong's do.
     """
+    from psycopg import sql
+
     tables = [*COUNTED_TABLES, USAGE_TABLE, PLUGINS_TABLE, DATA_PLANES_TABLE]
     probe = sql.SQL(
         "SELECT set_config('statement_timeout', %s, true), current_setting('server_version'), {}"
@@ -351,6 +362,8 @@ async def _probe(
 
 
 def _counts_query(tables: list[str]) -> sql.Composed:
+    from psycopg import sql
+
     # Scalar subqueries: one row, every count computed by the server.
     return sql.SQL("SELECT {}").format(
         sql.SQL(", ").join(
@@ -413,6 +426,9 @@ def _window_params(window: Window) -> dict[str, int]:
 
 
 def _query_error(err: psycopg.Error, *, settings: DatastoreSettings) -> DatastoreError:
+    import psycopg
+    from psycopg import errors as pg_errors
+
     primary = err.diag.message_primary or str(err).strip().splitlines()[0]
     if isinstance(err, pg_errors.QueryCanceled):
         if "statement timeout" in primary:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import aiohttp
 import pydantic
 
-from license_report.api import errors
+from license_report.api import defaults, errors
 from license_report.report import admin_api, aggregation, models, plugins
 
 TOKEN_HEADER = "Kong-Admin-Token"  # noqa: S105 (a header name, not a secret)
@@ -47,9 +47,9 @@ class NodeError(errors.ReportError):
 @dataclasses.dataclass(frozen=True)
 class ClientSettings:
     token: str | None = dataclasses.field(default=None, repr=False)
-    timeout: float = 5.0  # per request, body included
+    timeout: float = defaults.ADMIN_API_TIMEOUT_SECONDS  # per request, body included
     max_body_bytes: int = 8 * 1024 * 1024
-    max_concurrency: int = 64  # nodes asked at once
+    max_concurrency: int = defaults.MAX_CONCURRENCY  # nodes asked at once
     tls: ssl.SSLContext | None = None  # for https; None: system CAs, verification on
     server_name: str | None = None  # TLS name to verify when URLs carry pod IPs
     allow_token_over_http: bool = False

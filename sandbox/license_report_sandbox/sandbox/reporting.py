@@ -18,7 +18,7 @@ from typing import Any
 import pydantic
 
 from license_report.api import errors, v1alpha1
-from license_report.cli import collect
+from license_report.cli import collecting
 from license_report.reconcile import kube, statuses
 from license_report.report import models, packaging
 from license_report_sandbox.sandbox import watching
@@ -104,7 +104,7 @@ async def read_package(clients: kube.Clients, *, namespace: str, name: str) -> p
 def _collection(
     package: packaging.Package, *, current: v1alpha1.Status, datastore: bool
 ) -> models.Collection:
-    """The collection the ConfigMap and the status describe, for ``collect.summary``."""
+    """The collection the ConfigMap and the status describe, for ``collecting.summary``."""
     nodes = pydantic.TypeAdapter(list[models.NodeEntry]).validate_json(package.nodes_json)
     reached = [node for node in nodes if node.reachable]
     editions = collections.Counter(node.edition for node in reached if node.edition)
@@ -154,7 +154,7 @@ def summary(obj: dict[str, Any], package: packaging.Package) -> str:
     checked = "matches" if sha == current.report_sha256 else "DIFFERS from"
     return "\n".join(
         [
-            collect.summary(_collection(package, current=current, datastore=datastore)),
+            collecting.summary(_collection(package, current=current, datastore=datastore)),
             f"LicenseReportRequest {meta['namespace']}/{meta['name']}: {current.phase}",
             conditions(current),
             f"report.json sha256 {sha} ({checked} status.reportSha256)",

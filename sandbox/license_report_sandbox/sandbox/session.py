@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from license_report.api import v1alpha1
-from license_report.cli import collect, loop
+from license_report.cli import collect, collecting, loop
 from license_report.cli import run as run_command
 from license_report.handlers import context as operator_context
 from license_report.reconcile import kube, run
@@ -243,7 +243,7 @@ async def _show(
     package = await reporting.read_package(
         clients, namespace=cluster.NAMESPACE, name=current.report_config_map
     )
-    files = collect.write(chosen.out, package)
+    files = collecting.write(chosen.out, package)
     console.show(reporting.summary(obj, package))
     console.show(f"read from ConfigMap {cluster.NAMESPACE}/{current.report_config_map}")
     console.show("wrote " + ", ".join(str(path) for path in files))

@@ -1,0 +1,61 @@
+"""One default, one value: the CLI, the API models and the clients agree (issue 11).
+
+``api/defaults.py`` names each default once; these tests fail when a flag, a
+model field or a client setting goes back to a figure of its own.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from license_report.api import defaults, v1alpha1
+from license_report.cli import collect, main
+from license_report.reconcile import collection
+from license_report.report import formats
+from license_report.sources import datastore, kong
+
+
+@pytest.fixture(autouse=True)
+def _no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MONTHS", "TIMEOUT", "CONCURRENCY", "FORMAT"):
+        monkeypatch.delenv(collect.ENV_PREFIX + name, raising=False)
+
+
+def test_collect_flags_default_to_what_the_operator_uses() -> None:
+    args = main.parser(plugins=False).parse_args(["collect"])
+    spec = v1alpha1.Spec.model_validate({"gateway": {"selector": {"matchLabels": {"a": "b"}}}})
+    client = kong.ClientSettings()
+    assert args.timeout == spec.gateway.admin_api.timeout_seconds == client.timeout
+    assert args.concurrency == spec.gateway.max_concurrency == client.max_concurrency
+    assert args.months == spec.report.months == collection.Request(targets=[], hash_key=b"").months
+    assert args.format == spec.report.format == str(formats.Format.KONG_2_7)
+
+
+def test_collect_help_states_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main.main(["collect", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"(default {defaults.ADMIN_API_TIMEOUT_SECONDS:g})" in text
+    assert f"at once (default {defaults.MAX_CONCURRENCY})" in text
+    assert f"included (default {defaults.REPORT_MONTHS})" in text
+
+
+def test_run_flags_default_to_the_operator_defaults() -> None:
+    args = main.parser(plugins=False).parse_args(["run"])
+    assert args.hash_key_secret == defaults.HASH_KEY_SECRET
+    assert args.retry_seconds == defaults.RETRY_SECONDS
+
+
+def test_datastore_defaults_match_the_api() -> None:
+    postgres = v1alpha1.Postgres(host="db")
+    settings = datastore.DatastoreSettings(host="db")
+    assert (postgres.port, postgres.database, postgres.user, postgres.ssl_mode) == (
+        settings.port,
+        settings.database,
+        settings.user,
+        settings.sslmode,
+    )
+
+
+def test_the_format_choices_are_the_report_formats() -> None:
+    assert tuple(str(f) for f in formats.Format) == collect.FORMATS
