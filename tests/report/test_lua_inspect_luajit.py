@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pathlib
+import re
 import shutil
 import subprocess
 from typing import Any
@@ -70,7 +72,8 @@ def luajit() -> str:
         check=False,
     )
     if probe.returncode != 0:
-        pytest.skip(MISSING.format(what=f"luajit cannot load them: {probe.stderr.strip()}"))
+        first_line = (probe.stderr.strip().splitlines() or ["no output"])[0]
+        pytest.skip(MISSING.format(what=f"luajit cannot load them: {first_line}"))
     return executable
 
 
@@ -267,3 +270,23 @@ def test_generated_kong_reports_hash_as_kong_does(
         plugins_count={"tiers": tiers, "unique_route_lambdas": 0, "unique_route_kafkas": 0},
     )
     _assert_same_as_kong(luajit, report)
+
+
+def test_the_documented_luajit_line_gives_the_checksum(luajit: str, tmp_path: pathlib.Path) -> None:
+    docs = pathlib.Path(__file__).parents[2] / "docs" / "report-format.md"
+    blocks = re.findall(r"```sh\n(.*?)```", docs.read_text(), flags=re.DOTALL)
+    (line,) = [block for block in blocks if "luajit -e" in block]
+    command = line.replace("license-report verify report.json\n", "")
+    report = kong_3_5_report(counters={"total_requests": 10**15, "buckets": []})
+    report["checksum"] = formats.checksum(report)
+    (tmp_path / "report.json").write_text(json.dumps(report, indent=2))
+    done = subprocess.run(
+        ["bash", "-c", command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=_environment(),
+        timeout=30,
+        check=True,
+    )
+    assert done.stdout.split()[0] == report["checksum"]
