@@ -6,7 +6,7 @@ import hashlib
 import json
 
 from license_report.reconcile import collection
-from license_report.report import formats, hashing, models, packaging
+from license_report.report import formats, hashing, lua_inspect, models, packaging
 from license_report.sources import kong
 from license_report_sandbox import kong as sim
 from license_report_sandbox import seed
@@ -74,10 +74,11 @@ async def test_db_mode_both_formats_from_the_seeded_datastore(
     assert report["kong_version"] == KONG_3_5
     assert str(report["db_version"]).startswith("postgres 18.")
     assert report["timestamp"] == int(NOW.timestamp())
-    # The documented recipe, not formats.checksum: SHA-1 of the sorted, compact JSON.
+    # Kong's recipe: SHA-1 of Lua inspect(report) (checked against the real inspect.lua
+    # in tests/report/test_lua_inspect_luajit.py), no longer the canonical JSON's.
     body = {key: value for key, value in report.items() if key != "checksum"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    assert report["checksum"] == hashlib.sha1(canonical.encode(), usedforsecurity=False).hexdigest()
+    rendering = lua_inspect.inspect(body).encode()
+    assert report["checksum"] == hashlib.sha1(rendering, usedforsecurity=False).hexdigest()
 
 
 async def test_dbless_kong_3_5_nodes_sum_their_counters_and_list_their_plugins(

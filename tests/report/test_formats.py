@@ -37,7 +37,7 @@ def _kong_3_5(collection: models.Collection) -> dict[str, Any]:
 
 
 def _independent_checksum(report: dict[str, Any]) -> str:
-    """What the docs tell a reader to run, in plain Python: sorted keys, no whitespace."""
+    """The earlier recipe as the docs tell a reader to run it: sorted keys, no whitespace."""
     body = {key: value for key, value in report.items() if key != "checksum"}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
@@ -86,18 +86,25 @@ def test_kong_3_5_figures_are_the_collections(node: ObservationFactory) -> None:
     assert report["deployment_info"] == {"type": "dbless"}
 
 
-def test_the_checksum_is_sha1_of_the_canonical_json_without_itself(
+def test_the_checksum_is_kongs_and_the_earlier_recipe_still_computes(
     node: ObservationFactory,
 ) -> None:
     report = _kong_3_5(aggregation.aggregate(inputs([node("a", counters={"2026-11": 3})])))
-    assert report["checksum"] == _independent_checksum(report)
+    # Kong's recipe (checked against real inspect.lua in test_lua_inspect_luajit.py).
     assert formats.checksum(report) == report["checksum"]
+    assert formats.matching_recipe(report) is formats.Recipe.KONG_INSPECT
     changed = {**report, "services_count": 1 + report["services_count"]}
     assert formats.checksum(changed) != report["checksum"]
+    assert formats.matching_recipe(changed) is None
+    # The earlier recipe, still accepted for reports made with it.
+    earlier = {**report, "checksum": _independent_checksum(report)}
+    assert earlier["checksum"] != report["checksum"]
+    assert formats.canonical_json_checksum(report) == earlier["checksum"]
+    assert formats.matching_recipe(earlier) is formats.Recipe.CANONICAL_JSON
 
 
 @pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
-def test_the_documented_jq_line_gives_the_checksum(node: ObservationFactory) -> None:
+def test_the_documented_jq_line_gives_the_earlier_checksum(node: ObservationFactory) -> None:
     files = packaging.package(
         aggregation.aggregate(inputs([node("a", counters={"2026-11": 3})], listed_counts=COUNTS)),
         format=formats.Format.KONG_3_5,
@@ -106,7 +113,7 @@ def test_the_documented_jq_line_gives_the_checksum(node: ObservationFactory) -> 
         ["jq", "-cS", "del(.checksum)"], input=files.report_json, capture_output=True, check=True
     )
     expected = hashlib.sha1(jq.stdout.rstrip(b"\n"), usedforsecurity=False).hexdigest()
-    assert json.loads(files.report_json)["checksum"] == expected
+    assert formats.canonical_json_checksum(json.loads(files.report_json)) == expected
 
 
 def test_canonical_json_orders_keys_by_utf16_as_rfc_8785_does() -> None:

@@ -3,7 +3,9 @@
 REPORT is a ``report.json`` or a report tar (``report-*.tar``, whose
 ``response.json`` holds the same bytes). With ``--signature`` and
 ``--public-key`` the Ed25519 signature of those exact bytes is checked; a
-``kong-3.5`` report's ``checksum`` is always checked. Verify against a
+``kong-3.5`` report's ``checksum`` is always checked: Kong's recipe (SHA-1
+of Lua ``inspect`` of the report), or the earlier one (SHA-1 of its RFC 8785
+canonical JSON), which reports made before still carry. Verify against a
 public key you trust, obtained apart from the report: the
 ``report.json.pub`` written beside a report proves only that the report and
 that key match.

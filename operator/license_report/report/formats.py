@@ -4,18 +4,15 @@
 ``kong-3.5`` is 3.5 and later's, built from the same collection plus what
 3.5 added (plugins, deployment, the license's expiration date).
 
-The checksum: Kong hashes (SHA-1, hex) its report table as rendered by the
-Lua ``inspect`` library, a debugging format with no specification, before
-adding ``checksum``. Rather than imitate that, ours is the SHA-1 (hex) of
-the report's canonical JSON without the ``checksum`` member: RFC 8785 (JSON
-Canonicalization Scheme): members sorted by key, no whitespace, UTF-8,
-integers as digits. Anyone can recompute it without this tool::
-
-    jq -cS 'del(.checksum)' report.json | tr -d '\\n' | sha1sum
-
-(``jq -S`` sorts keys by code point, which for the ASCII keys of a report is
-RFC 8785's order.) A checksum catches an edit or a damaged file; it proves
-nothing about who wrote the report: that is what signing is for.
+The checksum is Kong's own recipe: the SHA-1 (hex) of the report table as
+the Lua ``inspect`` library (3.1.3) prints it, before ``checksum`` is added
+(``to_hex(sha1_bin(inspect(report)))`` in Kong's ``get_license_report``);
+``report.lua_inspect`` prints it the same way. Anyone who recomputes it
+Kong's way gets the same value. Reports made before this release carry the
+earlier recipe, the SHA-1 of the report's RFC 8785 canonical JSON without
+``checksum``; ``verify`` still accepts those and says which recipe matched.
+A checksum catches an edit or a damaged file; it proves nothing about who
+wrote the report: that is what signing is for.
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-from license_report.report import aggregation, models, plugins
+from license_report.report import aggregation, lua_inspect, models, plugins
 
 #: Where Kong 3.5 and later put the checksum, and what the checksum leaves out.
 CHECKSUM_KEY = "checksum"
@@ -72,11 +69,50 @@ def canonical_json(value: object) -> bytes:
     return _canonical(value).encode("utf-8")
 
 
+class Recipe(enum.StrEnum):
+    """How a ``checksum`` was computed: what ``verify`` says matched."""
+
+    #: Kong's: SHA-1 of ``inspect(report)`` (Lua inspect 3.1.3), what we write now.
+    KONG_INSPECT = "SHA-1 of Lua inspect(report), Kong's recipe"
+    #: Ours before: SHA-1 of the RFC 8785 canonical JSON; still accepted.
+    CANONICAL_JSON = "SHA-1 of the RFC 8785 canonical JSON, the earlier recipe"
+
+
+def _without_checksum(document: Mapping[str, object]) -> dict[str, object]:
+    return {key: value for key, value in document.items() if key != CHECKSUM_KEY}
+
+
 def checksum(document: Mapping[str, object]) -> str:
-    """The SHA-1 (hex) of ``document``'s canonical JSON, its own ``checksum`` left out."""
-    body = {key: value for key, value in document.items() if key != CHECKSUM_KEY}
+    """Kong's checksum: SHA-1 (hex) of ``inspect(document)``, its ``checksum`` left out.
+
+    ``document`` is the report as JSON values; a ``None`` is left out, as a
+    ``nil`` is absent from Kong's Lua table.
+    """
+    rendering = lua_inspect.inspect(_without_checksum(document))
     # A checksum, as Kong's is: it detects change, it authenticates nothing.
-    return hashlib.sha1(canonical_json(body), usedforsecurity=False).hexdigest()
+    encoded = rendering.encode("utf-8", "surrogatepass")
+    return hashlib.sha1(encoded, usedforsecurity=False).hexdigest()
+
+
+def canonical_json_checksum(document: Mapping[str, object]) -> str:
+    """The earlier recipe: SHA-1 (hex) of the canonical JSON, ``checksum`` left out."""
+    body = canonical_json(_without_checksum(document))
+    return hashlib.sha1(body, usedforsecurity=False).hexdigest()
+
+
+def matching_recipe(document: Mapping[str, object]) -> Recipe | None:
+    """The recipe whose checksum of ``document`` is the one it states, if any.
+
+    Raises ``TypeError`` for values no report holds.
+    """
+    stated = document.get(CHECKSUM_KEY)
+    if stated == checksum(document):
+        return Recipe.KONG_INSPECT
+    try:
+        legacy = canonical_json_checksum(document)
+    except TypeError:
+        return None  # a float, say: fine in Kong's recipe, never in the earlier one
+    return Recipe.CANONICAL_JSON if stated == legacy else None
 
 
 def kong_3_5(collection: models.Collection) -> models.KongReport35:
