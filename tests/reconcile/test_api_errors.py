@@ -9,7 +9,7 @@ from license_report.api import errors
 from license_report.reconcile import kube
 from license_report_sandbox import kubeapi
 
-NAMESPACE = "kong"
+NAMESPACE = "kong"  # the one namespace the api fixture of this area's conftest holds
 
 
 async def test_a_missing_object_is_not_found(clients: kube.Clients) -> None:

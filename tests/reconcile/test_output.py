@@ -20,7 +20,7 @@ from license_report.report import aggregation, formats, packaging, signing
 from license_report_sandbox import kubeapi
 from tests.helpers.observations import inputs, observation
 
-NAMESPACE = "kong"
+NAMESPACE = "kong"  # the one namespace the api fixture of this area's conftest holds
 UID = "5f0c7a52-6c1e-4d7a-9d43-0a4f5b7f2a11"
 
 
