@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import pathlib
 import subprocess
 
 from license_report.sources import datastore
-from license_report_sandbox import process, seed
-from tests.expected import monthly_totals, plugin_figures, tiers
+from license_report_sandbox import process
+from tests.expected import plugin_figures, tiers
+from tests.helpers import datastores
 from tests.helpers.cli import Runner
-from tests.helpers.datastores import Seeder
 
 
 def _collect(
@@ -38,39 +37,28 @@ def _collect(
 
 
 def test_db_mode_reports_the_datastore_figures(
-    cli: Runner,
-    seeded: Seeder,
-    kong_db: datastore.DatastoreSettings,
-    tmp_path: pathlib.Path,
+    cli: Runner, seeded: datastores.Seeder, tmp_path: pathlib.Path
 ) -> None:
-    now = datetime.datetime.now(datetime.UTC)
-    definition = seed.sample_seed(now=now.date(), nodes=3, months=14)
-    seeded(definition)
-    done = _collect(cli, kong_db, tmp_path, nodes=3, password=kong_db.password)
+    sample = datastores.seed_sample(seeded, nodes=3)
+    done = _collect(cli, sample.settings, tmp_path, nodes=3, password=sample.settings.password)
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert {c["bucket"]: c["request_count"] for c in report["counters"]} == monthly_totals(
-        definition, months=12, now=now
-    )
+    assert {c["bucket"]: c["request_count"] for c in report["counters"]} == sample.totals
     assert (report["services_count"], report["workspaces_count"], report["rbac_users"]) == (9, 3, 2)
     assert report["db_version"].startswith("postgres 18.")
 
 
 def test_db_mode_in_kong_3_5_format_reports_the_seeded_plugins(
-    cli: Runner,
-    seeded: Seeder,
-    kong_db: datastore.DatastoreSettings,
-    tmp_path: pathlib.Path,
+    cli: Runner, seeded: datastores.Seeder, tmp_path: pathlib.Path
 ) -> None:
-    now = datetime.datetime.now(datetime.UTC)
-    definition = seed.sample_seed(now=now.date(), nodes=2, months=14)
-    seeded(definition)
+    sample = datastores.seed_sample(seeded, nodes=2)
+    definition, expected = sample.definition, sample.totals
+    settings = sample.settings
     done = _collect(
-        cli, kong_db, tmp_path, "--format", "kong-3.5", nodes=2, password=kong_db.password
+        cli, settings, tmp_path, "--format", "kong-3.5", nodes=2, password=settings.password
     )
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    expected = monthly_totals(definition, months=12, now=now)
     assert {c["bucket"]: c["request_count"] for c in report["counters"]["buckets"]} == expected
     assert report["counters"]["total_requests"] == sum(expected.values())
     by_name, lambdas, kafkas = plugin_figures(definition)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import subprocess
 from typing import Any
 
 import pytest
@@ -38,6 +39,15 @@ def _public_file(path: pathlib.Path, key: ed25519.Ed25519PrivateKey) -> pathlib.
         )
     )
     return path
+
+
+def _verify_signed(
+    cli: Runner, report: pathlib.Path, *, out: pathlib.Path, public_key: pathlib.Path
+) -> subprocess.CompletedProcess[str]:
+    """``verify`` of ``report`` (the JSON or its tar) against the signature ``collect`` wrote in
+    ``out``, trusting ``public_key`` rather than the copy shipped beside the report."""
+    signature = str(out / "report.json.sig")
+    return cli("verify", str(report), "--signature", signature, "--public-key", str(public_key))
 
 
 @pytest.fixture
@@ -75,9 +85,8 @@ def test_verify_accepts_the_report_and_its_tar(
 ) -> None:
     out, trusted = signed
     (tar,) = out.glob("report-*.tar")
-    sig = str(out / "report.json.sig")
     for report in (out / "report.json", tar):
-        done = cli("verify", str(report), "--signature", sig, "--public-key", str(trusted))
+        done = _verify_signed(cli, report, out=out, public_key=trusted)
         assert done.returncode == 0, done.stderr
         assert "signature: OK" in done.stdout
         assert "checksum: OK" in done.stdout
@@ -93,10 +102,7 @@ def test_verify_rejects_a_report_with_one_byte_changed(
     assert len(changed) == len(original)
     assert sum(a != b for a, b in zip(original, changed, strict=True)) == 1
     (out / "report.json").write_bytes(changed)
-    done = cli(
-        "verify", str(out / "report.json"),
-        "--signature", str(out / "report.json.sig"), "--public-key", str(trusted),
-    )  # fmt: skip
+    done = _verify_signed(cli, out / "report.json", out=out, public_key=trusted)
     assert done.returncode == 1
     assert "signature: FAILED" in done.stderr
     assert "checksum: FAILED" in done.stderr
@@ -121,10 +127,7 @@ def test_verify_rejects_a_signature_under_another_key(
 ) -> None:
     out, _ = signed
     other = _public_file(tmp_path / "other.pub", ed25519.Ed25519PrivateKey.generate())
-    done = cli(
-        "verify", str(out / "report.json"),
-        "--signature", str(out / "report.json.sig"), "--public-key", str(other),
-    )  # fmt: skip
+    done = _verify_signed(cli, out / "report.json", out=out, public_key=other)
     assert done.returncode == 1
     assert "signed with another key" in done.stderr
     assert "checksum: OK" in done.stdout  # the content itself is intact

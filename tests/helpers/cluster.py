@@ -26,6 +26,7 @@ import kmock
 from license_report.api import v1alpha1
 from license_report.handlers import context as operator_context
 from license_report.reconcile import kube, run
+from license_report.sources import datastore
 from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi
 from license_report_sandbox.sandbox import operating
@@ -217,6 +218,13 @@ def secret(name: str, data: Mapping[str, str], *, namespace: str = "kong") -> di
         "type": "Opaque",
         "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
     }
+
+
+def kong_pg(api: kubeapi.KubeAPI, settings: datastore.DatastoreSettings) -> dict[str, Any]:
+    """Put the password of ``settings`` in Secret ``kong-pg``; return the ``spec.datastore``
+    that reads that database with it."""
+    api.put(secret("kong-pg", {"password": settings.password or ""}))
+    return datastore_spec(settings.host, settings.port, settings.database)
 
 
 def request(

@@ -1,12 +1,16 @@
-"""What datastore tests share: the ``kong`` role's password, the ``seeded`` fixture's type."""
+"""What datastore tests share: the ``kong`` role's password, the ``seeded`` fixture's type, and
+the sample seed most reports are checked against."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import secrets
 from collections.abc import Callable
 
 from license_report.sources import datastore
 from license_report_sandbox import seed
+from tests import expected
 
 #: The ``kong`` role's password; random so that a test finding it in a message
 #: cannot pass by coincidence.
@@ -14,3 +18,22 @@ KONG_PASSWORD = f"kong-{secrets.token_urlsafe(12)}"
 
 #: The ``seeded`` fixture: apply a seed definition to a fresh database, get its settings.
 Seeder = Callable[[seed.Seed], datastore.DatastoreSettings]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Sample:
+    """A sample seed in a test database, and the counters a 12-month report of it must show."""
+
+    definition: seed.Seed
+    settings: datastore.DatastoreSettings
+    totals: dict[str, int]
+
+
+def seed_sample(seeded: Seeder, *, nodes: int) -> Sample:
+    """Seed 14 months of ``nodes`` nodes up to today: two months more than a report's window,
+    so a report that counts too far back shows up in ``totals`` (worked out from the seed)."""
+    now = datetime.datetime.now(datetime.UTC)
+    definition = seed.sample_seed(now=now.date(), nodes=nodes, months=14)
+    settings = seeded(definition)
+    totals = expected.monthly_totals(definition, months=12, now=now)
+    return Sample(definition=definition, settings=settings, totals=totals)

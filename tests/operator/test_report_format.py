@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime
 import io
 import json
 import tarfile
@@ -13,23 +12,22 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from license_report.reconcile import kube
 from license_report.report import formats, signing
-from license_report.sources import datastore
 from license_report_sandbox import kong as sim
-from license_report_sandbox import kubeapi, seed
-from tests.expected import monthly_totals, plugin_figures, tiers
+from license_report_sandbox import kubeapi
+from tests.expected import plugin_figures, tiers
+from tests.helpers import datastores
 from tests.helpers.cluster import (
     Operator,
     consistent_report,
     create,
-    datastore_spec,
     deploy,
     gateway_spec,
+    kong_pg,
     report_config_maps,
     request,
     secret,
     wait_phase,
 )
-from tests.helpers.datastores import Seeder
 from tests.helpers.fleets import FleetFactory
 
 SIGNING_SECRET = "report-signing"
@@ -55,13 +53,10 @@ async def test_a_signed_kong_3_5_report_of_the_seeded_datastore(
     clients: kube.Clients,
     operator: Operator,
     fleet: FleetFactory,
-    seeded: Seeder,
-    kong_db: datastore.DatastoreSettings,
+    seeded: datastores.Seeder,
 ) -> None:
-    now = datetime.datetime.now(datetime.UTC)
-    definition = seed.sample_seed(now=now.date(), nodes=3, months=14)
-    seeded(definition)
-    expected = monthly_totals(definition, months=12, now=now)
+    sample = datastores.seed_sample(seeded, nodes=3)
+    definition, expected = sample.definition, sample.totals
     shared = sim.Datastore(counters=expected, services=9)
     nodes = [
         sim.SimNode(
@@ -71,9 +66,8 @@ async def test_a_signed_kong_3_5_report_of_the_seeded_datastore(
         for i in range(3)
     ]  # fmt: skip
     key = ed25519.Ed25519PrivateKey.generate()
-    api.put(secret("kong-pg", {"password": kong_db.password or ""}))
+    database = kong_pg(api, sample.settings)
     api.put(secret(SIGNING_SECRET, {SIGNING_KEY: _pem(key)}))
-    database = datastore_spec(kong_db.host, kong_db.port, kong_db.database)
     async with fleet(nodes) as running:
         deploy(api, running)
         await create(clients, request("audit", spec=_spec(datastore=database)))

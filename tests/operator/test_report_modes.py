@@ -9,23 +9,20 @@ import json
 import tarfile
 
 from license_report.reconcile import kube
-from license_report.sources import datastore
 from license_report_sandbox import kong as sim
-from license_report_sandbox import kubeapi, seed
-from tests.expected import monthly_totals
+from license_report_sandbox import kubeapi
+from tests.helpers import datastores
 from tests.helpers.cluster import (
     Operator,
     consistent_report,
     create,
-    datastore_spec,
     deploy,
     gateway_spec,
+    kong_pg,
     report_config_maps,
     request,
-    secret,
     wait_phase,
 )
-from tests.helpers.datastores import Seeder
 from tests.helpers.fleets import FleetFactory
 
 
@@ -34,20 +31,17 @@ async def test_db_mode_counts_the_datastore_once(
     clients: kube.Clients,
     operator: Operator,
     fleet: FleetFactory,
-    seeded: Seeder,
-    kong_db: datastore.DatastoreSettings,
+    seeded: datastores.Seeder,
 ) -> None:
-    now = datetime.datetime.now(datetime.UTC)
-    definition = seed.sample_seed(now=now.date(), nodes=3, months=14)
-    seeded(definition)
-    expected = monthly_totals(definition, months=12, now=now)
+    sample = datastores.seed_sample(seeded, nodes=3)
+    expected = sample.totals
     # Every node shows the cluster's figures, as DB-mode Kong does: a sum would triple them.
     shared = sim.Datastore(counters=expected, services=9)
     nodes = [sim.SimNode(name=f"kong-{i}", mode=sim.Mode.EE_DB, datastore=shared) for i in range(3)]
-    api.put(secret("kong-pg", {"password": kong_db.password or ""}))
+    database = kong_pg(api, sample.settings)
     async with fleet(nodes) as running:
         deploy(api, running)
-        spec = gateway_spec(datastore=datastore_spec(kong_db.host, kong_db.port, kong_db.database))
+        spec = gateway_spec(datastore=database)
         created = await create(clients, request("audit", spec=spec))
         done = await wait_phase(clients, "audit", {"Succeeded"})
 

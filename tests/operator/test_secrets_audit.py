@@ -22,16 +22,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from license_report.reconcile import kube
-from license_report.sources import datastore
 from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi, seed
 from tests.helpers.cluster import (
     KONG_LABELS,
     Operator,
     create,
-    datastore_spec,
     deploy,
     get,
+    kong_pg,
     patch,
     request,
     secret,
@@ -87,13 +86,12 @@ async def test_no_secret_reaches_logs_events_status_or_reports(
     operator: Operator,
     fleet: FleetFactory,
     seeded: Seeder,
-    kong_db: datastore.DatastoreSettings,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    password = kong_db.password or ""
     now = datetime.datetime.now(datetime.UTC)
-    seeded(seed.sample_seed(now=now.date(), nodes=2, months=3))
+    kong_db = seeded(seed.sample_seed(now=now.date(), nodes=2, months=3))
+    password = kong_db.password or ""
 
     ca = trustme.CA()
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -105,7 +103,7 @@ async def test_no_secret_reaches_logs_events_status_or_reports(
             }
         }
     )
-    api.put(secret("kong-pg", {"password": password}))
+    database = kong_pg(api, kong_db)
     api.put(secret("kong-token", {"token": ADMIN_TOKEN}))
     api.put(secret("kong-ca", {"ca.crt": ca.cert_pem.bytes().decode()}))
     api.put(secret("kong-license", {"license": license_text}))
@@ -136,7 +134,7 @@ async def test_no_secret_reaches_logs_events_status_or_reports(
                 },
             },
         },
-        "datastore": datastore_spec(kong_db.host, kong_db.port, kong_db.database),
+        "datastore": database,
         "license": {"secretRef": {"name": "kong-license"}},
         "signing": {"secretRef": {"name": "report-signing", "key": "key.pem"}},
     }

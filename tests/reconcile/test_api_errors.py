@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import kmock
 import pytest
 
@@ -11,21 +9,7 @@ from license_report.api import errors
 from license_report.reconcile import kube
 from license_report_sandbox import kubeapi
 
-NAMESPACE = "kong"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[kubeapi.KubeAPI]:
-    """An emulated API server with the namespace and nothing else in it."""
-    async with kubeapi.serve() as server:
-        server.put(kubeapi.make_namespace(NAMESPACE))
-        yield server
-
-
-@pytest.fixture
-def clients(api: kubeapi.KubeAPI) -> kube.Clients:
-    # The clients this test's calls go through: what they raise is what is tested.
-    return kube.Clients.from_api_client(api.client())
+NAMESPACE = "kong"  # the one namespace the api fixture of this area's conftest holds
 
 
 async def test_a_missing_object_is_not_found(clients: kube.Clients) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import kmock
@@ -21,20 +20,8 @@ from license_report.report import aggregation, formats, packaging, signing
 from license_report_sandbox import kubeapi
 from tests.helpers.observations import inputs, observation
 
-NAMESPACE = "kong"
+NAMESPACE = "kong"  # the one namespace the api fixture of this area's conftest holds
 UID = "5f0c7a52-6c1e-4d7a-9d43-0a4f5b7f2a11"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[kubeapi.KubeAPI]:
-    async with kubeapi.serve() as server:
-        server.put(kubeapi.make_namespace(NAMESPACE))
-        yield server
-
-
-@pytest.fixture
-def clients(api: kubeapi.KubeAPI) -> kube.Clients:
-    return kube.Clients.from_api_client(api.client())
 
 
 def package(pods: int, *, prefix: str = "gw") -> packaging.Package:
