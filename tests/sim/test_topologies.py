@@ -276,9 +276,9 @@ async def test_the_client_reads_owners_env_refs_and_restart_counts(
     )
     owners = sorted(p.metadata.owner_references[0].kind for p in found.items)
     assert owners == ["Job", "ReplicaSet", "ReplicaSet"]
-    for pod in found.items:
-        (proxy,) = [c for c in pod.spec.containers if c.name in ("proxy", "kong-migrations")]
+    for item in found.items:
+        (proxy,) = [c for c in item.spec.containers if c.name in ("proxy", "kong-migrations")]
         license_ref = {e.name: e for e in proxy.env}["KONG_LICENSE_DATA"].value_from
         assert license_ref.secret_key_ref.name == "kong-enterprise-license"
-        assert all(s.restart_count == 0 for s in pod.status.container_statuses)
-        assert pod.status.start_time is not None
+        assert all(s.restart_count == 0 for s in item.status.container_statuses)
+        assert item.status.start_time is not None
