@@ -27,7 +27,8 @@ Pod = Mapping[str, Any]
 def container(pod: Pod, name: str = "proxy") -> Mapping[str, Any]:
     found = [c for c in pod["spec"]["containers"] if c["name"] == name]
     assert len(found) == 1, f"{pod['metadata']['name']} has no single container {name!r}"
-    return found[0]
+    result: Mapping[str, Any] = found[0]
+    return result
 
 
 def env(pod: Pod, name: str = "proxy") -> dict[str, Any]:
@@ -274,9 +275,10 @@ async def test_the_client_reads_owners_env_refs_and_restart_counts(
     found = await asyncio.to_thread(
         core.list_namespaced_pod, "kong", label_selector="app.kubernetes.io/instance=b"
     )
-    owners = sorted(p.metadata.owner_references[0].kind for p in found.items)
+    items: list[Any] = found.items  # V1Pod; the client's Optional fields are all set here
+    owners = sorted(p.metadata.owner_references[0].kind for p in items)
     assert owners == ["Job", "ReplicaSet", "ReplicaSet"]
-    for item in found.items:
+    for item in items:
         (proxy,) = [c for c in item.spec.containers if c.name in ("proxy", "kong-migrations")]
         license_ref = {e.name: e for e in proxy.env}["KONG_LICENSE_DATA"].value_from
         assert license_ref.secret_key_ref.name == "kong-enterprise-license"
