@@ -29,6 +29,7 @@ def _settings(values: dict[str, Any]) -> dict[str, Any]:
         "gateway": values.get("rbac", {}).get("gatewayNamespaces", []),
         "peering": values.get("replicaCount", 1) > 1,
         "nodes": values.get("rbac", {}).get("readNodes", True),
+        "port_forward": values.get("rbac", {}).get("portForward", True),
         "existing": hash_key.get("existingSecret", ""),
         "key": hash_key.get("existingSecret") or hash_key.get("name") or f"{fullname}-hash-key",
         "sa": values.get("serviceAccount", {}).get("name") or fullname,
@@ -55,9 +56,17 @@ def expected(values: dict[str, Any]) -> Permissions:
         out[scope, "", "pods", ()] |= {"list"}
         out[scope, "", "secrets", ()] |= {"get"}
         out[scope, "", "configmaps", ()] |= {"create", "get", "update", "delete"}
-    if s["watch"]:
-        for namespace in s["gateway"]:
-            out[namespace, "", "pods", ()] |= {"list"}
+    gateways = (
+        [*served, *(n for n in s["gateway"] if n not in s["watch"])] if s["watch"] else served
+    )
+    for scope in gateways:
+        # Issue 13: gateway pods, the Secrets they reference, their datastore's Service.
+        out[scope, "", "pods", ()] |= {"list"}
+        out[scope, "", "secrets", ()] |= {"get"}
+        out[scope, "", "services", ()] |= {"get", "list"}
+        out[scope, "discovery.k8s.io", "endpointslices", ()] |= {"list"}
+        if s["port_forward"]:
+            out[scope, "", "pods/portforward", ()] |= {"get", "create"}
     if s["nodes"]:
         out[CLUSTER, "", "nodes", ()] |= {"get"}
     out[chart.NAMESPACE, "", "secrets", (s["key"],)] |= {"get"}
@@ -182,6 +191,21 @@ def test_cluster_wide_by_default_and_roles_per_namespace_when_restricted() -> No
         assert (namespace, "lro-license-report-operator-framework") in roles
         assert (namespace, "lro-license-report-operator-application") in roles
     assert ("gw", "lro-license-report-operator-gateway-pods") in roles
+
+
+def test_port_forward_is_granted_only_in_gateway_namespaces_and_can_be_turned_off() -> None:
+    def forwarding(values: dict[str, Any]) -> set[str]:
+        return {
+            scope
+            for (scope, _, resource, _), verbs in granted(
+                chart.render(values), _settings(values)["sa"]
+            ).items()
+            if resource == "pods/portforward" and verbs == {"get", "create"}
+        }
+
+    assert forwarding({}) == {CLUSTER}
+    assert forwarding(chart.VALUE_SETS["namespaced"]) == {"kong", "kong-edge", "gw"}
+    assert forwarding(chart.VALUE_SETS["no-port-forward"]) == set()
 
 
 def test_reading_nodes_is_optional() -> None:

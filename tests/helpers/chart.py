@@ -39,6 +39,10 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "operator-creates-key": {"hashKey": {"create": False, "name": "lr-key"}},
     "crds-off": {"crds": {"enabled": False}},
     "no-nodes": {"rbac": {"readNodes": False}},
+    "no-port-forward": {
+        "watchNamespaces": ["kong"],
+        "rbac": {"gatewayNamespaces": ["gw"], "portForward": False},
+    },
     "metrics-off": {"metrics": {"enabled": False}},
     "everything-set": {
         "fullnameOverride": "lr",

@@ -71,6 +71,19 @@ def settings(settings: run.OperatorSettings) -> run.OperatorSettings:
     return dataclasses.replace(settings, config_map_budget=1000)
 
 
+#: Granted for issue 13 ahead of the code that calls them: port-forward to a pod whose
+#: Admin API listens on loopback only, and finding a ready pod behind a datastore
+#: Service. Remove each entry as the operator starts making the call (the test then
+#: proves it is used).
+NOT_CALLED_YET: set[Call] = {
+    ("", "pods/portforward", "get"),
+    ("", "pods/portforward", "create"),
+    ("", "services", "get"),
+    ("", "services", "list"),
+    ("discovery.k8s.io", "endpointslices", "list"),
+}
+
+
 def granted() -> set[Call]:
     rules = []
     for manifest in chart.render():
@@ -133,4 +146,5 @@ async def test_every_call_is_allowed_and_every_grant_is_used(
 
     made, allowed = calls(api.requests), granted()
     assert made - allowed == set(), "calls the chart does not allow"
-    assert allowed - made == set(), "grants the operator never uses"
+    assert allowed - made - NOT_CALLED_YET == set(), "grants the operator never uses"
+    assert allowed >= NOT_CALLED_YET, "an issue-13 grant went from the chart"

@@ -124,6 +124,32 @@ a Role per watched namespace.
 {{- end }}
 
 {{/*
+Reaching gateways and their datastores (issue 13) in every namespace where
+gateway pods live: the served namespaces and rbac.gatewayNamespaces.
+*/}}
+{{- define "lro.rules.gatewayAccess" -}}
+{{- if .Values.rbac.portForward }}
+# Port-forward (rbac.portForward): to a gateway pod whose Admin API listens on
+# loopback only, and to a ready pod behind a datastore Service when the operator
+# runs outside the cluster. TCP to any port of any pod in this namespace. get:
+# the WebSocket upgrade is a GET; create: the SPDY form is a POST.
+- apiGroups: [""]
+  resources: [pods/portforward]
+  verbs: [get, create]
+{{- end }}
+# A datastore that a gateway pod names (KONG_PG_HOST) is a Service: read by
+# name, or listed to find it among this namespace's Services.
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, list]
+# The ready pods behind that Service: its EndpointSlices, listed by the
+# kubernetes.io/service-name label.
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [list]
+{{- end }}
+
+{{/*
 Application rules needed in every namespace the operator serves.
 */}}
 {{- define "lro.rules.application" -}}
@@ -157,4 +183,5 @@ Application rules needed in every namespace the operator serves.
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [create, get, update, delete]
+{{- include "lro.rules.gatewayAccess" . }}
 {{- end }}
