@@ -272,3 +272,20 @@ def test_nodes_json_hashes_pod_and_host_names_unless_told_not_to(
         ("gw-0", "worker-1", "gw-0-hostname"),
         ("gw-1", None, None),
     ]
+
+
+def test_hybrid_data_planes_are_named_in_nodes_json_not_failed(node: ObservationFactory) -> None:
+    cp = node("cp", role="control_plane", version="3.5.0.0", counters={"2026-11": 5})
+    planes = [
+        models.DataPlanePod(pod="dp-0", telemetry=True),
+        models.DataPlanePod(pod="dp-1", telemetry=False),
+    ]
+    result = aggregation.aggregate(inputs([cp], data_planes=planes, hash_names=False))
+    assert result.outcome is models.Outcome.COMPLETE
+    assert result.failures == []
+    by_pod = {n.pod: (n.reachable, n.counters, n.counters_note) for n in result.nodes}
+    assert by_pod["dp-0"] == (False, "none", aggregation.DATA_PLANE_TELEMETRY_NOTE)
+    assert by_pod["dp-1"] == (False, "none", "data plane without telemetry")
+    (note,) = [n for n in result.notes if n.startswith("These nodes keep no counters")]
+    assert "data plane without telemetry: dp-1" in note
+    assert "dp-0" not in note

@@ -54,6 +54,8 @@ class Request:
     known_failures: Sequence[models.Failure] = ()
     # Findings of the caller (e.g. Nodes not readable) to report with the others.
     notes: Sequence[str] = ()
+    # Hybrid data plane pods: no Admin API to ask; named in nodes.json, not failures.
+    data_planes: Sequence[models.DataPlanePod] = ()
 
 
 def _control_plane(obs: aggregation.NodeObservation) -> bool:
@@ -151,6 +153,7 @@ async def collect(request: Request) -> models.Collection:
             format=request.format,
             months=request.months,
             hash_names=request.hash_names,
+            data_planes=request.data_planes,
         )
     )
     if request.notes:

@@ -219,6 +219,7 @@ async def run(
             now=now,
             known_failures=found.failures,
             notes=found.notes,
+            data_planes=found.data_planes,
         ),
         spec,
     )

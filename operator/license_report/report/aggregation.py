@@ -42,6 +42,8 @@ TELEMETRY_NONE = "NONE"
 KEPT, NONE = "kept", "none"
 DBLESS_NOTE = "DB-less: Kong's counter strategy is off"
 DATA_PLANE_NOTE = "data plane without telemetry"
+#: A data plane with telemetry: its counts are in license_data, written by its control plane.
+DATA_PLANE_TELEMETRY_NOTE = "data plane: its counts go to the control plane (telemetry)"
 OSS_NOTE = "Kong OSS"
 #: Kong 2.7-3.4 show 24 months (``MONTHS_TO_REPORT = 23`` plus the current one).
 KONG_2_7_MONTHS = 24
@@ -114,6 +116,8 @@ class Inputs:
     months: int | None = None
     #: Keyed-hash pod and host names in nodes.json (the status names pods in clear).
     hash_names: bool = True
+    #: Hybrid data plane pods: no Admin API, not asked, not failures.
+    data_planes: Sequence[models.DataPlanePod] = ()
 
 
 class NoNodeReached(Exception):
@@ -175,6 +179,10 @@ def _counters(inputs: Inputs, span: window.Window, *, notes: list[str]) -> dict[
     observations = inputs.observations
     keepers = [obs for obs in observations if obs.keeps_counters]
     missing = _not_counting(observations)
+    silent = sorted(plane.pod for plane in inputs.data_planes if not plane.telemetry)
+    if silent:
+        dark = f"{DATA_PLANE_NOTE}: {_named(silent)}"
+        missing = f"{missing}; {dark}" if missing else dark
     cassandra = _cassandra_report(inputs)
     if inputs.datastore is None and cassandra is not None:
         assert cassandra.license_report is not None
@@ -438,6 +446,15 @@ def _node_entries(inputs: Inputs) -> list[models.NodeEntry]:
             pod=name(failure.pod), reachable=False, error=f"{failure.reason}: {failure.message}"
         )
         for failure in inputs.failures
+    ]
+    entries += [
+        models.NodeEntry(
+            pod=name(plane.pod),
+            reachable=False,
+            counters=NONE,
+            counters_note=DATA_PLANE_TELEMETRY_NOTE if plane.telemetry else DATA_PLANE_NOTE,
+        )
+        for plane in inputs.data_planes
     ]
     return sorted(entries, key=lambda entry: entry.pod)
 

@@ -243,6 +243,15 @@ class Target(_Strict):
         return url
 
 
+class DataPlanePod(_Strict):
+    """A hybrid data plane pod (``KONG_ROLE=data_plane``): it serves no Admin API, so it is
+    not asked and not a failure. Its counts reach license_data only through telemetry to
+    its control plane; ``telemetry`` is False when its endpoint is Kong's ``NONE``."""
+
+    pod: str
+    telemetry: bool = True
+
+
 class MonthUsage(_Strict):
     """Requests of one ``license_data`` (year, month), summed over nodes; a year or month
     of 0 is UNKNOWN. Months are as the rows hold them (Kong checks no range)."""
