@@ -58,7 +58,10 @@ async def test_bodies_validate_against_the_collector_models(
         # _SERVER_TOKENS is _VERSION, which keeps -enterprise-edition in 3.x Enterprise.
         suffix = "-enterprise-edition" if mode.enterprise else ""
         assert headers["Server"] == f"kong/{node.version}{suffix}"
-        assert info.enterprise == mode.enterprise
+        # 3.4 has no `edition` (3.6+); a licensed Enterprise node shows its `license`.
+        assert isinstance(body, dict)
+        assert "edition" not in body
+        assert ("license" in body) == mode.enterprise
         assert info.configuration.database == ("off" if mode.dbless else "postgres")
         assert (info.node_id, info.hostname) == (node.node_id, "kong-0")
 
@@ -478,7 +481,7 @@ async def test_truncated_is_json_cut_short(session: aiohttp.ClientSession) -> No
     ):
         assert (response.status, response.content_type) == (200, "application/json")
         text = await response.text()
-    assert text.startswith('{"counters":')
+    assert text.startswith('{"')
     with pytest.raises(json.JSONDecodeError):
         json.loads(text)
 
