@@ -459,10 +459,10 @@ def _insert_people(conn: Conn, *, admins: int, developers: int) -> None:
     conn.execute(
         """
         INSERT INTO consumers (id, username, ws_id, type)
-        SELECT md5('admin/' || i)::uuid, 'admin-' || i || '_ADMIN_', %(default)s, 2
+        SELECT md5('admin/' || i)::uuid, 'admin-' || i || '_ADMIN_', %(default)s::uuid, 2
         FROM generate_series(1, %(admins)s) AS i
         UNION ALL
-        SELECT md5('developer/' || i)::uuid, 'dev-' || i || '@example.com', %(default)s, 1
+        SELECT md5('developer/' || i)::uuid, 'dev-' || i || '@example.com', %(default)s::uuid, 1
         FROM generate_series(1, %(developers)s) AS i;
         """,
         {"admins": admins, "developers": developers, "default": default},
@@ -471,12 +471,12 @@ def _insert_people(conn: Conn, *, admins: int, developers: int) -> None:
         """
         INSERT INTO rbac_users (id, name, user_token, user_token_ident, comment, enabled, ws_id)
         SELECT md5('admin_user/' || i)::uuid, 'admin-' || i, md5('admin_token/' || i),
-               left(md5('admin_token/' || i), 5), 'Kong Manager admin', true, %(default)s
+               left(md5('admin_token/' || i), 5), 'Kong Manager admin', true, %(default)s::uuid
         FROM generate_series(1, %(admins)s) AS i
         UNION ALL
         SELECT md5('developer_user/' || i)::uuid, '__PORTAL-dev-' || i || '@example.com',
                md5('developer_token/' || i), left(md5('developer_token/' || i), 5),
-               'portal developer', true, %(default)s
+               'portal developer', true, %(default)s::uuid
         FROM generate_series(1, %(developers)s) AS i
         """,
         {"admins": admins, "developers": developers, "default": default},
