@@ -459,7 +459,8 @@ async def test_rbac_users_drops_admins_and_developers_after_paging(
 ) -> None:
     cluster = kong.Datastore(rbac_users=1, admins=5, developers=4)
     gateway = node(datastore=cluster)
-    shown, sizes, url = [], [], "/rbac/users?size=2"
+    shown, sizes = [], []
+    url: str | None = "/rbac/users?size=2"
     async with kong.Fleet([gateway]) as fleet:
         while url:
             _, page = await get(session, fleet.url(gateway) + url)
