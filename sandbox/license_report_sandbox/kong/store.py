@@ -108,8 +108,9 @@ def parse_bucket(bucket: str) -> tuple[int, int]:
     if bucket == UNKNOWN_BUCKET:
         return 0, 0
     year, _, month = bucket.partition("-")
-    if not (year.isdigit() and month.isdigit() and 1 <= int(month) <= 12):
-        raise ValueError(f"not a bucket: {bucket!r} (YYYY-MM or UNKNOWN)")
+    # Kong's columns are smallint: a month 13 row is stored, and labelled "YYYY-13".
+    if not (year.isdigit() and month.isdigit() and int(year) and int(month)):
+        raise ValueError(f"not a bucket: {bucket!r} (YYYY-MM, non-zero, or UNKNOWN)")
     return int(year), int(month)
 
 
