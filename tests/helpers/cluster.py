@@ -169,8 +169,9 @@ def deploy(
 
 
 def gateway_nodes(count: int = 2, *, latency: float = 0.0) -> list[sim.SimNode]:
-    """``gw-0``... DB-less Enterprise nodes, 10 requests each this month, answering after
-    ``latency`` seconds."""
+    """``gw-0``... DB-less Enterprise nodes that proxied 10 requests each this month, answering
+    after ``latency`` seconds. As in Kong (the ``off`` strategy), their reports carry no
+    ``counters``: the 10 requests are in each node's ``proxied`` only."""
     month = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
     return [
         sim.SimNode(
