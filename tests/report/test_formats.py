@@ -212,6 +212,8 @@ def test_without_a_license_secret_a_3_5_nodes_expiration_date_is_used() -> None:
                 "buckets": [{"bucket": "2026-11", "request_count": 3}],
             },
             "license": {"license_key": "RAW-KEY-9", "license_expiration_date": "2028-01-15"},
+            "kong_version": "3.5.0.0",
+            "db_version": "postgres 15.4",
         }
     )
     collection = aggregation.aggregate(inputs([dataclasses.replace(obs, license_report=nested)]))

@@ -19,9 +19,9 @@ import psycopg
 import pytest
 from psycopg import conninfo
 
+from license_report.report import formats
 from license_report.sources import datastore
 from license_report_sandbox import kong, seed
-from license_report_sandbox.kong import lua_inspect
 from tests.helpers.datastores import Seeder
 
 #: The clock every node here runs on: 3.5's window starts 2025-12, 2.x's 2024-12.
@@ -204,7 +204,7 @@ async def test_3_5_shape_without_datastore_has_no_counters_and_counts(
         "unique_route_lambdas": 0,
         "unique_route_kafkas": 0,
     }
-    assert checksum == lua_inspect.checksum(body)
+    assert checksum == formats.checksum(body)
     assert dbless.proxied == {"2026-11": 9}  # what it served; Kong kept none of it
 
 
@@ -494,32 +494,6 @@ async def test_rbac_errors_depend_on_admin_gui_auth(session: aiohttp.ClientSessi
 
 
 # --- the checksum ---------------------------------------------------------------------------------
-
-#: kong-research.md §11a: the sample table and the SHA-1 real inspect.lua 3.1.3 gave for it.
-SAMPLE = {
-    "timestamp": 1718000000, "kong_version": "3.5.0.0", "db_version": "postgres 13.4",
-    "system_info": {"uname": "Linux x86_64", "cores": 8},
-    "deployment_info": {"type": "traditional"},
-    "license": {"license_key": "ASDASDASDASDASDASDASDASDASD_a1VASASD",
-                "license_expiration_date": "2025-12-31"},
-    "counters": {"total_requests": 1234, "buckets": [
-        {"bucket": "2024-05", "request_count": 1000}, {"bucket": "UNKNOWN", "request_count": 234}]},
-    "workspaces_count": 1, "rbac_users": 2, "services_count": 3, "routes_count": 4,
-    "consumers_count": 0,
-    "plugins_count": {"tiers": {"free": {"aws-lambda": 1, "cors": 2}, "enterprise": {},
-                                "custom": {}},
-                      "unique_route_lambdas": 1, "unique_route_kafkas": 0},
-}  # fmt: skip
-
-
-def test_the_checksum_port_gives_the_research_test_vector() -> None:
-    assert lua_inspect.checksum(SAMPLE) == "0304fcca80049dffb98305fee1f989e3ea287d2f"
-    assert lua_inspect.inspect({"B": 1, "_x": 2, "a": 3, "b-c": 4}) == (
-        '{\n  B = 1,\n  _x = 2,\n  a = 3,\n  ["b-c"] = 4\n}'
-    )
-    assert [lua_inspect.number(n) for n in (99999999999999, 10**14, 123456789012345)] == [
-        "99999999999999", "1e+14", "1.2345678901235e+14",
-    ]  # fmt: skip
 
 
 async def test_the_report_checksum_is_what_real_inspect_lua_computes(

@@ -138,7 +138,7 @@ async def test_buckets_come_in_row_order_not_sorted(session: aiohttp.ClientSessi
     async with kong.Fleet([node]) as fleet:
         _, body, _ = await fetch(session, fleet.url(node) + "/license/report")
     report = admin_api.NodeLicenseReport.model_validate(body)
-    assert [c.bucket for c in report.counters] == ["UNKNOWN", "2026-10", "2025-01"]
+    assert [c.bucket for c in report.counters or []] == ["UNKNOWN", "2026-10", "2025-01"]
     assert report.license_key == "UNLICENSED"
 
 
@@ -163,11 +163,11 @@ async def test_db_nodes_all_report_the_shared_cluster_figures(
         later = admin_api.NodeLicenseReport.model_validate(body)
 
     for report in reports:
-        assert [(c.bucket, c.request_count) for c in report.counters] == [("2026-10", 1000)]
+        assert [(c.bucket, c.request_count) for c in report.counters or []] == [("2026-10", 1000)]
         assert (report.services_count, report.workspaces_count) == (12, 3)
     # Only what is truly per node differs.
     assert [r.system_info.cores for r in reports if r.system_info] == [2, 3, 4]
-    assert [c.bucket for c in later.counters] == ["2026-10", "2026-11"]
+    assert [c.bucket for c in later.counters or []] == ["2026-10", "2026-11"]
 
 
 async def test_dbless_nodes_keep_no_counters_but_serve_their_own_config(
@@ -343,7 +343,10 @@ async def test_a_3_5_node_reports_in_kong_3_5_shape(session: aiohttp.ClientSessi
     assert body["plugins_count"]["unique_route_lambdas"] == 1
     assert len(body["checksum"]) == 40
     report = admin_api.NodeLicenseReport.model_validate(body)
-    assert {c.bucket: c.request_count for c in report.counters} == {"2026-11": 5, "UNKNOWN": 2}
+    assert {c.bucket: c.request_count for c in report.counters or []} == {
+        "2026-11": 5,
+        "UNKNOWN": 2,
+    }
     assert (report.license_key, report.license_expiration_date) == ("KEY-35", "2030-01-01")
     # No counts and no license: Kong's encoder writes the empty buckets as {}.
     assert isinstance(nothing, dict)
@@ -647,7 +650,7 @@ async def test_a_thousand_slow_nodes_answer_three_thousand_concurrent_requests()
         assert admin_api.NodeInfo.model_validate(body).hostname == name
     for name, body in answers[2::3]:
         report = admin_api.NodeLicenseReport.model_validate(body)
-        assert report.counters[0].request_count == int(name.removeprefix("kong-"))
+        assert (report.counters or [])[0].request_count == int(name.removeprefix("kong-"))
 
 
 # --- the runnable entry --------------------------------------------------------------------
@@ -677,7 +680,7 @@ async def test_main_prints_its_fleet_and_exits_cleanly_on_sigterm(
         _, body, _ = await fetch(session, line["urls"][2] + "/license/report")
         report = admin_api.NodeLicenseReport.model_validate(body)
         # ee-db: every node flushed its history into one datastore; each shows it whole.
-        assert {c.bucket: c.request_count for c in report.counters} == {
+        assert {c.bucket: c.request_count for c in report.counters or []} == {
             "2026-10": 100 + 101 + 102,
             "UNKNOWN": 3,
         }

@@ -97,8 +97,9 @@ class NodeLicenseReport(_Lenient):
     """
 
     counters: list[ReportCounter] | None = None
-    db_version: str | None = None
-    kong_version: str | None = None
+    # Every Kong version writes these two: a body without them is not a license report.
+    db_version: str
+    kong_version: str
     license_key: str | None = pydantic.Field(default=None, repr=False)
     # Only Kong 3.5 and later say it.
     license_expiration_date: str | None = None

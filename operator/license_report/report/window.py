@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import re
 
 #: Kong's bucket for rows with year 0 or month 0 (counts recorded before 2.7, mostly).
 UNKNOWN_BUCKET = "UNKNOWN"
@@ -82,22 +83,27 @@ def bucket_name(*, year: int, month: int) -> str:
     return f"{year:04d}-{month:02d}"
 
 
-def parse_bucket(name: str) -> YearMonth | None:
-    """The month of a ``YYYY-MM`` bucket; ``None`` for ``UNKNOWN``.
+_BUCKET = re.compile(r"(\d{4,})-(\d{2,})")
 
-    Raises ``ValueError`` for anything else, so a garbled bucket from a node
-    is reported instead of silently counted in the wrong month.
+
+def parse_bucket(name: str) -> tuple[int, int] | None:
+    """The (year, month) of a ``YYYY-MM`` bucket; ``None`` for ``UNKNOWN``.
+
+    The month is whatever the row held: Kong checks no range (a smallint
+    column; ``"%04d-%02d"`` writes month 13 as ``2026-13``). Raises
+    ``ValueError`` for anything else, so a garbled bucket from a node is
+    reported instead of silently counted in the wrong month.
     """
     if name == UNKNOWN_BUCKET:
         return None
-    year, sep, month = name.partition("-")
-    if not sep or len(year) != 4 or len(month) != 2 or not (year + month).isdigit():
+    match = _BUCKET.fullmatch(name)
+    if match is None or int(match[2]) == 0:
         raise ValueError(f"bucket {name!r} is neither YYYY-MM nor {UNKNOWN_BUCKET}")
-    return YearMonth(int(year), int(month))
+    return int(match[1]), int(match[2])
 
 
 def keeps_bucket(span: Window, name: str) -> bool:
     """``span.keeps`` for a bucket a node reported: UNKNOWN always (Kong kept its rows
     and cannot say their month), ``YYYY-MM`` by the same rule as a row."""
-    month = parse_bucket(name)
-    return month is None or span.keeps(year=month.year, month=month.month)
+    parsed = parse_bucket(name)
+    return parsed is None or span.keeps(year=parsed[0], month=parsed[1])

@@ -7,7 +7,6 @@
   shared by a cluster's DB-mode nodes), a real PostgreSQL (`PostgresStore`),
   or a DB-less node's own configuration;
 - `sales` -- Kong's window and bucket rules (``get_count_by_month``), ported;
-- `lua_inspect` -- Lua ``inspect`` 3.1.3, for the 3.5+ report's checksum;
 - `bodies` -- what ``/``, ``/status`` and ``/license/report`` answer, version by
   version (docs/kong-fidelity.md cites Kong's source for each rule);
 - `lists` -- the paged entity lists and Kong's opaque offsets;

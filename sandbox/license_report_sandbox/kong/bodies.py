@@ -7,7 +7,8 @@ Keys Kong leaves nil are absent here too.
 
 from __future__ import annotations
 
-from license_report_sandbox.kong import lua_inspect, nodes, sales, store, versions
+from license_report.report import formats
+from license_report_sandbox.kong import nodes, sales, store, versions
 
 #: ``CE_PLUGINS_MAP``: the 45 bundled OSS plugins (e95e9e897c:kong/constants.lua:12-58).
 FREE_PLUGINS = frozenset(
@@ -258,5 +259,5 @@ async def license_report(node: nodes.SimNode) -> dict[str, object]:
     keys |= {"routes": "routes_count", "consumers": "consumers_count"}
     report.update({key: counts[table] for table, key in keys.items() if table in counts})
     # Over the table before `checksum` is set (a5675f3bde L443-444).
-    report["checksum"] = lua_inspect.checksum(report)
+    report["checksum"] = formats.checksum(report)  # the product's port of inspect 3.1.3
     return report
