@@ -49,8 +49,9 @@ def test_db_mode_reports_the_datastore_figures(
     done = _collect(cli, kong_db, tmp_path, nodes=3, password=kong_db.password)
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text())
+    # A 3.4 fleet (the simulator's default): format auto is kong-2.7, Kong's 24 months.
     assert {c["bucket"]: c["request_count"] for c in report["counters"]} == monthly_totals(
-        definition, months=12, now=now
+        definition, months=24, now=now
     )
     assert (report["services_count"], report["workspaces_count"], report["rbac_users"]) == (9, 3, 2)
     assert report["db_version"].startswith("postgres 18.")

@@ -58,7 +58,7 @@ class KongReport(_Strict):
     later (7bda2fe7db), absent (``None``) before.
     """
 
-    counters: list[Counter] | None
+    counters: list[Counter] | None = None
     consumers_count: int | None = pydantic.Field(default=None, ge=0)
     db_version: str
     kong_version: str
