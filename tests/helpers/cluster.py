@@ -184,6 +184,23 @@ def gateway_nodes(count: int = 2, *, latency: float = 0.0) -> list[sim.SimNode]:
     ]
 
 
+def db_gateway_nodes(count: int = 2, *, latency: float = 0.0) -> list[sim.SimNode]:
+    """``gw-0``... Enterprise nodes on one datastore, each of which flushed 10 requests this
+    month into it: every node's report shows the table, ``10 * count``, as Kong's do."""
+    month = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
+    shared = sim.Datastore()
+    return [
+        sim.SimNode(
+            name=f"gw-{i}",
+            mode=sim.Mode.EE_DB,
+            datastore=shared,
+            counters={month: 10},
+            fault=sim.Fault(latency=latency),
+        )
+        for i in range(count)
+    ]
+
+
 def gateway_spec(**extra: Any) -> dict[str, Any]:
     """A ``spec`` selecting the pods ``deploy`` registers, on their ``admin`` port; ``extra``
     adds the other fields."""

@@ -40,7 +40,7 @@ async def test_db_mode_counts_the_datastore_once(
     now = datetime.datetime.now(datetime.UTC)
     definition = seed.sample_seed(now=now.date(), nodes=3, months=14)
     seeded(definition)
-    expected = monthly_totals(definition, months=12, now=now)
+    expected = monthly_totals(definition, months=24, now=now)  # 3.4: Kong's 24 months
     # Every node shows the cluster's figures, as DB-mode Kong does: a sum would triple them.
     shared = sim.Datastore(counters=expected, services=9)
     nodes = [sim.SimNode(name=f"kong-{i}", mode=sim.Mode.EE_DB, datastore=shared) for i in range(3)]
@@ -85,9 +85,10 @@ async def test_db_mode_counts_the_datastore_once(
     assert tar_name.endswith(".tar")
 
 
-async def test_dbless_enterprise_sums_the_pods(
+async def test_dbless_enterprise_keeps_no_counters_and_succeeds(
     api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
 ) -> None:
+    # Kong's strategy is off with database = off: the nodes served requests, kept none.
     month = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
     nodes = [
         sim.SimNode(
@@ -104,13 +105,20 @@ async def test_dbless_enterprise_sums_the_pods(
         done = await wait_phase(clients, "dbless", {"Succeeded"})
     (config_map,) = await report_config_maps(clients)
     report = json.loads(config_map.data["report.json"])
-    assert report["counters"] == [
-        {"bucket": month, "request_count": 600},
-        {"bucket": "UNKNOWN", "request_count": 3},
-    ]
+    assert "counters" not in report  # as Kong's own DB-less report
     assert report["services_count"] == 7
-    assert report["db_version"] == "off"
-    assert done["status"]["summary"]["requestCount"] == 603
+    assert report["db_version"] == "off nil"  # Enterprise 3.4
+    status = done["status"]
+    assert "requestCount" not in status["summary"]
+    assert status["summary"]["podsReached"] == 3
+    assert "failures" not in status or not status["failures"]
+    (note,) = [n for n in status["notes"] if n.startswith("No node keeps license counters")]
+    assert "DB-less: Kong's counter strategy is off: gw-0, gw-1, gw-2" in note  # in clear
+    entries = json.loads(config_map.data["nodes.json"])
+    assert {(e["counters"], e["counters_note"]) for e in entries} == {
+        ("none", "DB-less: Kong's counter strategy is off")
+    }
+    assert "gw-0" not in config_map.data["nodes.json"]  # names hashed by default
 
 
 async def test_oss_succeeds_with_no_counters_and_a_note(
@@ -122,5 +130,6 @@ async def test_oss_succeeds_with_no_counters_and_a_note(
         await create(clients, request("oss"))
         done = await wait_phase(clients, "oss", {"Succeeded"})
     (config_map,) = await report_config_maps(clients)
-    assert json.loads(config_map.data["report.json"])["counters"] == []
-    assert any("no license counters" in note for note in done["status"]["notes"])
+    assert "counters" not in json.loads(config_map.data["report.json"])
+    assert "requestCount" not in done["status"]["summary"]
+    assert any("No node keeps license counters (Kong OSS" in n for n in done["status"]["notes"])
