@@ -35,6 +35,7 @@ ROWS = [
     (2024, 12, 32),  # first month of 24
     (2025, 11, 64),  # in 24, before 12
     (2025, 12, 128),  # first month of 12
+    (2026, 10, 0),  # an idle node's flush: a real bucket with 0
     (2026, 11, 256),  # this month
     (2027, 2, 512),  # a clock ahead: kept (no upper bound)
 ]
