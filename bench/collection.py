@@ -52,9 +52,9 @@ def main() -> None:
         concurrent, result = loop.run(_collect(targets, concurrency=default))
         rss_after_concurrent = _peak_rss_mb()
         assert not result.failures, result.failures
-        expected = sum(100 + i for i in range(args.nodes))
-        total = sum(c.request_count for c in result.report.counters if c.bucket != "UNKNOWN")
-        assert total == expected, (total, expected)
+        # DB-less Kong keeps no counters (its strategy is off): every node read, none kept.
+        assert result.report.counters is None, result.report.counters
+        assert sum(1 for node in result.nodes if node.counters == "none") == args.nodes
         sequential = None if args.skip_sequential else loop.run(_collect(targets, concurrency=1))[0]
 
     rows = [
@@ -68,7 +68,9 @@ def main() -> None:
             ("collection, one node at a time", f"{sequential:.2f} s", "baseline"),
             ("speed-up", f"{sequential / concurrent:.1f}x", ">= 25x"),
         ]
-    rows.append(("figures checked", f"{total} requests = sum of seeded counters", ""))
+    rows.append(
+        ("figures checked", f"{args.nodes} DB-less nodes read, counters absent as in Kong", "")
+    )
     print("| measurement | value | target |\n| --- | --- | --- |")
     for name, value, target in rows:
         print(f"| {name} | {value} | {target} |")

@@ -4,7 +4,14 @@ Column names, types and unique constraints follow Kong's PostgreSQL
 migrations (workspace-scoped entities since 2.1, ``license_data`` as of
 2.7, plugins' ``instance_name`` as of 3.2 and ``consumer_group_id`` in
 Enterprise 3.4); columns that no report reads (TLS settings, ...) are left
-out. Kong OSS has neither ``rbac_users`` nor ``license_data``.
+out. Kong OSS has none of the Enterprise tables (``rbac_users``, ``admins``,
+``license_data``, ``workspace_entity_counters``) nor consumers' ``type``.
+Sources (kong-research.md §5, §10): e95e9e897c:kong/enterprise_edition/db/
+migrations/enterprise/000_base.lua (workspace_entity_counters L361-366,
+rbac_users L369-377, consumers.type L462-473, admins L505-513);
+391a5ccef6:…/enterprise/012_2600_to_2700.lua:27-46 (license_data as of 2.7);
+e95e9e897c:kong/db/migrations/core/012_213_to_220.lua:11-19 and later
+(clustering_data_planes).
 """
 
 from __future__ import annotations
@@ -111,8 +118,11 @@ CREATE TABLE clustering_data_planes (
     version      text,
     sync_status  text NOT NULL DEFAULT 'unknown',
     updated_at   timestamptz DEFAULT (CURRENT_TIMESTAMP(0) AT TIME ZONE 'UTC'),
-    labels       jsonb
+    labels       jsonb,
+    cert_details jsonb
 );
+
+CREATE INDEX clustering_data_planes_ttl_idx ON clustering_data_planes (ttl);
 """
 
 _ENTERPRISE = """
@@ -130,6 +140,31 @@ CREATE TABLE rbac_users (
 
 CREATE INDEX rbac_users_token_ident_idx ON rbac_users (user_token_ident);
 
+-- enums.CONSUMERS.TYPE: 0 proxy, 1 developer, 2 admin, 3 application.
+ALTER TABLE consumers ADD COLUMN type int NOT NULL DEFAULT 0;
+CREATE INDEX consumers_type_idx ON consumers (type);
+
+CREATE TABLE admins (
+    id                  uuid PRIMARY KEY,
+    created_at          timestamp DEFAULT (CURRENT_TIMESTAMP(0) AT TIME ZONE 'UTC'),
+    updated_at          timestamp DEFAULT (CURRENT_TIMESTAMP(0) AT TIME ZONE 'UTC'),
+    consumer_id         uuid REFERENCES consumers (id),
+    rbac_user_id        uuid REFERENCES rbac_users (id),
+    rbac_token_enabled  boolean NOT NULL,
+    email               text,
+    status              int,
+    username            text UNIQUE,
+    custom_id           text UNIQUE
+);
+
+-- Kept by the DAO's hooks: +1 / -1 per counted row (proxy consumers only).
+CREATE TABLE workspace_entity_counters (
+    workspace_id  uuid REFERENCES workspaces (id) ON DELETE CASCADE,
+    entity_type   text,
+    count         int,
+    PRIMARY KEY (workspace_id, entity_type)
+);
+
 CREATE TABLE license_data (
     node_id                uuid,
     req_cnt                bigint,
@@ -146,7 +181,7 @@ ALTER TABLE plugins ADD COLUMN consumer_group_id uuid;
 
 
 def create_schema(conn: psycopg.Connection[Any], *, enterprise: bool) -> None:
-    """Create Kong's tables (Enterprise adds ``rbac_users`` and ``license_data``)."""
+    """Create Kong's tables (Enterprise adds RBAC, admins, consumer types, counters, usage)."""
     if DEFAULT_WORKSPACE_ID not in _COMMON:
         raise AssertionError("the DDL must insert the default workspace with its fixed id")
     with conn.transaction():

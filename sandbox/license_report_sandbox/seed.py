@@ -40,7 +40,13 @@ def node_id(index: int) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Usage:
-    """Requests one node counted in one month; ``year = month = 0`` is pre-2.7 (UNKNOWN)."""
+    """A ``license_data`` row: requests one node flushed in one month.
+
+    ``year = month = 0`` is a pre-2.7 row (the 2.7 migration set old rows to
+    0/0); Kong's columns are plain ``smallint``, so ``year = 0`` with a month,
+    or a year with ``month = 0``, or a future month (a node's skewed clock) are
+    rows Kong's report must deal with too (kong-research.md §2).
+    """
 
     node_id: str
     year: int
@@ -49,8 +55,8 @@ class Usage:
 
     def __post_init__(self) -> None:
         uuid.UUID(self.node_id)  # raises ValueError for a malformed id
-        if (self.year, self.month) != (0, 0) and not (self.year > 0 and 1 <= self.month <= 12):
-            raise ValueError(f"bad month {self.year}-{self.month}: use 1-12, or 0/0 for UNKNOWN")
+        if not (0 <= self.year <= 32767 and 0 <= self.month <= 12):
+            raise ValueError(f"bad month {self.year}-{self.month}: year >= 0, month 0-12")
         if self.requests < 0:
             raise ValueError(f"requests must be >= 0, got {self.requests}")
 
@@ -93,8 +99,14 @@ class Seed:
     services_per_workspace: Mapping[str, int] = dataclasses.field(default_factory=_no_services)
     routes: int = 0  # spread over the services, round-robin
     serviceless_routes: int = 0  # how many of ``routes`` (the last ones) have no service
-    consumers: int = 0  # in "default"
-    rbac_users: int = 0  # in "default"; Enterprise only
+    consumers: int = 0  # proxy consumers (type 0), in "default"
+    rbac_users: int = 0  # in "default"; Enterprise only; neither admins' nor developers'
+    # Enterprise: Kong Manager admins (each a type-2 consumer "<name>_ADMIN_", an RBAC
+    # user and an admins row), portal developers (a type-1 consumer and a "__PORTAL-"
+    # RBAC user each) and applications (type-3 consumers).
+    admins: int = 0
+    developers: int = 0
+    applications: int = 0
     usage: tuple[Usage, ...] = ()  # Enterprise only
     plugins: tuple[Plugin, ...] = ()  # in "default"
     # Hybrid mode: data planes the control plane lists, and some whose ttl has passed.
@@ -113,12 +125,14 @@ class Seed:
             raise ValueError(f"services in undeclared workspaces: {sorted(unknown)}")
         counts = [*self.services_per_workspace.values(), self.routes, self.consumers]
         counts += [self.serviceless_routes, self.data_planes, self.expired_data_planes]
+        counts += [self.admins, self.developers, self.applications]
         if any(count < 0 for count in [*counts, self.rbac_users]):
             raise ValueError("counts must be >= 0")
         if self.serviceless_routes > self.routes:
             raise ValueError("serviceless_routes is a part of routes")
-        if not self.enterprise and (self.rbac_users or self.usage):
-            raise ValueError("Kong OSS has no rbac_users and no license_data")
+        enterprise_only = [self.rbac_users, self.usage, self.admins, self.developers]
+        if not self.enterprise and any([*enterprise_only, self.applications]):
+            raise ValueError("Kong OSS has no rbac_users, admins, consumer types or license_data")
         for plugin in self.plugins:
             self._check(plugin)
 
@@ -138,6 +152,16 @@ class Seed:
     def services(self) -> int:
         return sum(self.services_per_workspace.values())
 
+    @property
+    def rbac_user_rows(self) -> int:
+        """Every ``rbac_users`` row: Kong's ``rbac_users`` count, admins' and developers' too."""
+        return self.rbac_users + self.admins + self.developers
+
+    @property
+    def consumer_rows(self) -> int:
+        """Every ``consumers`` row, whatever its type (Kong's report counts type 0 only)."""
+        return self.consumers + self.admins + self.developers + self.applications
+
 
 def apply_seed(conn: Conn, seed: Seed) -> None:
     """Create Kong's tables in an empty database and fill them as ``seed`` says."""
@@ -154,10 +178,15 @@ def apply_seed(conn: Conn, seed: Seed) -> None:
         _insert_consumers(conn, count=seed.consumers)
         if seed.rbac_users:
             _insert_rbac_users(conn, count=seed.rbac_users)
+        if seed.enterprise:
+            _insert_people(conn, admins=seed.admins, developers=seed.developers)
+            _insert_consumers(conn, count=seed.applications, consumer_type=3, name="app")
         if seed.usage:
             _upsert_usage(conn, seed.usage)
         _insert_plugins(conn, seed.plugins, enterprise=seed.enterprise)
         _insert_data_planes(conn, live=seed.data_planes, expired=seed.expired_data_planes)
+        if seed.enterprise:
+            _count_entities(conn)
 
 
 def bulk_services(
@@ -299,6 +328,54 @@ def sample_seed(*, now: datetime.date, nodes: int = 3, months: int = 14) -> Seed
     )
 
 
+def _month(now: datetime.date, offset: int) -> tuple[int, int]:
+    index = now.year * 12 + now.month - 1 + offset
+    return index // 12, index % 12 + 1
+
+
+def fidelity_seed(*, now: datetime.date) -> Seed:
+    """Every corner Kong's figures depend on (kong-research.md §2, §5, §6), around ``now``.
+
+    ``license_data``: node 0 this month and last, an idle node's 0-count row, a
+    future month from node 2's skewed clock, 13 and 24 months back (inside the
+    2.x window, outside 3.5's; outside both), ``year = 0`` with ``month = 5``,
+    ``0/0``, and ``month = 0`` rows for this year and the two before (kept as
+    UNKNOWN only when the year is after the window's first year). Entities:
+    three workspaces, admins, a developer and an application beside proxy
+    consumers, live and expired data planes.
+    """
+    live, idle, skewed = node_id(0), node_id(1), node_id(2)
+    rows = [
+        (live, *_month(now, 0), 1000),
+        (live, *_month(now, -1), 500),
+        (idle, *_month(now, 0), 0),
+        (skewed, *_month(now, 2), 70),
+        (live, *_month(now, -13), 300),
+        (live, *_month(now, -24), 200),
+        (live, 0, 5, 11),
+        (live, 0, 0, 13),
+        (live, now.year, 0, 17),
+        (live, now.year - 1, 0, 19),
+        (live, now.year - 2, 0, 23),
+    ]
+    return Seed(
+        enterprise=True,
+        workspaces=("team-a", "team-b"),
+        services_per_workspace={"default": 3, "team-a": 2, "team-b": 1},
+        routes=4,
+        serviceless_routes=1,
+        consumers=5,
+        rbac_users=2,
+        admins=2,
+        developers=1,
+        applications=1,
+        usage=tuple(Usage(node_id=n, year=y, month=m, requests=r) for n, y, m, r in rows),
+        plugins=(Plugin("cors"), Plugin("aws-lambda", route=4, config={"function_name": "f"})),
+        data_planes=2,
+        expired_data_planes=1,
+    )
+
+
 def _brokers(*addresses: str) -> dict[str, Any]:
     servers = [
         {"host": host, "port": int(port)} for host, port in (a.split(":") for a in addresses)
@@ -351,22 +428,92 @@ def _insert_routes(conn: Conn, *, count: int, serviceless: int = 0) -> None:
     )
 
 
-def _insert_consumers(conn: Conn, *, count: int) -> None:
+def _insert_consumers(
+    conn: Conn, *, count: int, consumer_type: int | None = None, name: str = "consumer"
+) -> None:
+    """Consumers ``<name>-i``; ``consumer_type`` None leaves the column out (Kong OSS)."""
+    typed = consumer_type is not None
+    conn.execute(
+        sql.SQL(
+            """
+            INSERT INTO consumers (id, username, custom_id, ws_id{})
+            SELECT md5(%(name)s || '/' || i)::uuid, %(name)s || '-' || i, left(%(name)s, 1) || i,
+                   %(default)s{}
+            FROM generate_series(1, %(count)s) AS i
+            """
+        ).format(sql.SQL(", type" if typed else ""), sql.SQL(", %(type)s" if typed else "")),
+        {"count": count, "default": kong_schema.DEFAULT_WORKSPACE_ID, "name": name}
+        | {"type": consumer_type},
+    )
+
+
+def _insert_people(conn: Conn, *, admins: int, developers: int) -> None:
+    """Admins and developers as Kong Manager and the portal create them.
+
+    An admin is a type-2 consumer named ``<name>_ADMIN_`` (391a5ccef6:…/enterprise/
+    012_2600_to_2700.lua:14-25), an RBAC user and an ``admins`` row linking both
+    (e95e9e897c:…/enterprise/000_base.lua:505-513). A developer is a type-1
+    consumer and an RBAC user named ``__PORTAL-<email>`` (PORTAL_PREFIX).
+    """
+    default = kong_schema.DEFAULT_WORKSPACE_ID
     conn.execute(
         """
-        INSERT INTO consumers (id, username, custom_id, ws_id)
-        SELECT md5('consumer/' || i)::uuid, 'consumer-' || i, 'c' || i, %(default)s
-        FROM generate_series(1, %(count)s) AS i
+        INSERT INTO consumers (id, username, ws_id, type)
+        SELECT md5('admin/' || i)::uuid, 'admin-' || i || '_ADMIN_', %(default)s::uuid, 2
+        FROM generate_series(1, %(admins)s) AS i
+        UNION ALL
+        SELECT md5('developer/' || i)::uuid, 'dev-' || i || '@example.com', %(default)s::uuid, 1
+        FROM generate_series(1, %(developers)s) AS i;
         """,
-        {"count": count, "default": kong_schema.DEFAULT_WORKSPACE_ID},
+        {"admins": admins, "developers": developers, "default": default},
     )
+    conn.execute(
+        """
+        INSERT INTO rbac_users (id, name, user_token, user_token_ident, comment, enabled, ws_id)
+        SELECT md5('admin_user/' || i)::uuid, 'admin-' || i, md5('admin_token/' || i),
+               left(md5('admin_token/' || i), 5), 'Kong Manager admin', true, %(default)s::uuid
+        FROM generate_series(1, %(admins)s) AS i
+        UNION ALL
+        SELECT md5('developer_user/' || i)::uuid, '__PORTAL-dev-' || i || '@example.com',
+               md5('developer_token/' || i), left(md5('developer_token/' || i), 5),
+               'portal developer', true, %(default)s::uuid
+        FROM generate_series(1, %(developers)s) AS i
+        """,
+        {"admins": admins, "developers": developers, "default": default},
+    )
+    conn.execute(
+        """
+        INSERT INTO admins (id, consumer_id, rbac_user_id, rbac_token_enabled, email, status,
+                            username)
+        SELECT md5('admins/' || i)::uuid, md5('admin/' || i)::uuid,
+               md5('admin_user/' || i)::uuid, true, 'admin-' || i || '@example.com', 0,
+               'admin-' || i
+        FROM generate_series(1, %(admins)s) AS i
+        """,
+        {"admins": admins},
+    )
+
+
+def _count_entities(conn: Conn) -> None:
+    """``workspace_entity_counters`` as Kong's DAO hooks leave it: one row per workspace and
+    counted table, consumers of type 0 only, every RBAC user. The statement is Kong's own
+    re-initialisation (5c9fbe14ea:kong/workspaces/counters.lua:176-205), whose result is what
+    the insert hooks (``should_be_counted``, L71-102) accumulate row by row."""
+    for table in ("services", "routes", "consumers", "plugins", "rbac_users"):
+        where = sql.SQL("WHERE type = 0" if table == "consumers" else "")
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO workspace_entity_counters (workspace_id, entity_type, count) "
+                "SELECT ws_id, {entity}, count(*) FROM {table} {where} GROUP BY ws_id"
+            ).format(entity=sql.Literal(table), table=sql.Identifier(table), where=where)
+        )
 
 
 def _insert_rbac_users(conn: Conn, *, count: int) -> None:
     conn.execute(
         """
         INSERT INTO rbac_users (id, name, user_token, user_token_ident, comment, enabled, ws_id)
-        SELECT md5('rbac_user/' || i)::uuid, 'admin-' || i, md5('token/' || i),
+        SELECT md5('rbac_user/' || i)::uuid, 'user-' || i, md5('token/' || i),
                left(md5('token/' || i), 5), 'simulated', true, %(default)s
         FROM generate_series(1, %(count)s) AS i
         """,

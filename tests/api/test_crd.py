@@ -86,8 +86,11 @@ def test_a_minimal_request_is_valid_and_gets_the_documented_defaults() -> None:
     assert spec.gateway.admin_api.scheme == "http"
     assert spec.gateway.admin_api.timeout_seconds == 5
     assert spec.gateway.max_concurrency == 64
-    assert spec.report.months == 12
-    assert spec.report.format == "kong-2.7"
+    # format and months have no default in the CRD: the API server would store it in
+    # every object, and it could no longer follow the fleet's version. The code's is auto.
+    assert (spec.report.months, spec.report.format) == (None, None)
+    assert spec.report.chosen_format == "auto"
+    assert spec.report.hash_names is True
     assert spec.signing is None
     assert spec.datastore is None
 
@@ -170,7 +173,7 @@ def test_kong_3_5_with_its_own_window_is_valid_and_its_rule_is_in_the_crd() -> N
     }
     assert _errors(_request(spec)) == []
     parsed = v1alpha1.Spec.model_validate(spec)
-    assert (parsed.report.format, parsed.report.months) == ("kong-3.5", 12)
+    assert (parsed.report.format, parsed.report.months) == ("kong-3.5", None)
     assert parsed.signing is not None
     assert parsed.signing.secret_ref.key == "k"
     report = _schema()["properties"]["spec"]["properties"]["report"]
@@ -178,8 +181,10 @@ def test_kong_3_5_with_its_own_window_is_valid_and_its_rule_is_in_the_crd() -> N
     assert "self.months == 12" in rule["rule"]
     described = report["properties"]["format"]
     assert {key: value for key, value in described.items() if key != "description"} == {
-        "type": "string", "enum": ["kong-2.7", "kong-3.5"], "default": "kong-2.7",
+        "type": "string", "enum": ["auto", "kong-2.7", "kong-3.5"],
     }  # fmt: skip
+    assert "default" not in report["properties"]["months"]
+    assert report["properties"]["hashNames"]["default"] is True
 
 
 def _examples() -> list[tuple[str, dict[str, Any]]]:

@@ -40,8 +40,17 @@ def cli(tmp_path: pathlib.Path) -> Runner:
 
 @pytest.fixture
 def dbless_fleet() -> Iterator[dict[str, Any]]:
-    """Three Enterprise DB-less nodes; node i counts 100 + i this month and 1 in UNKNOWN."""
+    """Three Enterprise DB-less nodes; node i proxied 100 + i this month, and kept none of
+    it (Kong's off strategy: their reports have no counters)."""
     with process.spawn_fleet(count=3, mode="ee-dbless") as fleet:
+        yield fleet
+
+
+@pytest.fixture
+def db_fleet() -> Iterator[dict[str, Any]]:
+    """Three Enterprise nodes on one datastore; node i flushed 100 + i this month and 1 in
+    UNKNOWN, so every node's report shows 303 and 3."""
+    with process.spawn_fleet(count=3, mode="ee-db") as fleet:
         yield fleet
 
 

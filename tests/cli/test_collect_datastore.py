@@ -39,10 +39,11 @@ def _collect(
 def test_db_mode_reports_the_datastore_figures(
     cli: Runner, seeded: datastores.Seeder, tmp_path: pathlib.Path
 ) -> None:
-    sample = datastores.seed_sample(seeded, nodes=3)
+    sample = datastores.seed_sample(seeded, nodes=3, window=24)
     done = _collect(cli, sample.settings, tmp_path, nodes=3, password=sample.settings.password)
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text())
+    # A 3.4 fleet (the simulator's default): format auto is kong-2.7, Kong's 24 months.
     assert {c["bucket"]: c["request_count"] for c in report["counters"]} == sample.totals
     assert (report["services_count"], report["workspaces_count"], report["rbac_users"]) == (9, 3, 2)
     assert report["db_version"].startswith("postgres 18.")
@@ -51,7 +52,7 @@ def test_db_mode_reports_the_datastore_figures(
 def test_db_mode_in_kong_3_5_format_reports_the_seeded_plugins(
     cli: Runner, seeded: datastores.Seeder, tmp_path: pathlib.Path
 ) -> None:
-    sample = datastores.seed_sample(seeded, nodes=2)
+    sample = datastores.seed_sample(seeded, nodes=2, window=12)  # kong-3.5: 12 months
     definition, expected = sample.definition, sample.totals
     settings = sample.settings
     done = _collect(

@@ -17,7 +17,7 @@ from license_report.sources import datastore, kong
 
 @pytest.fixture(autouse=True)
 def _no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("MONTHS", "TIMEOUT", "CONCURRENCY", "FORMAT"):
+    for name in ("MONTHS", "TIMEOUT", "CONCURRENCY", "FORMAT", "HASH_NAMES"):
         monkeypatch.delenv(collect.ENV_PREFIX + name, raising=False)
 
 
@@ -27,8 +27,11 @@ def test_collect_flags_default_to_what_the_operator_uses() -> None:
     client = kong.ClientSettings()
     assert args.timeout == spec.gateway.admin_api.timeout_seconds == client.timeout
     assert args.concurrency == spec.gateway.max_concurrency == client.max_concurrency
-    assert args.months == spec.report.months == collection.Request(targets=[], hash_key=b"").months
-    assert args.format == spec.report.format == str(formats.Format.KONG_2_7)
+    request = collection.Request(targets=[], hash_key=b"")
+    # No months: the format's Kong window (24 for kong-2.7, 12 for kong-3.5).
+    assert args.months is spec.report.months is request.months is None
+    assert args.format == spec.report.chosen_format == request.format == formats.AUTO
+    assert args.hash_names is spec.report.hash_names is request.hash_names is True
 
 
 def test_collect_help_states_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
@@ -37,7 +40,8 @@ def test_collect_help_states_the_defaults(capsys: pytest.CaptureFixture[str]) ->
     text = " ".join(capsys.readouterr().out.split())
     assert f"(default {defaults.ADMIN_API_TIMEOUT_SECONDS:g})" in text
     assert f"at once (default {defaults.MAX_CONCURRENCY})" in text
-    assert f"included (default {defaults.REPORT_MONTHS})" in text
+    assert f"included (default {defaults.REPORT_MONTHS}, as Kong 2.7-3.4" in text
+    assert "(default: on)" in text
 
 
 def test_run_flags_default_to_the_operator_defaults() -> None:

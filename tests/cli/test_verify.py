@@ -52,14 +52,14 @@ def _verify_signed(
 
 @pytest.fixture
 def signed(
-    cli: Runner, dbless_fleet: dict[str, Any], tmp_path: pathlib.Path
+    cli: Runner, db_fleet: dict[str, Any], tmp_path: pathlib.Path
 ) -> tuple[pathlib.Path, pathlib.Path]:
     """A kong-3.5 report signed by a key whose public half is kept apart: (out, trusted.pub)."""
     key = ed25519.Ed25519PrivateKey.generate()
     key_file = _key_file(tmp_path / "signing.pem", key)
     out = tmp_path / "out"
     done = cli(
-        "collect", *_nodes(dbless_fleet), "--format", "kong-3.5",
+        "collect", *_nodes(db_fleet), "--format", "kong-3.5",
         "--signing-key", str(key_file), "--out", str(out),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -72,9 +72,9 @@ def test_collect_writes_a_kong_3_5_report_its_signature_and_public_key(
 ) -> None:
     out, trusted = signed
     report = json.loads((out / "report.json").read_text())
-    # Nodes count 100, 101 and 102 this month and 1 each before Kong 2.7.
+    # Nodes flushed 100, 101 and 102 this month and 1 each before Kong 2.7 into one table.
     assert report["counters"]["total_requests"] == 306
-    assert report["deployment_info"] == {"type": "dbless"}
+    assert report["deployment_info"] == {"type": "traditional"}
     assert len(report["checksum"]) == 40
     assert (out / "report.json.pub").read_bytes() == trusted.read_bytes()
     assert len((out / "report.json.sig").read_text().strip()) == 88  # base64 of 64 bytes
@@ -107,6 +107,21 @@ def test_verify_rejects_a_report_with_one_byte_changed(
     assert "signature: FAILED" in done.stderr
     assert "checksum: FAILED" in done.stderr
     assert "is NOT valid" in done.stderr
+
+
+def test_verify_checks_a_kong_3_5_report_without_counters(
+    cli: Runner, dbless_fleet: dict[str, Any], tmp_path: pathlib.Path
+) -> None:
+    # DB-less: Kong's report has no counters, nor ours; the checksum still covers the rest.
+    out = tmp_path / "out"
+    done = cli("collect", *_nodes(dbless_fleet), "--format", "kong-3.5", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert "counters" not in report
+    assert report["deployment_info"] == {"type": "dbless"}
+    verified = cli("verify", str(out / "report.json"))
+    assert verified.returncode == 0, verified.stderr
+    assert "checksum: OK" in verified.stdout
 
 
 def test_the_checksum_alone_catches_a_modified_kong_3_5_report(

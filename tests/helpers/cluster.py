@@ -170,13 +170,31 @@ def deploy(
 
 
 def gateway_nodes(count: int = 2, *, latency: float = 0.0) -> list[sim.SimNode]:
-    """``gw-0``... DB-less Enterprise nodes, 10 requests each this month, answering after
-    ``latency`` seconds."""
+    """``gw-0``... DB-less Enterprise nodes that proxied 10 requests each this month, answering
+    after ``latency`` seconds. As in Kong (the ``off`` strategy), their reports carry no
+    ``counters``: the 10 requests are in each node's ``proxied`` only."""
     month = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
     return [
         sim.SimNode(
             name=f"gw-{i}",
             mode=sim.Mode.EE_DBLESS,
+            counters={month: 10},
+            fault=sim.Fault(latency=latency),
+        )
+        for i in range(count)
+    ]
+
+
+def db_gateway_nodes(count: int = 2, *, latency: float = 0.0) -> list[sim.SimNode]:
+    """``gw-0``... Enterprise nodes on one datastore, each of which flushed 10 requests this
+    month into it: every node's report shows the table, ``10 * count``, as Kong's do."""
+    month = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
+    shared = sim.Datastore()
+    return [
+        sim.SimNode(
+            name=f"gw-{i}",
+            mode=sim.Mode.EE_DB,
+            datastore=shared,
             counters={month: 10},
             fault=sim.Fault(latency=latency),
         )

@@ -29,11 +29,12 @@ class Sample:
     totals: dict[str, int]
 
 
-def seed_sample(seeded: Seeder, *, nodes: int) -> Sample:
-    """Seed 14 months of ``nodes`` nodes up to today: two months more than a report's window,
-    so a report that counts too far back shows up in ``totals`` (worked out from the seed)."""
+def seed_sample(seeded: Seeder, *, nodes: int, window: int) -> Sample:
+    """Seed 14 months of ``nodes`` nodes up to today; ``totals`` is what a report whose window
+    is ``window`` months must show, worked out from the seed (with a 12-month window, a report
+    that counts too far back shows up)."""
     now = datetime.datetime.now(datetime.UTC)
     definition = seed.sample_seed(now=now.date(), nodes=nodes, months=14)
     settings = seeded(definition)
-    totals = expected.monthly_totals(definition, months=12, now=now)
+    totals = expected.monthly_totals(definition, months=window, now=now)
     return Sample(definition=definition, settings=settings, totals=totals)

@@ -24,6 +24,7 @@ from tests.helpers.cluster import (
     consistent_report,
     create,
     datastore_spec,
+    db_gateway_nodes,
     deploy,
     gateway_nodes,
     gateway_spec,
@@ -54,7 +55,7 @@ async def _events(clients: kube.Clients, name: str) -> list[tuple[str, str]]:
 async def test_a_pod_down_and_a_pod_not_ready_degrade_the_report_and_are_named(
     api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
 ) -> None:
-    nodes = gateway_nodes(3)
+    nodes = db_gateway_nodes(3)
     nodes[2].refuse = True  # gw-2 does not listen
     async with fleet(nodes) as running:
         deploy(api, running)
@@ -65,7 +66,7 @@ async def test_a_pod_down_and_a_pod_not_ready_degrade_the_report_and_are_named(
         )
         # A pod the selector does not match, on an address nobody serves: never asked.
         api.put(kubeapi.make_pod("other-app", "kong", labels={"app": "other"}, ip="127.0.0.98"))
-        await create(clients, request("partial"))
+        await create(clients, request("partial", spec=gateway_spec(report={"hashNames": False})))
         done = await wait_phase(clients, "partial", {"Degraded"})
     status = done["status"]
     assert {(f["pod"], f["reason"]) for f in status["failures"]} == {
@@ -77,7 +78,8 @@ async def test_a_pod_down_and_a_pod_not_ready_degrade_the_report_and_are_named(
     assert _condition(done, "Complete")["status"] == "True"
     (config_map,) = await report_config_maps(clients)
     report = json.loads(config_map.data["report.json"])
-    assert report["counters"] == [{"bucket": MONTH, "request_count": 20}]  # the two reached
+    # The two reached show the shared table, gw-2's flushed requests included (as Kong's).
+    assert report["counters"] == [{"bucket": MONTH, "request_count": 30}]
     nodes_json = {n["pod"]: n["reachable"] for n in json.loads(config_map.data["nodes.json"])}
     assert nodes_json == {"gw-0": True, "gw-1": True, "gw-2": False, "gw-starting": False}
 
@@ -120,7 +122,7 @@ async def test_datastore_down_is_retried_then_failed_and_the_last_report_stays(
 async def test_a_missing_secret_shows_at_once_and_the_run_goes_on_when_it_appears(
     api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
 ) -> None:
-    # A hash key of our own: the report's license_key is then a figure worked out here.
+    # A hash key of our own: nodes.json's names are then figures worked out here.
     hash_key = "0123456789abcdef" * 2
     api.put(secret("license-report-hash-key", {"key": hash_key}, namespace=OPERATOR_NAMESPACE))
     spec = gateway_spec(license={"secretRef": {"name": "kong-license"}})
@@ -145,8 +147,13 @@ async def test_a_missing_secret_shows_at_once_and_the_run_goes_on_when_it_appear
         api.put(secret("kong-license", {"license": json.dumps(license_json)}))
         done = await wait_phase(clients, "lic", {"Succeeded"})
     (config_map,) = await report_config_maps(clients)
-    hashed = hmac.new(hash_key.encode(), b"K-123", hashlib.sha256).hexdigest()
-    assert json.loads(config_map.data["report.json"])["license_key"] == hashed
+    # The license's key as Kong writes it; the pods' names hashed with the installation key.
+    assert json.loads(config_map.data["report.json"])["license_key"] == "K-123"
+    pods = sorted(n["pod"] for n in json.loads(config_map.data["nodes.json"]))
+    assert pods == sorted(
+        hmac.new(hash_key.encode(), f"gw-{i}".encode(), hashlib.sha256).hexdigest()
+        for i in range(3)
+    )
     assert done["status"]["phase"] == "Succeeded"
 
 
@@ -188,7 +195,7 @@ async def test_nodes_not_readable_are_said_and_cores_come_from_the_gateways(
 async def test_a_pod_gone_between_discovery_and_collection_is_named_and_the_others_counted(
     api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
 ) -> None:
-    nodes = gateway_nodes(3)
+    nodes = db_gateway_nodes(3)
     async with fleet(nodes) as running:
         deploy(api, running)
         gone: list[str] = []
@@ -212,7 +219,7 @@ async def test_a_pod_gone_between_discovery_and_collection_is_named_and_the_othe
             return listing
 
         api.emulator[lists_pods] << list_then_remove_one
-        await create(clients, request("vanished"))
+        await create(clients, request("vanished", spec=gateway_spec(report={"hashNames": False})))
         done = await wait_phase(clients, "vanished", {"Degraded"})
     assert gone == ["gw-1"]
     assert nodes[1].requests_seen == []  # listed, never reached
@@ -221,7 +228,7 @@ async def test_a_pod_gone_between_discovery_and_collection_is_named_and_the_othe
     assert (status["summary"]["gatewayPods"], status["summary"]["podsReached"]) == (3, 2)
     _, config_map = await consistent_report(clients, "vanished", run="1/")
     report = json.loads(config_map.data["report.json"])
-    assert report["counters"] == [{"bucket": MONTH, "request_count": 20}]  # gw-0 and gw-2
+    assert report["counters"] == [{"bucket": MONTH, "request_count": 30}]  # the shared table
     nodes_json = {n["pod"]: n["reachable"] for n in json.loads(config_map.data["nodes.json"])}
     assert nodes_json == {"gw-0": True, "gw-1": False, "gw-2": True}
 

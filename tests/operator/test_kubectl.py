@@ -60,8 +60,10 @@ async def test_the_readme_command_reads_the_tar_out_of_the_report(
     fleet: FleetFactory,
     tmp_path: pathlib.Path,
 ) -> None:
+    # Two DB-mode nodes that flushed 5 each into one table: both show 10.
+    shared = sim.Datastore()
     nodes = [
-        sim.SimNode(name=f"gw-{i}", mode=sim.Mode.EE_DBLESS, counters={"UNKNOWN": 5})
+        sim.SimNode(name=f"gw-{i}", mode=sim.Mode.EE_DB, datastore=shared, counters={"UNKNOWN": 5})
         for i in range(2)
     ]
     async with fleet(nodes) as running:

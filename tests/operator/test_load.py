@@ -20,6 +20,7 @@ from tests.helpers.cluster import (
     KONG_LABELS,
     Operator,
     create,
+    gateway_spec,
     report_config_maps,
     request,
     wait_for,
@@ -58,11 +59,15 @@ async def test_requests_at_once_all_complete_and_none_are_mixed_up(
     per_namespace: int,
 ) -> None:
     tenants = [f"tenant-{i:02d}" for i in range(namespaces)]
-    # Each namespace's two gateways count a figure of their own: 2 x (n + 1) x 1000.
+    # Each namespace's two gateways flush into a datastore of their own: 2 x (n + 1) x 1000.
+    stores = {ns: sim.Datastore() for ns in tenants}
     gateways = {
         ns: [
             sim.SimNode(
-                name=f"{ns}-gw-{i}", mode=sim.Mode.EE_DBLESS, counters={MONTH: 1000 * (n + 1)}
+                name=f"{ns}-gw-{i}",
+                mode=sim.Mode.EE_DB,
+                datastore=stores[ns],
+                counters={MONTH: 1000 * (n + 1)},
             )
             for i in range(2)
         ]
@@ -85,7 +90,10 @@ async def test_requests_at_once_all_complete_and_none_are_mixed_up(
                         ports=ports,
                     )
                 )
-        await asyncio.gather(*(create(clients, request(name, namespace=ns)) for ns, name in names))
+        clear = gateway_spec(report={"hashNames": False})  # nodes.json names pods in clear
+        await asyncio.gather(
+            *(create(clients, request(name, namespace=ns, spec=clear)) for ns, name in names)
+        )
         done = await wait_for(
             lambda: _all_ended(clients, len(names)),
             timeout=120,

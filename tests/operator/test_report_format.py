@@ -55,13 +55,13 @@ async def test_a_signed_kong_3_5_report_of_the_seeded_datastore(
     fleet: FleetFactory,
     seeded: datastores.Seeder,
 ) -> None:
-    sample = datastores.seed_sample(seeded, nodes=3)
+    sample = datastores.seed_sample(seeded, nodes=3, window=12)  # kong-3.5: 12 months
     definition, expected = sample.definition, sample.totals
     shared = sim.Datastore(counters=expected, services=9)
     nodes = [
         sim.SimNode(
             name=f"kong-{i}", mode=sim.Mode.EE_DB, datastore=shared,
-            version="3.5.0.2-enterprise-edition",
+            version="3.5.0.2",
         )
         for i in range(3)
     ]  # fmt: skip

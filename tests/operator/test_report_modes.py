@@ -33,7 +33,8 @@ async def test_db_mode_counts_the_datastore_once(
     fleet: FleetFactory,
     seeded: datastores.Seeder,
 ) -> None:
-    sample = datastores.seed_sample(seeded, nodes=3)
+    # A 3.4 fleet (the simulator's default): format auto is kong-2.7, Kong's 24 months.
+    sample = datastores.seed_sample(seeded, nodes=3, window=24)
     expected = sample.totals
     # Every node shows the cluster's figures, as DB-mode Kong does: a sum would triple them.
     shared = sim.Datastore(counters=expected, services=9)
@@ -79,9 +80,10 @@ async def test_db_mode_counts_the_datastore_once(
     assert tar_name.endswith(".tar")
 
 
-async def test_dbless_enterprise_sums_the_pods(
+async def test_dbless_enterprise_keeps_no_counters_and_succeeds(
     api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
 ) -> None:
+    # Kong's strategy is off with database = off: the nodes served requests, kept none.
     month = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
     nodes = [
         sim.SimNode(
@@ -98,13 +100,20 @@ async def test_dbless_enterprise_sums_the_pods(
         done = await wait_phase(clients, "dbless", {"Succeeded"})
     (config_map,) = await report_config_maps(clients)
     report = json.loads(config_map.data["report.json"])
-    assert report["counters"] == [
-        {"bucket": month, "request_count": 600},
-        {"bucket": "UNKNOWN", "request_count": 3},
-    ]
+    assert "counters" not in report  # as Kong's own DB-less report
     assert report["services_count"] == 7
-    assert report["db_version"] == "off"
-    assert done["status"]["summary"]["requestCount"] == 603
+    assert report["db_version"] == "off nil"  # Enterprise 3.4
+    status = done["status"]
+    assert "requestCount" not in status["summary"]
+    assert status["summary"]["podsReached"] == 3
+    assert "failures" not in status or not status["failures"]
+    (note,) = [n for n in status["notes"] if n.startswith("No node keeps license counters")]
+    assert "DB-less: Kong's counter strategy is off: gw-0, gw-1, gw-2" in note  # in clear
+    entries = json.loads(config_map.data["nodes.json"])
+    assert {(e["counters"], e["counters_note"]) for e in entries} == {
+        ("none", "DB-less: Kong's counter strategy is off")
+    }
+    assert "gw-0" not in config_map.data["nodes.json"]  # names hashed by default
 
 
 async def test_oss_succeeds_with_no_counters_and_a_note(
@@ -116,5 +125,6 @@ async def test_oss_succeeds_with_no_counters_and_a_note(
         await create(clients, request("oss"))
         done = await wait_phase(clients, "oss", {"Succeeded"})
     (config_map,) = await report_config_maps(clients)
-    assert json.loads(config_map.data["report.json"])["counters"] == []
-    assert any("no license counters" in note for note in done["status"]["notes"])
+    assert "counters" not in json.loads(config_map.data["report.json"])
+    assert "requestCount" not in done["status"]["summary"]
+    assert any("No node keeps license counters (Kong OSS" in n for n in done["status"]["notes"])

@@ -29,6 +29,7 @@ from tests.helpers.cluster import (
     by_operator,
     consistent_report,
     create,
+    db_gateway_nodes,
     deploy,
     gateway_nodes,
     get,
@@ -161,7 +162,7 @@ async def test_killed_at_each_step_of_a_run_and_restarted_makes_exactly_one_repo
         case "final-status-refused":
             api.emulator[finishes] << refuse
 
-    async with fleet(gateway_nodes(latency=1.5 if step == "running" else 0.0)) as running:
+    async with fleet(db_gateway_nodes(latency=1.5 if step == "running" else 0.0)) as running:
         deploy(api, running)
         await operator_process.start()
         await create(clients, request("crash"))

@@ -18,13 +18,14 @@ from tests.helpers.fleets import KEY, FleetFactory, collection_request
 
 
 def _counters(result: models.Collection) -> dict[str, int]:
+    assert result.report.counters is not None
     return {c.bucket: c.request_count for c in result.report.counters}
 
 
 async def test_db_mode_counts_the_datastore_once(fleet: FleetFactory, seeded: Seeder) -> None:
-    definition = seed.sample_seed(now=NOW.date(), nodes=3, months=14)
+    definition = seed.sample_seed(now=NOW.date(), nodes=3, months=30)
     settings = seeded(definition)
-    expected = monthly_totals(definition, months=12)
+    expected = monthly_totals(definition, months=24)  # a 3.4 fleet: Kong's 24 months
     # Every node shows the whole cluster's figures, as real DB-mode Kong does:
     # summing the three would triple them.
     shared = sim.Datastore(counters=expected, services=9, workspaces=3, rbac_users=2)
@@ -32,41 +33,45 @@ async def test_db_mode_counts_the_datastore_once(fleet: FleetFactory, seeded: Se
     async with fleet(nodes) as running:
         result = await collection.collect(collection_request(running, database=settings))
     assert _counters(result) == expected
-    assert len(result.report.counters) == 13  # 12 months + UNKNOWN; months 13 and 14 dropped
+    assert len(_counters(result)) == 25  # 24 months + UNKNOWN; months 25 to 30 dropped
+    assert result.format == "kong-2.7"
     report = result.report
-    assert (report.services_count, report.workspaces_count, report.rbac_users) == (9, 3, 2)
-    assert (result.routes_count, result.consumers_count) == (12, 5)
-    assert report.db_version.startswith("postgres 18.")
-    assert report.kong_version == "3.4.3.12-enterprise-edition"
+    assert report.db_version.startswith("postgres 1")
+    assert report.kong_version == "3.4.3.12"  # 3.x has no -enterprise-edition suffix
     assert result.outcome is models.Outcome.COMPLETE
-    assert [n.pod for n in result.nodes] == ["kong-0", "kong-1", "kong-2"]
+    assert sorted(n.pod for n in result.nodes) == sorted(
+        hashing.keyed_hash(key=KEY, value=f"kong-{i}") for i in range(3)
+    )
 
 
-async def test_dbless_enterprise_sums_nodes_and_counts_through_the_admin_api(
+async def test_dbless_enterprise_keeps_no_counters_and_counts_through_the_admin_api(
     fleet: FleetFactory,
 ) -> None:
+    # Kong's strategy is off with database = off: the requests are served, not kept.
     nodes = [
         sim.SimNode(
-            name="a",
+            name=name,
             mode=sim.Mode.EE_DBLESS,
-            counters={"2026-11": 5, "2026-10": 7, "UNKNOWN": 1},
+            counters={"2026-11": 5, "2026-10": 7},
             services=2500,
             routes=30,
-        ),
-        sim.SimNode(
-            name="b",
-            mode=sim.Mode.EE_DBLESS,
-            counters={"2026-11": 11, "2024-01": 99},
-            services=2500,
-            routes=30,
-        ),
+        )
+        for name in ("a", "b")
     ]
     async with fleet(nodes) as running:
-        result = await collection.collect(collection_request(running))
-    assert _counters(result) == {"2026-10": 7, "2026-11": 16, "UNKNOWN": 1}
+        result = await collection.collect(collection_request(running, hash_names=False))
+    assert result.report.counters is None
+    assert "counters" not in json.loads(packaging.package(result).report_json)
+    assert result.outcome is models.Outcome.COMPLETE
+    assert result.failures == []
+    assert [(n.pod, n.counters, n.counters_note) for n in result.nodes] == [
+        ("a", "none", "DB-less: Kong's counter strategy is off"),
+        ("b", "none", "DB-less: Kong's counter strategy is off"),
+    ]
+    assert result.edition == "enterprise"  # a 3.4 GET / has no edition
     assert result.report.services_count == 2500
     assert result.routes_count == 30
-    assert result.report.db_version == "off"
+    assert result.report.db_version == "off nil"  # 3.4; "off" from 3.5
     assert result.mode == "dbless"
 
 
@@ -74,20 +79,22 @@ async def test_oss_reports_no_counters_and_says_why(fleet: FleetFactory) -> None
     nodes = [sim.SimNode(name=f"oss-{i}", mode=sim.Mode.OSS_DBLESS, services=3) for i in range(2)]
     async with fleet(nodes) as running:
         result = await collection.collect(collection_request(running))
-    assert result.report.counters == []
+    assert result.report.counters is None
     assert result.report.kong_version == "3.9.1"
     assert result.report.license_key == "UNLICENSED"
     assert result.report.services_count == 3
-    assert any("no license counters" in note for note in result.notes)
+    assert result.edition == "community"
+    assert any("No node keeps license counters (Kong OSS" in note for note in result.notes)
 
 
 async def test_a_node_down_degrades_and_is_named(fleet: FleetFactory) -> None:
+    shared = sim.Datastore(counters={"2026-11": 5})
     nodes = [
-        sim.SimNode(name="up", mode=sim.Mode.EE_DBLESS, counters={"2026-11": 5}),
-        sim.SimNode(name="down", mode=sim.Mode.EE_DBLESS, counters={"2026-11": 500}, refuse=True),
+        sim.SimNode(name="up", mode=sim.Mode.EE_DB, datastore=shared),
+        sim.SimNode(name="down", mode=sim.Mode.EE_DB, datastore=shared, refuse=True),
     ]
     async with fleet(nodes) as running:
-        result = await collection.collect(collection_request(running))
+        result = await collection.collect(collection_request(running, hash_names=False))
     assert result.outcome is models.Outcome.DEGRADED
     assert [(f.pod, f.reason) for f in result.failures] == [
         ("down", errors.Reason.CONNECTION_REFUSED)
@@ -125,7 +132,7 @@ async def test_a_malformed_license_fails_before_any_node_is_asked(fleet: FleetFa
     assert node.requests_seen == []
 
 
-async def test_the_license_key_is_hashed_with_the_installation_key(fleet: FleetFactory) -> None:
+async def test_the_license_key_is_written_as_kong_writes_it(fleet: FleetFactory) -> None:
     text = json.dumps(
         {
             "license": {
@@ -137,9 +144,11 @@ async def test_the_license_key_is_hashed_with_the_installation_key(fleet: FleetF
         [sim.SimNode(name="n", mode=sim.Mode.EE_DBLESS, license_key="RAW-KEY-123")]
     ) as running:
         result = await collection.collect(collection_request(running, license_text=text))
-    assert result.report.license_key == hashing.keyed_hash(key=KEY, value="RAW-KEY-123")
+    assert result.report.license_key == "RAW-KEY-123"
     files = packaging.package(result)
-    assert b"RAW-KEY-123" not in files.report_json + files.nodes_json + files.tar_bytes
+    assert json.loads(files.report_json)["license_key"] == "RAW-KEY-123"
+    assert b"RAW-KEY-123" not in files.nodes_json
+    assert hashing.keyed_hash(key=KEY, value="RAW-KEY-123").encode() not in files.report_json
 
 
 async def test_cores_from_targets_are_summed_per_machine(fleet: FleetFactory) -> None:

@@ -86,3 +86,30 @@ async def test_a_node_s_cpu_capacity_is_rounded_up_to_whole_cores(
     clients = kube.Clients.from_api_client(api.client())
     found = await discovery.discover(clients=clients, namespace="kong", gateway=gateway())
     assert found.targets[0].host_cores == cores
+
+
+async def test_hybrid_data_planes_are_neither_asked_nor_failures(api: kubeapi.KubeAPI) -> None:
+    # Kong renders no Admin API for a data plane: asking one could only fail.
+    def pod(name: str, ip: str, env: dict[str, str]) -> dict[str, object]:
+        body = kubeapi.make_pod(name, "kong", labels=LABELS, ip=ip)
+        for container in body["spec"]["containers"]:
+            container["env"] = [{"name": k, "value": v} for k, v in env.items()]
+        return body
+
+    api.put(pod("cp", "127.2.0.1", {"KONG_ROLE": "control_plane"}))
+    api.put(pod("dp-0", "127.2.0.2", {"KONG_ROLE": "data_plane"}))
+    api.put(
+        pod(
+            "dp-1",
+            "127.2.0.3",
+            {"KONG_ROLE": "data_plane", "KONG_CLUSTER_TELEMETRY_ENDPOINT": "NONE"},
+        )
+    )
+    clients = kube.Clients.from_api_client(api.client())
+
+    found = await discovery.discover(clients=clients, namespace="kong", gateway=gateway())
+
+    assert [t.name for t in found.targets] == ["cp"]
+    assert found.failures == []
+    assert [(p.pod, p.telemetry) for p in found.data_planes] == [("dp-0", True), ("dp-1", False)]
+    assert found.pods == 3

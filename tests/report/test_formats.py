@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from license_report.report import aggregation, formats, hashing, models, packaging
+from license_report.report import aggregation, formats, hashing, lua_inspect, models, packaging
 from tests.helpers.observations import KEY, NOW, ObservationFactory, inputs, observation
 
 COUNTS = models.EntityCounts(
@@ -56,7 +56,7 @@ def test_kong_3_5_has_exactly_kongs_fields(node: ObservationFactory) -> None:
     assert sorted(report["plugins_count"]) == [
         "tiers", "unique_route_kafkas", "unique_route_lambdas",
     ]  # fmt: skip
-    assert sorted(report["system_info"]) == ["cores", "hostname", "uname"]
+    assert sorted(report["system_info"]) == ["cores", "uname"]  # no hostname since 2.3
 
 
 def test_kong_3_5_figures_are_the_collections(node: ObservationFactory) -> None:
@@ -67,8 +67,9 @@ def test_kong_3_5_figures_are_the_collections(node: ObservationFactory) -> None:
     collection = aggregation.aggregate(inputs(observations, listed_counts=COUNTS))
     report = _kong_3_5(collection)
     legacy = json.loads(packaging.package(collection).report_json)
-    # Same buckets as the 2.7 shape; the total adds UNKNOWN in, as Kong's does.
-    assert report["counters"] == {"buckets": legacy["counters"], "total_requests": 132}
+    # Same buckets as the 2.7 shape (views of one table: the larger); the total adds
+    # UNKNOWN in, as Kong's does.
+    assert report["counters"] == {"buckets": legacy["counters"], "total_requests": 112}
     for same in ("db_version", "kong_version", "rbac_users", "services_count", "system_info"):
         assert report[same] == legacy[same], same
     assert (report["routes_count"], report["consumers_count"]) == (11, 3)
@@ -83,7 +84,36 @@ def test_kong_3_5_figures_are_the_collections(node: ObservationFactory) -> None:
         "unique_route_lambdas": 1,
         "unique_route_kafkas": 2,
     }
-    assert report["deployment_info"] == {"type": "dbless"}
+    assert report["deployment_info"] == {"type": "traditional"}
+    dbless = aggregation.aggregate(inputs([node("c", database="off")], listed_counts=COUNTS))
+    assert _kong_3_5(dbless)["deployment_info"] == {"type": "dbless"}
+
+
+def test_empty_counters_are_an_empty_object_as_cjson_writes_them(
+    node: ObservationFactory,
+) -> None:
+    # A DB-mode fleet with no request in the window: Kong's empty Lua table is {}.
+    collection = aggregation.aggregate(inputs([node("a", counters={})], listed_counts=COUNTS))
+    assert (
+        json.loads(packaging.package(collection, format=formats.Format.KONG_2_7).report_json)[
+            "counters"
+        ]
+        == {}
+    )
+    report = _kong_3_5(collection)
+    assert report["counters"] == {"total_requests": 0, "buckets": {}}
+    assert "buckets = {}" in lua_inspect.inspect(
+        {k: v for k, v in report.items() if k != "checksum"}
+    )
+    assert formats.checksum(report) == report["checksum"]
+
+
+def test_no_counters_key_when_no_node_keeps_any(node: ObservationFactory) -> None:
+    collection = aggregation.aggregate(inputs([node("a", database="off")], listed_counts=COUNTS))
+    assert "counters" not in json.loads(packaging.package(collection).report_json)
+    report = _kong_3_5(collection)
+    assert "counters" not in report
+    assert formats.checksum(report) == report["checksum"]
 
 
 def test_the_checksum_is_kongs_and_the_earlier_recipe_still_computes(
@@ -160,16 +190,16 @@ def test_license_without_one_is_kongs_unlicensed_payload(node: ObservationFactor
     }
 
 
-def test_license_key_is_hashed_and_its_expiration_date_given(node: ObservationFactory) -> None:
+def test_license_key_is_kongs_and_its_expiration_date_given(node: ObservationFactory) -> None:
     facts = models.LicenseFacts(
         license_key="RAW-KEY-123", expiration_date=datetime.date(2027, 3, 31)
     )
     report = _kong_3_5(aggregation.aggregate(inputs([node("a")], license=facts)))
     assert report["license"] == {
-        "license_key": hashing.keyed_hash(key=KEY, value="RAW-KEY-123"),
+        "license_key": "RAW-KEY-123",
         "license_expiration_date": "2027-03-31",
     }
-    assert "RAW-KEY-123" not in json.dumps(report)
+    assert hashing.keyed_hash(key=KEY, value="RAW-KEY-123") not in json.dumps(report)
 
 
 def test_without_a_license_secret_a_3_5_nodes_expiration_date_is_used() -> None:
@@ -182,12 +212,14 @@ def test_without_a_license_secret_a_3_5_nodes_expiration_date_is_used() -> None:
                 "buckets": [{"bucket": "2026-11", "request_count": 3}],
             },
             "license": {"license_key": "RAW-KEY-9", "license_expiration_date": "2028-01-15"},
+            "kong_version": "3.5.0.0",
+            "db_version": "postgres 15.4",
         }
     )
     collection = aggregation.aggregate(inputs([dataclasses.replace(obs, license_report=nested)]))
     report = _kong_3_5(collection)
     assert report["license"] == {
-        "license_key": hashing.keyed_hash(key=KEY, value="RAW-KEY-9"),
+        "license_key": "RAW-KEY-9",
         "license_expiration_date": "2028-01-15",
     }
     assert report["counters"] == {
@@ -196,9 +228,24 @@ def test_without_a_license_secret_a_3_5_nodes_expiration_date_is_used() -> None:
     }
 
 
-def test_the_default_format_is_still_kong_2_7(node: ObservationFactory) -> None:
-    collection = aggregation.aggregate(inputs([node("a")], listed_counts=COUNTS))
+@pytest.mark.parametrize(
+    ("version", "shape", "months"),
+    [("2.8.4.1", "kong-2.7", 24), ("3.4.3.12", "kong-2.7", 24), ("3.5.0.0", "kong-3.5", 12),
+     ("3.9.1.0", "kong-3.5", 12)],
+)  # fmt: skip
+def test_the_default_format_is_the_fleets_own_kongs(
+    node: ObservationFactory, version: str, shape: str, months: int
+) -> None:
+    # Two buckets: the window's first month (kept) and the month before it (dropped).
+    first = NOW.year * 12 + NOW.month - months
+    before, inside = (f"{(i - 1) // 12:04d}-{(i - 1) % 12 + 1:02d}" for i in (first, first + 1))
+    obs = node("a", version=version, counters={before: 1, inside: 2})
+    collection = aggregation.aggregate(inputs([obs], listed_counts=COUNTS))
+    assert collection.format == shape
     assert packaging.package(collection) == packaging.package(
-        collection, format=formats.Format.KONG_2_7
+        collection, format=formats.Format(shape)
     )
-    assert "checksum" not in json.loads(packaging.package(collection).report_json)
+    report = json.loads(packaging.package(collection).report_json)
+    assert ("checksum" in report) is (shape == "kong-3.5")
+    buckets = report["counters"]["buckets"] if shape == "kong-3.5" else report["counters"]
+    assert buckets == [{"bucket": inside, "request_count": 2}]

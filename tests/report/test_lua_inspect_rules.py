@@ -138,3 +138,25 @@ def test_the_checksum_is_sha1_of_that_text_without_the_checksum_member() -> None
     # sha1 of b'{\n  license = {\n    license_key = "K"\n  },\n  services_count = 1\n}',
     # computed with printf | sha1sum.
     assert formats.checksum(report) == "2a97a278795714425f76def97ba81b1695dd5371"
+
+
+#: kong-research.md §11a: the sample table and the SHA-1 real inspect.lua 3.1.3 gave for it.
+SAMPLE = {
+    "timestamp": 1718000000, "kong_version": "3.5.0.0", "db_version": "postgres 13.4",
+    "system_info": {"uname": "Linux x86_64", "cores": 8},
+    "deployment_info": {"type": "traditional"},
+    "license": {"license_key": "ASDASDASDASDASDASDASDASDASD_a1VASASD",
+                "license_expiration_date": "2025-12-31"},
+    "counters": {"total_requests": 1234, "buckets": [
+        {"bucket": "2024-05", "request_count": 1000}, {"bucket": "UNKNOWN", "request_count": 234}]},
+    "workspaces_count": 1, "rbac_users": 2, "services_count": 3, "routes_count": 4,
+    "consumers_count": 0,
+    "plugins_count": {"tiers": {"free": {"aws-lambda": 1, "cors": 2}, "enterprise": {},
+                                "custom": {}},
+                      "unique_route_lambdas": 1, "unique_route_kafkas": 0},
+}  # fmt: skip
+
+
+def test_the_research_test_vector() -> None:
+    # kong-research.md §11a: real inspect.lua 3.1.3 under LuaJIT gave this SHA-1.
+    assert formats.checksum(SAMPLE) == "0304fcca80049dffb98305fee1f989e3ea287d2f"

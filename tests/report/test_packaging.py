@@ -15,14 +15,21 @@ from tests.helpers.observations import ObservationFactory, inputs
 
 
 def test_report_json_has_exactly_kongs_fields(node: ObservationFactory) -> None:
+    # 3.1-3.4: the 2.x shape plus consumers_count (7bda2fe7db).
     files = packaging.package(aggregation.aggregate(inputs([node("a", counters={"2026-11": 3})])))
     report = json.loads(files.report_json)
     assert sorted(report) == [
-        "counters", "db_version", "kong_version", "license_key", "rbac_users",
-        "services_count", "system_info", "workspaces_count",
+        "consumers_count", "counters", "db_version", "kong_version", "license_key",
+        "rbac_users", "services_count", "system_info", "workspaces_count",
     ]  # fmt: skip
-    assert sorted(report["system_info"]) == ["cores", "hostname", "uname"]
+    assert sorted(report["system_info"]) == ["cores", "uname"]
     assert report["counters"] == [{"bucket": "2026-11", "request_count": 3}]
+
+
+def test_kong_2_8_and_3_0_reports_have_no_consumers_count(node: ObservationFactory) -> None:
+    for version in ("2.8.4.1", "3.0.1.0"):
+        files = packaging.package(aggregation.aggregate(inputs([node("a", version=version)])))
+        assert "consumers_count" not in json.loads(files.report_json), version
 
 
 def test_tar_is_named_like_kongs_and_holds_response_json(node: ObservationFactory) -> None:

@@ -55,8 +55,14 @@ async def test_bodies_validate_against_the_collector_models(
         _, body, headers = await fetch(session, base + "/")
         info = admin_api.NodeInfo.model_validate(body)
         assert headers["Content-Type"] == JSON_TYPE
-        assert headers["Server"] == f"kong/{node.version}"
-        assert info.enterprise == mode.enterprise
+        # _SERVER_TOKENS is _VERSION, which keeps -enterprise-edition in 3.x Enterprise.
+        suffix = "-enterprise-edition" if mode.enterprise else ""
+        assert headers["Server"] == f"kong/{node.version}{suffix}"
+        # Enterprise 3.4 has no `edition` (3.6+; OSS 3.9.1 has it); a licensed Enterprise
+        # node shows its `license`.
+        assert isinstance(body, dict)
+        assert body.get("edition") == (None if mode.enterprise else "community")
+        assert ("license" in body) == mode.enterprise
         assert info.configuration.database == ("off" if mode.dbless else "postgres")
         assert (info.node_id, info.hostname) == (node.node_id, "kong-0")
 
@@ -80,16 +86,22 @@ async def test_bodies_validate_against_the_collector_models(
 
         if mode.enterprise:
             _, body, _ = await fetch(session, base + "/license/report")
-            report = admin_api.NodeLicenseReport.model_validate(body)
-            counters = {c.bucket: c.request_count for c in report.counters}
-            assert counters == ({"2026-11": 5} if mode.dbless else {"2026-10": 7, "UNKNOWN": 2})
-            assert report.db_version == ("off" if mode.dbless else "postgres 15.4")
-            assert report.kong_version == node.version
-            assert report.license_key == "KEY-1"
-            assert report.services_count == (2 if mode.dbless else 3)
-            assert report.system_info is not None
-            assert report.system_info.cores == 4
-            assert report.system_info.hostname == "kong-0"
+            assert isinstance(body, dict)
+            # 3.4: the 2.x shape. DB-less: the `off` strategy (no counters key, "off nil",
+            # no workspace_entity_counters rows so no count keys); DB mode: the node's
+            # history was flushed into the datastore beside the rows already there.
+            if mode.dbless:
+                assert "counters" not in body
+                assert "services_count" not in body
+                assert body["db_version"] == "off nil"
+            else:
+                counters = {c["bucket"]: c["request_count"] for c in body["counters"]}
+                assert counters == {"2026-10": 7, "UNKNOWN": 2, "2026-11": 5}
+                assert body["services_count"] == 3
+                assert body["db_version"] == "postgres 15.4"
+            assert body["kong_version"] == node.version == "3.4.3.12"
+            assert body["license_key"] == "KEY-1"
+            assert body["system_info"] == {"cores": 4, "uname": "Linux x86_64"}
 
 
 @pytest.mark.parametrize("mode", [kong.Mode.OSS_DB, kong.Mode.OSS_DBLESS])
@@ -117,13 +129,16 @@ async def test_unknown_paths_and_methods_get_kong_errors(session: aiohttp.Client
     assert node.requests_seen == ["/nope", "/services"]
 
 
-async def test_counters_are_sorted_with_unknown_last(session: aiohttp.ClientSession) -> None:
+async def test_buckets_come_in_row_order_not_sorted(session: aiohttp.ClientSession) -> None:
+    """Kong iterates a Lua table with pairs(): no order; the simulator keeps the rows' order."""
     counters = {"UNKNOWN": 1, "2026-10": 2, "2025-01": 3}
-    node = kong.SimNode(name="ee", mode=kong.Mode.EE_DBLESS, counters=counters)
+    node = kong.SimNode(
+        name="ee", mode=kong.Mode.EE_DB, datastore=kong.Datastore(counters=counters)
+    )
     async with kong.Fleet([node]) as fleet:
         _, body, _ = await fetch(session, fleet.url(node) + "/license/report")
     report = admin_api.NodeLicenseReport.model_validate(body)
-    assert [c.bucket for c in report.counters] == ["2025-01", "2026-10", "UNKNOWN"]
+    assert [c.bucket for c in report.counters or []] == ["UNKNOWN", "2026-10", "2025-01"]
     assert report.license_key == "UNLICENSED"
 
 
@@ -143,30 +158,38 @@ async def test_db_nodes_all_report_the_shared_cluster_figures(
         for node in nodes:
             _, body, _ = await fetch(session, fleet.url(node) + "/license/report")
             reports.append(admin_api.NodeLicenseReport.model_validate(body))
-        datastore.counters["2026-11"] = 5
+        datastore.upsert(node_id=nodes[0].node_id, year=2026, month=11, requests=5)
         _, body, _ = await fetch(session, fleet.url(nodes[2]) + "/license/report")
         later = admin_api.NodeLicenseReport.model_validate(body)
 
     for report in reports:
-        assert [(c.bucket, c.request_count) for c in report.counters] == [("2026-10", 1000)]
+        assert [(c.bucket, c.request_count) for c in report.counters or []] == [("2026-10", 1000)]
         assert (report.services_count, report.workspaces_count) == (12, 3)
     # Only what is truly per node differs.
     assert [r.system_info.cores for r in reports if r.system_info] == [2, 3, 4]
-    assert [c.bucket for c in later.counters] == ["2026-10", "2026-11"]
+    assert [c.bucket for c in later.counters or []] == ["2026-10", "2026-11"]
 
 
-async def test_dbless_nodes_report_their_own_figures(session: aiohttp.ClientSession) -> None:
+async def test_dbless_nodes_keep_no_counters_but_serve_their_own_config(
+    session: aiohttp.ClientSession,
+) -> None:
     nodes = [
-        kong.SimNode(name=f"kong-{i}", mode=kong.Mode.EE_DBLESS, counters={"2026-10": 10 * i})
+        kong.SimNode(
+            name=f"kong-{i}", mode=kong.Mode.EE_DBLESS, counters={"2026-10": 10 * i}, services=i
+        )
         for i in range(1, 3)
     ]
     async with kong.Fleet(nodes) as fleet:
         seen = []
         for node in nodes:
             _, body, _ = await fetch(session, fleet.url(node) + "/license/report")
-            report = admin_api.NodeLicenseReport.model_validate(body)
-            seen.append(report.counters[0].request_count)
-    assert seen == [10, 20]
+            _, page, _ = await fetch(session, fleet.url(node) + "/services")
+            assert isinstance(body, dict)
+            assert "counters" not in body
+            seen.append(len(admin_api.Page.model_validate(page).data))
+    assert seen == [1, 2]
+    # What they proxied is known to the test, not to Kong.
+    assert [node.proxied for node in nodes] == [{"2026-10": 10}, {"2026-10": 20}]
 
 
 # --- paged lists ---------------------------------------------------------------------------
@@ -192,9 +215,8 @@ async def test_paging_2500_services_at_size_1000_takes_three_pages(
 
 
 async def test_paging_defaults_limits_and_workspaces(session: aiohttp.ClientSession) -> None:
-    node = kong.SimNode(
-        name="ee", mode=kong.Mode.EE_DBLESS, services=250, routes=3, workspaces=3, rbac_users=2
-    )
+    cluster = kong.Datastore(services=250, routes=3, workspaces=3, rbac_users=2)
+    node = kong.SimNode(name="ee", mode=kong.Mode.EE_DB, datastore=cluster)
     async with kong.Fleet([node]) as fleet:
         base = fleet.url(node)
         _, body, _ = await fetch(session, base + "/services")
@@ -299,24 +321,32 @@ async def test_data_planes_are_listed_by_a_control_plane_only(
 
 
 async def test_a_3_5_node_reports_in_kong_3_5_shape(session: aiohttp.ClientSession) -> None:
-    node = kong.SimNode(
-        name="ee", mode=kong.Mode.EE_DBLESS, version="3.5.0.2-enterprise-edition",
-        counters={"2026-11": 5, "UNKNOWN": 2}, license_key="KEY-35", routes=2,
-        serviceless_routes=2, plugins=(kong.SimPlugin("aws-lambda", route=0,
-        config={"function_name": "f"}),),
+    cluster = kong.Datastore(
+        counters={"2026-11": 5, "UNKNOWN": 2}, routes=2, serviceless_routes=2,
+        plugins=(kong.SimPlugin("aws-lambda", route=0, config={"function_name": "f"}),),
     )  # fmt: skip
-    empty = kong.SimNode(name="empty", mode=kong.Mode.EE_DBLESS, version="3.6.1.0")
+    node = kong.SimNode(
+        name="ee", mode=kong.Mode.EE_DB, version="3.5.0.2",
+        license_key="KEY-35", datastore=cluster,
+    )  # fmt: skip
+    empty = kong.SimNode(
+        name="empty", mode=kong.Mode.EE_DB, version="3.6.1.0", datastore=kong.Datastore()
+    )
     async with kong.Fleet([node, empty]) as fleet:
         _, body, _ = await fetch(session, fleet.url(node) + "/license/report")
         _, nothing, _ = await fetch(session, fleet.url(empty) + "/license/report")
     assert isinstance(body, dict)
+    assert body["kong_version"] == "3.5.0.2"
     assert body["counters"]["total_requests"] == 7
     assert body["license"] == {"license_key": "KEY-35", "license_expiration_date": "2030-01-01"}
-    assert body["deployment_info"] == {"type": "dbless"}
+    assert body["deployment_info"] == {"type": "traditional"}
     assert body["plugins_count"]["unique_route_lambdas"] == 1
     assert len(body["checksum"]) == 40
     report = admin_api.NodeLicenseReport.model_validate(body)
-    assert {c.bucket: c.request_count for c in report.counters} == {"2026-11": 5, "UNKNOWN": 2}
+    assert {c.bucket: c.request_count for c in report.counters or []} == {
+        "2026-11": 5,
+        "UNKNOWN": 2,
+    }
     assert (report.license_key, report.license_expiration_date) == ("KEY-35", "2030-01-01")
     # No counts and no license: Kong's encoder writes the empty buckets as {}.
     assert isinstance(nothing, dict)
@@ -330,7 +360,7 @@ async def test_a_3_5_node_reports_in_kong_3_5_shape(session: aiohttp.ClientSessi
 
 async def test_token_is_required_when_set(session: aiohttp.ClientSession) -> None:
     node = kong.SimNode(name="ee", mode=kong.Mode.EE_DBLESS, token="s3cret")
-    denied = (401, {"message": "Invalid credentials. Token or User credentials required"})
+    denied = (401, {"message": "Invalid RBAC credentials"})
     async with kong.Fleet([node]) as fleet:
         url = fleet.url(node) + "/"
         assert (await fetch(session, url))[:2] == denied
@@ -443,14 +473,19 @@ async def test_garbage_is_html(session: aiohttp.ClientSession) -> None:
 
 
 async def test_truncated_is_json_cut_short(session: aiohttp.ClientSession) -> None:
-    node = kong.SimNode(name="ee", mode=kong.Mode.EE_DBLESS, fault=kong.Fault(truncated=True))
+    node = kong.SimNode(
+        name="ee",
+        mode=kong.Mode.EE_DB,
+        fault=kong.Fault(truncated=True),
+        datastore=kong.Datastore(),
+    )
     async with (
         kong.Fleet([node]) as fleet,
         session.get(fleet.url(node) + "/license/report") as response,
     ):
         assert (response.status, response.content_type) == (200, "application/json")
         text = await response.text()
-    assert text.startswith('{"counters":')
+    assert text.startswith('{"')
     with pytest.raises(json.JSONDecodeError):
         json.loads(text)
 
@@ -485,7 +520,7 @@ async def test_reset_drops_the_connection_mid_body(session: aiohttp.ClientSessio
 
 async def test_huge_body_is_streamed_valid_json(session: aiohttp.ClientSession) -> None:
     fault = kong.Fault(huge_body_bytes=3_000_000)
-    node = kong.SimNode(name="ee", mode=kong.Mode.EE_DBLESS, fault=fault)
+    node = kong.SimNode(name="ee", mode=kong.Mode.EE_DB, fault=fault, datastore=kong.Datastore())
     async with kong.Fleet([node]) as fleet:
         url = fleet.url(node) + "/license/report"
         async with session.get(url) as response:
@@ -591,8 +626,8 @@ async def test_a_thousand_slow_nodes_answer_three_thousand_concurrent_requests()
     nodes = [
         kong.SimNode(
             name=f"kong-{i}",
-            mode=kong.Mode.EE_DBLESS,
-            counters={"2026-10": i},
+            mode=kong.Mode.EE_DB,
+            datastore=kong.Datastore(counters={"2026-10": i}),
             fault=kong.Fault(latency=0.05),
         )
         for i in range(1000)
@@ -615,7 +650,7 @@ async def test_a_thousand_slow_nodes_answer_three_thousand_concurrent_requests()
         assert admin_api.NodeInfo.model_validate(body).hostname == name
     for name, body in answers[2::3]:
         report = admin_api.NodeLicenseReport.model_validate(body)
-        assert report.counters[0].request_count == int(name.removeprefix("kong-"))
+        assert (report.counters or [])[0].request_count == int(name.removeprefix("kong-"))
 
 
 # --- the runnable entry --------------------------------------------------------------------
@@ -632,7 +667,7 @@ async def test_main_prints_its_fleet_and_exits_cleanly_on_sigterm(
         sys.executable,
         "-m",
         "license_report_sandbox.kong",
-        *("--count", "3", "--mode", "ee-dbless", "--latency", "0.01"),
+        *("--count", "3", "--mode", "ee-db", "--latency", "0.01"),
         *("--bucket", "2026-10", "--first-address", "127.0.0.60"),
         stdout=asyncio.subprocess.PIPE,
     )
@@ -644,9 +679,10 @@ async def test_main_prints_its_fleet_and_exits_cleanly_on_sigterm(
         assert [n["name"] for n in line["nodes"]] == ["kong-0", "kong-1", "kong-2"]
         _, body, _ = await fetch(session, line["urls"][2] + "/license/report")
         report = admin_api.NodeLicenseReport.model_validate(body)
-        assert {c.bucket: c.request_count for c in report.counters} == {
-            "2026-10": 102,
-            "UNKNOWN": 1,
+        # ee-db: every node flushed its history into one datastore; each shows it whole.
+        assert {c.bucket: c.request_count for c in report.counters or []} == {
+            "2026-10": 100 + 101 + 102,
+            "UNKNOWN": 3,
         }
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), timeout=10) == 0

@@ -206,7 +206,8 @@ async def test_schema_defaults_appear_where_fields_are_absent(
         },
         # A default fills in fields of objects that are there; it never creates one
         # (datastore, license, output stay absent).
-        "report": {"format": "kong-3.5", "months": 12},
+        # months has no default in the CRD (it follows the format, in code); hashNames has.
+        "report": {"format": "kong-3.5", "hashNames": True},
         "historyLimit": 24,
         "suspend": False,
     }

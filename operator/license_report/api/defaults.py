@@ -33,12 +33,17 @@ POSTGRES_SSL_MODE: typing.Final = "prefer"
 #: Seconds for connecting (TCP, TLS, authentication) and for each query.
 POSTGRES_TIMEOUT_SECONDS: typing.Final = 5.0
 
-# --- the report (spec.report, ``collect --months``) --------------------------------
+# --- the report (spec.report, ``collect --format/--months/--hash-names``) -----------
 
-#: Months of counters, the current one included.
-REPORT_MONTHS: typing.Final = 12
-#: report.json's shape: Kong 2.7-3.4's ``GET /license/report``.
-REPORT_FORMAT: typing.Final = "kong-2.7"
+#: report.json's shape: ``auto``, the one the fleet's own Kong writes (kong-3.5 for
+#: fleets on 3.5 and later, kong-2.7 below). Not in the CRD: a default written there
+#: is stored in every object and could no longer follow the fleet.
+REPORT_FORMAT: typing.Final = "auto"
+#: Months of counters in the kong-2.7 shape, the current one included, as Kong 2.7-3.4
+#: report them (``MONTHS_TO_REPORT = 23`` plus the current month). kong-3.5: always 12.
+REPORT_MONTHS: typing.Final = 24
+#: Keyed-hash pod and host names in nodes.json (the file that may leave the cluster).
+HASH_NAMES: typing.Final = True
 #: Reports of a schedule kept as ConfigMaps of their own (two years of monthly ones).
 HISTORY_LIMIT: typing.Final = 24
 

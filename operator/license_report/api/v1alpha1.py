@@ -263,18 +263,32 @@ class ReportOptions(_Model):
         }
     )
 
-    months: int = pydantic.Field(default=defaults.REPORT_MONTHS, ge=1, le=60)
-    """Months of counters in report.json, the current one included (1-60); format kong-3.5
-    takes 12 only, as Kong 3.5 does. Default: 12."""
-    format: Literal["kong-2.7", "kong-3.5"] = defaults.REPORT_FORMAT
-    """Shape of report.json: kong-2.7 (what Kong 2.7 to 3.4 answer on /license/report) or
-    kong-3.5 (Kong 3.5 and later). Default: kong-2.7."""
+    months: int | None = pydantic.Field(default=None, ge=1, le=60)
+    """Months of counters in a kong-2.7 report.json, the current one included (1-60).
+    Format kong-3.5 reports 12, as Kong 3.5 does: any other value is refused with
+    format kong-3.5, and ignored (a status note says so) when format auto resolves to
+    kong-3.5. Default: 24, as Kong 2.7 to 3.4 report."""
+    format: Literal["auto", "kong-2.7", "kong-3.5"] | None = None
+    """Shape of report.json: auto (the shape the fleet's own Kong writes: kong-3.5 for
+    fleets on Kong 3.5 and later, kong-2.7 below), kong-2.7 (what Kong 2.7 to 3.4 answer
+    on /license/report, 24 months) or kong-3.5 (Kong 3.5 and later, 12 months). Default:
+    auto."""
+    hash_names: bool = defaults.HASH_NAMES
+    """Write pod and host names into nodes.json as keyed hashes (HMAC-SHA256 under the
+    installation hash key), for a nodes.json that leaves the cluster with the report. The
+    request's status names pods in clear either way; report.json has no names. Default:
+    true."""
 
     @pydantic.model_validator(mode="after")
     def _kong_3_5_window(self) -> ReportOptions:
-        if self.format == "kong-3.5" and self.months != 12:
+        if self.format == "kong-3.5" and self.months not in (None, 12):
             raise ValueError("format kong-3.5 reports 12 months, as Kong 3.5 does")
         return self
+
+    @property
+    def chosen_format(self) -> str:
+        """``format``, or the default in code (``auto``)."""
+        return self.format or defaults.REPORT_FORMAT
 
 
 class Output(_Model):
@@ -307,12 +321,12 @@ class Spec(_Model):
     """Kong's PostgreSQL database (DB mode): the counters and entity counts are read from it.
     Default: none; the figures then come from each pod's Admin API (DB-less)."""
     license: License | None = None
-    """The license the gateways run with; report.json names it by a keyed hash of its
-    license_key. Default: none; the license key the gateways report is used, or
-    UNLICENSED."""
+    """The license the gateways run with; report.json carries its license_key as Kong writes
+    it (the signature never appears anywhere). Default: none; the license key the gateways
+    report is used, or UNLICENSED."""
     report: ReportOptions = ReportOptions()
-    """What report.json holds: its shape and its window. Default: format kong-2.7, 12
-    months."""
+    """What report.json holds: its shape and its window, and whether nodes.json hashes
+    names. Default: format auto, Kong's window for that format, names hashed."""
     signing: Signing | None = None
     """Sign report.json; the signature and the public key go beside it in the ConfigMap.
     Default: none; report.json is not signed."""
@@ -408,8 +422,10 @@ class Condition(_Status):
 class Summary(_Status):
     """The last report's headline figures, as report.json has them."""
 
-    request_count: int = pydantic.Field(ge=0)
-    """Requests over the report's window (report.json's counters summed)."""
+    request_count: int | None = pydantic.Field(default=None, ge=0)
+    """Requests over the report's window (report.json's counters summed). Absent when no
+    gateway keeps counters (DB-less, Kong OSS) and no datastore holds them: report.json
+    then has no counters either, and a note says why."""
     services_count: int = pydantic.Field(ge=0)
     """Services (report.json's services_count)."""
     workspaces_count: int = pydantic.Field(ge=0)

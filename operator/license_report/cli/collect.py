@@ -27,6 +27,8 @@ ENV_PREFIX = "LICENSE_REPORT_"
 #: ``report.formats.Format``'s values, written here so that ``--help`` need not load the
 #: report models (a test keeps the two the same).
 FORMATS = ("kong-2.7", "kong-3.5")
+#: The default format: the fleet's own Kong's shape.
+AUTO = "auto"
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -104,18 +106,26 @@ def register(commands: Any) -> None:
         default=_env("ALLOW_TOKEN_OVER_HTTP") == "true",
         help="send the admin token to plain-http nodes",
     )
+    months = _env("MONTHS")
     cmd.add_argument(
         "--months",
         type=int,
-        default=int(_env("MONTHS") or defaults.REPORT_MONTHS),
-        help=f"months of counters, the current one included (default {defaults.REPORT_MONTHS})",
+        default=int(months) if months else None,
+        help="months of counters in a kong-2.7 report, the current one included "
+        f"(default {defaults.REPORT_MONTHS}, as Kong 2.7-3.4; kong-3.5 reports 12)",
     )
     cmd.add_argument(
         "--format",
-        choices=FORMATS,
+        choices=(AUTO, *FORMATS),
         default=_env("FORMAT", defaults.REPORT_FORMAT),
-        help="report.json's shape: Kong 2.7-3.4's (default) or Kong 3.5+'s, with its checksum "
-        "(kong-3.5 reports 12 months, as Kong does)",
+        help="report.json's shape: the fleet's own Kong's (auto, the default: kong-3.5 for "
+        "fleets on 3.5+, else kong-2.7), Kong 2.7-3.4's or Kong 3.5+'s, with its checksum",
+    )
+    cmd.add_argument(
+        "--hash-names",
+        action=argparse.BooleanOptionalAction,
+        default=_env("HASH_NAMES", "true" if defaults.HASH_NAMES else "false") == "true",
+        help="write pod and host names into nodes.json as keyed hashes (default: on)",
     )
     cmd.add_argument(
         "--signing-key",
@@ -140,7 +150,7 @@ def register(commands: Any) -> None:
         "--hash-key-file",
         default=_env("HASH_KEY_FILE"),
         metavar="FILE",
-        help="installation key for hashing hostnames and license keys "
+        help="installation key for hashing pod and host names in nodes.json "
         "(default ~/.config/license-report/hash-key, created once)",
     )
     cmd.add_argument(

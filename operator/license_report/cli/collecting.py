@@ -120,7 +120,7 @@ def _hash_key(path: str | None, *, err: TextIO) -> bytes:
 
 
 def _kong_settings(args: argparse.Namespace) -> kong.ClientSettings:
-    if args.months < 1 or args.concurrency < 1 or args.timeout <= 0:
+    if (args.months is not None and args.months < 1) or args.concurrency < 1 or args.timeout <= 0:
         raise usage.UsageError("--months and --concurrency must be at least 1, --timeout above 0")
     ca = None
     if args.cacert:
@@ -142,16 +142,23 @@ def _kong_settings(args: argparse.Namespace) -> kong.ClientSettings:
     )
 
 
-def _report_format(args: argparse.Namespace) -> formats.Format:
-    try:
-        chosen = formats.Format(args.format)
-    except ValueError:
-        raise usage.UsageError(f"--format {args.format!r}: use kong-2.7 or kong-3.5") from None
-    if chosen is formats.Format.KONG_3_5 and args.months != formats.KONG_3_5_MONTHS:
+def _report_format(args: argparse.Namespace) -> str:
+    """``auto``, ``kong-2.7`` or ``kong-3.5``; auto is resolved against the fleet."""
+    if args.format != formats.AUTO:
+        try:
+            formats.Format(args.format)
+        except ValueError:
+            raise usage.UsageError(
+                f"--format {args.format!r}: use auto, kong-2.7 or kong-3.5"
+            ) from None
+    if args.format == formats.Format.KONG_3_5 and args.months not in (
+        None,
+        formats.KONG_3_5_MONTHS,
+    ):
         raise usage.UsageError(
             "--format kong-3.5 reports 12 months, as Kong 3.5 does: drop --months"
         )
-    return chosen
+    return str(args.format)
 
 
 def _signing_key(path: str | None) -> signing.PrivateKey | None:
@@ -204,9 +211,19 @@ def summary(result: models.Collection) -> str:
         ("workspaces", str(report.workspaces_count)),
         ("rbac_users", str(report.rbac_users)),
         ("cores", "unknown" if report.system_info.cores is None else str(report.system_info.cores)),
-        ("requests", str(sum(counter.request_count for counter in report.counters))),
     ]
-    rows += [(f"  {counter.bucket}", str(counter.request_count)) for counter in report.counters]
+    if report.consumers_count is not None:
+        rows.insert(-2, ("consumers", str(report.consumers_count)))
+    counters = report.counters
+    rows.append(
+        (
+            "requests",
+            "none kept (see the notes)"
+            if counters is None
+            else str(sum(counter.request_count for counter in counters)),
+        )
+    )
+    rows += [(f"  {counter.bucket}", str(counter.request_count)) for counter in counters or []]
     width = max(len(name) for name, _ in rows)
     lines = [f"{name.ljust(width)}  {value}" for name, value in rows]
     lines += [f"FAILED {f.pod}: {f.reason} {f.message}" for f in result.failures]
@@ -227,7 +244,9 @@ def run(args: argparse.Namespace, *, out_stream: TextIO, err: TextIO) -> int:
             admin_api=_kong_settings(args),
             database=_datastore(args),
             license_text=(pathlib.Path(args.license).read_text() if args.license else None),
+            format=report_format,
             months=args.months,
+            hash_names=args.hash_names,
         )
         kong.check_settings(settings=request.admin_api, targets=request.targets)
     except usage.UsageError as error:
@@ -251,7 +270,7 @@ def run(args: argparse.Namespace, *, out_stream: TextIO, err: TextIO) -> int:
         print(f"license-report collect: failed: {error}", file=err)
         return collect.EXIT_FAILED
 
-    package = packaging.package(result, format=report_format, signing_key=signing_key)
+    package = packaging.package(result, signing_key=signing_key)
     files = write(pathlib.Path(args.out), package)
     print(summary(result), file=out_stream)
     signed = ", signed (Ed25519)" if package.signature is not None else ""

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import aiohttp
 
 from license_report.api import defaults, errors
-from license_report.report import aggregation, models, window
+from license_report.report import aggregation, models
 from license_report.sources import datastore, kong, license
 
 # How many reached nodes to try, in turn, for counting configuration through
@@ -42,13 +42,20 @@ class Request:
     admin_api: kong.ClientSettings = dataclasses.field(default_factory=kong.ClientSettings)
     database: datastore.DatastoreSettings | None = None
     license_text: str | None = dataclasses.field(default=None, repr=False)
-    months: int = defaults.REPORT_MONTHS
+    #: report.json's shape: "auto" (the fleet's own Kong's), "kong-2.7" or "kong-3.5".
+    format: str = defaults.REPORT_FORMAT
+    #: The kong-2.7 window; ``None``: Kong's own 24 months (kong-3.5 is always 12).
+    months: int | None = None
+    #: Keyed-hash pod and host names in nodes.json.
+    hash_names: bool = defaults.HASH_NAMES
     now: datetime.datetime | None = None
     # Nodes known not to be askable (a pod not Ready, say): they are named in
     # the result like any node that failed to answer.
     known_failures: Sequence[models.Failure] = ()
     # Findings of the caller (e.g. Nodes not readable) to report with the others.
     notes: Sequence[str] = ()
+    # Hybrid data plane pods: no Admin API to ask; named in nodes.json, not failures.
+    data_planes: Sequence[models.DataPlanePod] = ()
 
 
 def _control_plane(obs: aggregation.NodeObservation) -> bool:
@@ -101,7 +108,9 @@ async def collect(request: Request) -> models.Collection:
     facts = None if request.license_text is None else license.parse(request.license_text)
     kong.check_settings(settings=request.admin_api, targets=request.targets)
     now = request.now or datetime.datetime.now(datetime.UTC)
-    span = window.Window.ending(now=now, months=request.months)
+    # The format, and so the window, follows the fleet's version, known only once the
+    # nodes have answered: the datastore is read for the widest window meanwhile.
+    span = aggregation.widest_window(months=request.months, now=now)
 
     async with kong.new_session(request.admin_api) as session:
         try:
@@ -136,12 +145,15 @@ async def collect(request: Request) -> models.Collection:
         aggregation.Inputs(
             observations=observations,
             failures=failures,
-            window=span,
             hash_key=request.hash_key,
             generated_at=now,
             datastore=None if figures is None else figures.result(),
             listed_counts=listed,
             license=facts,
+            format=request.format,
+            months=request.months,
+            hash_names=request.hash_names,
+            data_planes=request.data_planes,
         )
     )
     if request.notes:

@@ -36,10 +36,12 @@ class Discovery:
     targets: list[models.Target]
     failures: list[models.Failure]  # matched pods that cannot be asked
     notes: list[str]
+    # Hybrid data planes (KONG_ROLE=data_plane): Kong renders no Admin API for them.
+    data_planes: list[models.DataPlanePod] = dataclasses.field(default_factory=list)
 
     @property
     def pods(self) -> int:
-        return len(self.targets) + len(self.failures)
+        return len(self.targets) + len(self.failures) + len(self.data_planes)
 
 
 def label_selector(selector: v1alpha1.LabelSelector) -> str:
@@ -69,6 +71,7 @@ class _Pod:
     ip: str | None
     node_name: str | None
     ports: Mapping[str, int]  # container port name -> number
+    env: Mapping[str, str]  # literal env values of the containers (valueFrom is not read)
 
 
 def _pod(obj: Mapping[str, Any]) -> _Pod:
@@ -78,6 +81,12 @@ def _pod(obj: Mapping[str, Any]) -> _Pod:
         for container in spec.get("containers") or []
         for port in container.get("ports") or []
         if port.get("name") and port.get("containerPort") is not None
+    }
+    env = {
+        str(var["name"]): str(var["value"])
+        for container in spec.get("containers") or []
+        for var in container.get("env") or []
+        if var.get("name") and isinstance(var.get("value"), str)
     }
     ready = any(
         c.get("type") == "Ready" and c.get("status") == "True"
@@ -91,6 +100,7 @@ def _pod(obj: Mapping[str, Any]) -> _Pod:
         ip=status.get("podIP") or None,
         node_name=spec.get("nodeName") or None,
         ports=ports,
+        env=env,
     )
 
 
@@ -180,7 +190,13 @@ async def discover(
     notes: list[str] = []
     failures: list[models.Failure] = []
     askable: list[tuple[_Pod, int]] = []
+    data_planes: list[models.DataPlanePod] = []
     for pod in sorted(listed, key=lambda p: p.name):
+        if pod.env.get("KONG_ROLE") == "data_plane":
+            # Kong renders no Admin API for a data plane (nginx_kong.lua:670): not a failure.
+            telemetry = pod.env.get("KONG_CLUSTER_TELEMETRY_ENDPOINT") != "NONE"
+            data_planes.append(models.DataPlanePod(pod=pod.name, telemetry=telemetry))
+            continue
         port = _port(pod, admin_api)
         reason = None
         if pod.terminating:
@@ -212,4 +228,4 @@ async def discover(
                 host_uname=host.uname if host else None,
             )
         )
-    return Discovery(targets=targets, failures=failures, notes=notes)
+    return Discovery(targets=targets, failures=failures, notes=notes, data_planes=data_planes)

@@ -15,7 +15,7 @@ import datetime
 
 from license_report.api import defaults, errors, v1alpha1
 from license_report.reconcile import collection, discovery, kube, output, secrets
-from license_report.report import formats, models, packaging, signing
+from license_report.report import models, packaging, signing
 from license_report.sources import datastore, kong, license
 
 
@@ -213,16 +213,17 @@ async def run(
             admin_api=admin_api,
             database=_database(spec, values),
             license_text=values.license_text,
+            format=spec.report.chosen_format,
             months=spec.report.months,
+            hash_names=spec.report.hash_names,
             now=now,
             known_failures=found.failures,
             notes=found.notes,
+            data_planes=found.data_planes,
         ),
         spec,
     )
-    package = packaging.package(
-        result, format=formats.Format(spec.report.format), signing_key=signing_key
-    )
+    package = packaging.package(result, signing_key=signing_key)
     config_map = output.config_map_name(request=name, spec=spec)
     try:
         layout = output.layout(

@@ -170,7 +170,9 @@ def finished(
     degraded = bool(failures)
     report = collection.report
     summary = v1alpha1.Summary(
-        request_count=sum(c.request_count for c in report.counters),
+        request_count=None
+        if report.counters is None
+        else sum(c.request_count for c in report.counters),
         services_count=report.services_count,
         workspaces_count=report.workspaces_count,
         rbac_users=report.rbac_users,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pydantic
 
-from license_report.report import window
+from license_report.report import versions, window
 
 
 class _Lenient(pydantic.BaseModel):
@@ -19,20 +19,35 @@ class _Lenient(pydantic.BaseModel):
 class Configuration(_Lenient):
     database: str
     role: str = "traditional"
+    #: Where a hybrid node sends its counts; Kong's explicit off is ``"NONE"`` (3.6+:
+    #: the ``off`` strategy). Kong's default is ``127.0.0.1:8006``.
+    cluster_telemetry_endpoint: str | None = None
 
 
 class NodeInfo(_Lenient):
-    """``GET /``."""
+    """``GET /``.
+
+    ``edition`` exists only from Kong 3.6 (c014727394; EE e8c3fbb9f1): before,
+    its absence says nothing. Kong Enterprise adds ``license`` (the payload
+    without its key) whenever a license is loaded, in every version
+    (e95e9e897c:kong/enterprise_edition/init.lua:234-262).
+    """
 
     version: str
-    edition: str = "community"
+    edition: str | None = None
     hostname: str
     node_id: str
     configuration: Configuration
+    license: dict[str, object] | None = pydantic.Field(default=None, repr=False)
 
     @property
-    def enterprise(self) -> bool:
-        return self.edition == "enterprise"
+    def says_enterprise(self) -> bool:
+        """What ``GET /`` alone tells: edition, a license object, or 2.x's version suffix."""
+        return (
+            self.edition == "enterprise"
+            or self.license is not None
+            or versions.enterprise_suffix(self.version)
+        )
 
 
 class ServerStatus(_Lenient):
@@ -75,17 +90,24 @@ class NodeLicenseReport(_Lenient):
     Kong 3.5 and later nest the buckets (``counters: {total_requests,
     buckets}``) and the license (``license: {license_key,
     license_expiration_date}``); both shapes read into the same fields.
+    ``counters`` is ``None`` when the key is absent: the node's counter
+    strategy is ``off`` (DB-less, or hybrid without telemetry), it keeps no
+    counts. Kong 2.8-3.8 leave out an entity count with no counter row, so
+    every count may be absent too.
     """
 
-    counters: list[ReportCounter]
-    db_version: str | None = None
-    kong_version: str | None = None
+    counters: list[ReportCounter] | None = None
+    # Every Kong version writes these two: a body without them is not a license report.
+    db_version: str
+    kong_version: str
     license_key: str | None = pydantic.Field(default=None, repr=False)
     # Only Kong 3.5 and later say it.
     license_expiration_date: str | None = None
     rbac_users: int | None = pydantic.Field(default=None, ge=0)
     services_count: int | None = pydantic.Field(default=None, ge=0)
     workspaces_count: int | None = pydantic.Field(default=None, ge=0)
+    routes_count: int | None = pydantic.Field(default=None, ge=0)  # 3.5+
+    consumers_count: int | None = pydantic.Field(default=None, ge=0)  # 3.1+
     system_info: ReportSystemInfo | None = None
 
     @pydantic.model_validator(mode="before")

@@ -1,16 +1,23 @@
 """The rules that turn what nodes and the datastore said into one report.
 
-Where the counters come from decides whether the figures are right:
+The report is the one the fleet's own Kong would write (docs/kong-fidelity.md
+cites Kong's source for each rule). Where the counters come from decides
+whether the figures are right:
 
-* A datastore is configured: counters come from ``license_data`` only. Every
-  DB-mode node's ``/license/report`` shows the same cluster-wide datastore
+* A PostgreSQL datastore is read: counters come from ``license_data`` only.
+  Every DB-mode node's ``/license/report`` shows the same cluster-wide
   figures, so adding them up would multiply the count by the number of nodes.
-* No datastore, nodes in DB mode: the nodes' reports are all views of the same
-  table. They are combined with a per-bucket maximum (the freshest view, since
-  nodes flush every second), never a sum.
-* DB-less Enterprise: each node keeps its own counters, so the fleet's figure
-  is the per-bucket sum over the nodes that answered.
-* Kong OSS keeps no license counters: the counters are empty, and a note says why.
+  Hybrid control planes write their data planes' counts there too.
+* No datastore read: the nodes that keep counters show views of the same
+  table; they are combined with a per-bucket maximum (the freshest view),
+  never a sum.
+* A Cassandra datastore (Kong Enterprise 2.7-3.3) is not read directly: one
+  node's own report gives the datastore's figures.
+* Nodes whose ``/license/report`` has no ``counters`` (DB-less: Kong's
+  strategy is ``off``; hybrid without telemetry) and Kong OSS keep none.
+  They are reached, not failed; nodes.json says why. When no node keeps any
+  and no datastore holds them, report.json has no ``counters`` at all, as
+  Kong's own report has none.
 """
 
 from __future__ import annotations
@@ -20,12 +27,29 @@ import dataclasses
 import datetime
 from collections.abc import Iterable, Sequence
 
-from license_report.report import admin_api, hashing, models, window
+from license_report.report import admin_api, hashing, models, versions, window
 
 UNLICENSED = "UNLICENSED"
 DB_OFF = "off"
+#: Kong 2.7-3.4's DB-less ``db_version``: ``"off" .. " " .. tostring(nil)``.
+DB_OFF_NIL = "off nil"
+CASSANDRA = "cassandra"
 #: Kong's ``role`` of hybrid mode's nodes (any other node is "traditional").
 HYBRID_ROLES = frozenset({"control_plane", "data_plane"})
+#: Kong's explicit "no telemetry" value of ``cluster_telemetry_endpoint``.
+TELEMETRY_NONE = "NONE"
+
+KEPT, NONE = "kept", "none"
+DBLESS_NOTE = "DB-less: Kong's counter strategy is off"
+DATA_PLANE_NOTE = "data plane without telemetry"
+#: A data plane with telemetry: its counts are in license_data, written by its control plane.
+DATA_PLANE_TELEMETRY_NOTE = "data plane: its counts go to the control plane (telemetry)"
+OSS_NOTE = "Kong OSS"
+#: Kong 2.7-3.4 show 24 months (``MONTHS_TO_REPORT = 23`` plus the current one).
+KONG_2_7_MONTHS = 24
+#: Kong 3.5 and later show 12 (``MONTHS_TO_REPORT = 11``).
+KONG_3_5_MONTHS = 12
+KONG_2_7, KONG_3_5, AUTO = "kong-2.7", "kong-3.5", "auto"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,18 +69,55 @@ class NodeObservation:
     def dbless(self) -> bool:
         return self.info.configuration.database == DB_OFF
 
+    @property
+    def cassandra(self) -> bool:
+        return self.info.configuration.database == CASSANDRA
+
+    @property
+    def enterprise(self) -> bool:
+        """A 200 from /license/report, or what ``GET /`` says (edition from 3.6, a license
+        object, 2.x's version suffix). Never ``edition``'s absence: Kong before 3.6 has none."""
+        return self.license_report is not None or self.info.says_enterprise
+
+    @property
+    def keeps_counters(self) -> bool:
+        return self.license_report is not None and self.license_report.counters is not None
+
+    @property
+    def counters_note(self) -> str | None:
+        """Why this node keeps no counters; ``None`` when it keeps them."""
+        if self.keeps_counters:
+            return None
+        configuration = self.info.configuration
+        if self.license_report is None:
+            return OSS_NOTE
+        if configuration.role == "data_plane":
+            return DATA_PLANE_NOTE
+        if self.dbless:
+            return DBLESS_NOTE
+        if configuration.cluster_telemetry_endpoint == TELEMETRY_NONE:
+            return "cluster_telemetry_endpoint is NONE: Kong's counter strategy is off"
+        return "its /license/report has no counters"
+
 
 @dataclasses.dataclass(frozen=True)
 class Inputs:
     observations: Sequence[NodeObservation]
     failures: Sequence[models.Failure]
-    window: window.Window
     hash_key: bytes
     generated_at: datetime.datetime
     datastore: models.DatastoreFigures | None = None
     # Counted through a node's Admin API lists when there is no datastore.
     listed_counts: models.EntityCounts | None = None
     license: models.LicenseFacts | None = None
+    #: report.json's shape: "auto" (the fleet's own Kong's), "kong-2.7" or "kong-3.5".
+    format: str = AUTO
+    #: The kong-2.7 window in months; ``None``: Kong's 24. Kong-3.5 is always 12.
+    months: int | None = None
+    #: Keyed-hash pod and host names in nodes.json (the status names pods in clear).
+    hash_names: bool = True
+    #: Hybrid data plane pods: no Admin API, not asked, not failures.
+    data_planes: Sequence[models.DataPlanePod] = ()
 
 
 class NoNodeReached(Exception):
@@ -70,11 +131,6 @@ def _most_common(values: Iterable[str]) -> tuple[str, collections.Counter[str]]:
     return best, counts
 
 
-def _in_window(bucket: str, span: window.Window) -> bool:
-    month = window.parse_bucket(bucket)
-    return month is None or month in span
-
-
 def _sorted_counters(totals: dict[str, int]) -> list[models.Counter]:
     # YYYY-MM sorts chronologically as text; UNKNOWN (pre-2.7) goes last, as Kong puts it.
     order = sorted(totals, key=lambda bucket: (bucket == window.UNKNOWN_BUCKET, bucket))
@@ -84,56 +140,138 @@ def _sorted_counters(totals: dict[str, int]) -> list[models.Counter]:
 def _datastore_counters(figures: models.DatastoreFigures, span: window.Window) -> dict[str, int]:
     totals: dict[str, int] = collections.defaultdict(int)
     for usage in figures.usage:
-        bucket = window.bucket_name(year=usage.year, month=usage.month)
-        if _in_window(bucket, span):
-            totals[bucket] += usage.requests
+        if span.keeps(year=usage.year, month=usage.month):
+            totals[window.bucket_name(year=usage.year, month=usage.month)] += usage.requests
     return totals
 
 
 def _node_counters(
-    reports: Sequence[admin_api.NodeLicenseReport], span: window.Window, *, combine_max: bool
+    reports: Sequence[admin_api.NodeLicenseReport], span: window.Window
 ) -> dict[str, int]:
+    """Per bucket, the largest count any node shows: they all read the same table."""
     totals: dict[str, int] = {}
     for report in reports:
-        for counter in report.counters:
-            if not _in_window(counter.bucket, span):
-                continue
-            known = totals.get(counter.bucket, 0)
-            totals[counter.bucket] = (
-                max(known, counter.request_count) if combine_max else known + counter.request_count
-            )
+        for counter in report.counters or []:
+            if window.keeps_bucket(span, counter.bucket):
+                totals[counter.bucket] = max(totals.get(counter.bucket, 0), counter.request_count)
     return totals
 
 
-def _counters(
-    inputs: Inputs, *, enterprise: bool, dbless: bool, notes: list[str]
-) -> dict[str, int]:
-    if inputs.datastore is not None:
-        return _datastore_counters(inputs.datastore, inputs.window)
-    reports = [obs.license_report for obs in inputs.observations if obs.license_report is not None]
-    if not enterprise or not reports:
+def _not_counting(observations: Sequence[NodeObservation]) -> str:
+    """The nodes that keep no counters, by why (pods named, for the status)."""
+    why: dict[str, list[str]] = collections.defaultdict(list)
+    for obs in observations:
+        note = obs.counters_note
+        if note is not None:
+            why[note].append(obs.target.name)
+    return "; ".join(f"{note}: {_named(sorted(pods))}" for note, pods in sorted(why.items()))
+
+
+def _cassandra_report(inputs: Inputs) -> NodeObservation | None:
+    """The node whose own report stands for a Cassandra datastore: the first by name
+    with a report (every DB-mode node's shows the same table)."""
+    reporting = [obs for obs in inputs.observations if obs.cassandra and obs.license_report]
+    return min(reporting, key=lambda obs: obs.target.name) if reporting else None
+
+
+def _counters(inputs: Inputs, span: window.Window, *, notes: list[str]) -> dict[str, int] | None:
+    """The fleet's buckets; ``None`` when nothing holds counters (the key is then absent)."""
+    observations = inputs.observations
+    keepers = [obs for obs in observations if obs.keeps_counters]
+    missing = _not_counting(observations)
+    silent = sorted(plane.pod for plane in inputs.data_planes if not plane.telemetry)
+    if silent:
+        dark = f"{DATA_PLANE_NOTE}: {_named(silent)}"
+        missing = f"{missing}; {dark}" if missing else dark
+    cassandra = _cassandra_report(inputs)
+    if inputs.datastore is None and cassandra is not None:
+        assert cassandra.license_report is not None
         notes.append(
-            "Kong OSS (community edition) keeps no license counters: the counters are empty."
+            f"Cassandra datastore (not read directly): the counters and counts are "
+            f"{cassandra.target.name}'s own /license/report."
         )
-        return {}
-    if dbless:
-        return _node_counters(reports, inputs.window, combine_max=False)
+        reports = [cassandra.license_report] if cassandra.keeps_counters else []
+        return _node_counters(reports, span) if reports else None
+    if inputs.datastore is not None and "license_data" not in inputs.datastore.missing_tables:
+        if missing:
+            notes.append(
+                "Counters are the datastore's (license_data); these nodes keep none and "
+                f"their own requests are not counted: {missing}."
+            )
+        return _datastore_counters(inputs.datastore, span)
+    if not keepers:
+        notes.append(
+            f"No node keeps license counters ({missing}): report.json has no counters, as "
+            "Kong's own report has none."
+        )
+        return None
+    if missing:
+        notes.append(f"These nodes keep no counters and are not counted: {missing}.")
     notes.append(
-        "No datastore configured: counters are the nodes' views of the shared license_data "
+        "No datastore read: counters are the nodes' views of the shared license_data "
         "table, combined per month by maximum (not summed, which would multiply them)."
     )
-    return _node_counters(reports, inputs.window, combine_max=True)
+    return _node_counters([obs.license_report for obs in keepers if obs.license_report], span)
 
 
-def _counts(inputs: Inputs, notes: list[str]) -> models.EntityCounts | None:
-    if inputs.datastore is not None:
-        if inputs.datastore.missing_tables:
+def _reported_counts(
+    obs: NodeObservation, listed: models.EntityCounts | None
+) -> models.EntityCounts:
+    """A Cassandra fleet's counts: what the node's report says, the rest as listed."""
+    report = obs.license_report
+    assert report is not None
+    base = listed or models.EntityCounts(
+        services=0, routes=0, consumers=0, workspaces=1, rbac_users=0
+    )
+    return base.model_copy(
+        update={
+            "services": report.services_count if report.services_count is not None else 0,
+            "rbac_users": report.rbac_users if report.rbac_users is not None else 0,
+            "workspaces": report.workspaces_count or base.workspaces,
+            "consumers": report.consumers_count
+            if report.consumers_count is not None
+            else base.consumers,
+            "routes": report.routes_count if report.routes_count is not None else base.routes,
+        }
+    )
+
+
+def _counts(
+    inputs: Inputs, release: versions.Release, notes: list[str]
+) -> models.EntityCounts | None:
+    figures = inputs.datastore
+    if figures is None:
+        cassandra = _cassandra_report(inputs)
+        if cassandra is not None:
+            return _reported_counts(cassandra, inputs.listed_counts)
+        if inputs.listed_counts is not None and any(o.enterprise for o in inputs.observations):
             notes.append(
-                "Datastore tables absent (counted as 0): "
-                + ", ".join(sorted(inputs.datastore.missing_tables))
+                "Counted through the Admin API (no datastore read): /rbac/users hides the "
+                "RBAC users of admins and developers, so rbac_users leaves them out where "
+                "Kong's own report counts them."
             )
-        return inputs.datastore.counts
-    return inputs.listed_counts
+        return inputs.listed_counts
+    absent = [t for t in figures.missing_tables if t != "workspace_entity_counters"]
+    if absent:
+        notes.append("Datastore tables absent (counted as 0): " + ", ".join(sorted(absent)))
+    if release.at_least(versions.COUNT_ROWS):
+        return figures.counts
+    if figures.counters is None:
+        notes.append(
+            "Datastore has no workspace_entity_counters (Kong OSS): entities are counted "
+            "by row, consumers of type 0 only."
+        )
+        return figures.counts
+    # Kong 2.7-3.8 report the maintained counters, all workspaces summed.
+    counters = figures.counters
+    return figures.counts.model_copy(
+        update={
+            "services": counters.services,
+            "routes": counters.routes,
+            "consumers": counters.consumers,
+            "rbac_users": counters.rbac_users,
+        }
+    )
 
 
 def _licensed_reports(inputs: Inputs) -> list[admin_api.NodeLicenseReport]:
@@ -179,6 +317,7 @@ def _deployment(
 
 
 def _license_key(inputs: Inputs, notes: list[str]) -> str:
+    """The license payload's ``license_key`` as is, as Kong writes it; UNLICENSED without."""
     reported = [report.license_key for report in _licensed_reports(inputs)]
     raw: str | None
     if inputs.license is not None:
@@ -189,7 +328,7 @@ def _license_key(inputs: Inputs, notes: list[str]) -> str:
         raw, _ = _most_common(key for key in reported if key is not None)
     else:
         raw = None
-    return UNLICENSED if raw is None else hashing.keyed_hash(key=inputs.hash_key, value=raw)
+    return UNLICENSED if raw is None else raw
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,9 +364,9 @@ def _system_info(inputs: Inputs, notes: list[str]) -> models.SystemInfo:
     if any(host.uname is None for host in hosts.values()):
         notes.append("Operating system and architecture unknown for some hosts.")
     return models.SystemInfo(
+        # Summed over the fleet's distinct machines, where one Kong node gives its own:
+        # a deliberate difference (docs/kong-fidelity.md).
         cores=None if unknown_cores else sum(host.cores or 0 for host in hosts.values()),
-        # The fleet's identity: every distinct host, hashed together.
-        hostname=hashing.keyed_hash(key=inputs.hash_key, value="\n".join(sorted(hosts))),
         uname=", ".join(unames) if unames else None,
     )
 
@@ -275,41 +414,92 @@ def _configuration_drift(observations: Sequence[NodeObservation], notes: list[st
 
 
 def _node_entries(inputs: Inputs) -> list[models.NodeEntry]:
-    key = inputs.hash_key
-    entries = [
-        models.NodeEntry(
-            pod=obs.target.name,
-            reachable=True,
-            node_id=obs.info.node_id,
-            hostname=hashing.keyed_hash(key=key, value=obs.info.hostname),
-            host=hashing.keyed_hash(key=key, value=obs.host),
-            version=obs.info.version,
-            edition=obs.info.edition,
-            database=obs.info.configuration.database,
-            cores=obs.target.host_cores
-            or (
-                obs.license_report.system_info.cores
-                if obs.license_report and obs.license_report.system_info
-                else None
-            ),
-            uname=obs.target.host_uname
-            or (
-                obs.license_report.system_info.uname
-                if obs.license_report and obs.license_report.system_info
-                else None
-            ),
-            total_requests=obs.status.server.total_requests,
-            configuration_hash=obs.status.configuration_hash,
+    def name(value: str) -> str:
+        return hashing.keyed_hash(key=inputs.hash_key, value=value) if inputs.hash_names else value
+
+    def own(obs: NodeObservation) -> admin_api.ReportSystemInfo | None:
+        return obs.license_report.system_info if obs.license_report else None
+
+    entries = []
+    for obs in inputs.observations:
+        system = own(obs)
+        entries.append(
+            models.NodeEntry(
+                pod=name(obs.target.name),
+                reachable=True,
+                node_id=obs.info.node_id,
+                hostname=name(obs.info.hostname),
+                host=name(obs.host),
+                version=obs.info.version,
+                edition="enterprise" if obs.enterprise else "community",
+                database=obs.info.configuration.database,
+                cores=obs.target.host_cores or (system.cores if system else None),
+                uname=obs.target.host_uname or (system.uname if system else None),
+                total_requests=obs.status.server.total_requests,
+                configuration_hash=obs.status.configuration_hash,
+                counters=KEPT if obs.keeps_counters else NONE,
+                counters_note=obs.counters_note,
+            )
         )
-        for obs in inputs.observations
-    ]
     entries += [
         models.NodeEntry(
-            pod=failure.pod, reachable=False, error=f"{failure.reason}: {failure.message}"
+            pod=name(failure.pod), reachable=False, error=f"{failure.reason}: {failure.message}"
         )
         for failure in inputs.failures
     ]
+    entries += [
+        models.NodeEntry(
+            pod=name(plane.pod),
+            reachable=False,
+            counters=NONE,
+            counters_note=DATA_PLANE_TELEMETRY_NOTE if plane.telemetry else DATA_PLANE_NOTE,
+        )
+        for plane in inputs.data_planes
+    ]
     return sorted(entries, key=lambda entry: entry.pod)
+
+
+def report_format(requested: str, release: versions.Release) -> str:
+    """``auto``: the shape the fleet's own Kong writes (kong-3.5 from 3.5, else kong-2.7)."""
+    if requested != AUTO:
+        return requested
+    return KONG_3_5 if release.at_least(versions.SHAPE_3_5) else KONG_2_7
+
+
+def report_window(
+    *, format: str, months: int | None, now: datetime.datetime, notes: list[str]
+) -> window.Window:
+    """The window the format's Kong reports: 12 months for kong-3.5 (``months`` ignored,
+    with a note), ``months`` or Kong's 24 for kong-2.7."""
+    if format == KONG_3_5:
+        if months is not None and months != KONG_3_5_MONTHS:
+            notes.append(
+                f"report.months ({months}) is ignored: format kong-3.5 reports "
+                f"{KONG_3_5_MONTHS} months, as Kong 3.5 does."
+            )
+        return window.Window.ending(now=now, months=KONG_3_5_MONTHS)
+    return window.Window.ending(now=now, months=months or KONG_2_7_MONTHS)
+
+
+def widest_window(*, months: int | None, now: datetime.datetime) -> window.Window:
+    """A window holding every window ``report_window`` may choose: read before the
+    fleet's version (and so the format) is known."""
+    return window.Window.ending(now=now, months=max(months or 0, KONG_2_7_MONTHS))
+
+
+def _db_version(inputs: Inputs, release: versions.Release, *, dbless: bool) -> str:
+    observations = inputs.observations
+    if inputs.datastore is not None:
+        return inputs.datastore.db_version
+    if dbless:
+        # 3.5+ write "off" alone; before, "off" .. " " .. tostring(nil).
+        return DB_OFF if release.at_least(versions.SHAPE_3_5) else DB_OFF_NIL
+    reported = [
+        obs.license_report.db_version
+        for obs in observations
+        if obs.license_report is not None and obs.license_report.db_version
+    ]
+    return _most_common(reported)[0] if reported else "postgres"
 
 
 def aggregate(inputs: Inputs) -> models.Collection:
@@ -318,38 +508,33 @@ def aggregate(inputs: Inputs) -> models.Collection:
         raise NoNodeReached(f"none of the {len(inputs.failures)} gateway nodes could be reached")
     notes: list[str] = []
 
-    edition, _ = _most_common(obs.info.edition for obs in observations)
-    enterprise = edition == "enterprise"
+    edition, _ = _most_common(
+        "enterprise" if obs.enterprise else "community" for obs in observations
+    )
     dbless = inputs.datastore is None and all(obs.dbless for obs in observations)
     if inputs.datastore is not None and any(obs.dbless for obs in observations):
         notes.append("A datastore is configured but some nodes report database=off.")
 
     kong_version, _ = _most_common(obs.info.version for obs in observations)
+    release = versions.parse(kong_version)
     _version_skew(observations, kong_version, notes)
     if dbless:
         _configuration_drift(observations, notes)
 
-    counters = _counters(inputs, enterprise=enterprise, dbless=dbless, notes=notes)
-    counts = _counts(inputs, notes)
+    shape = report_format(inputs.format, release)
+    span = report_window(format=shape, months=inputs.months, now=inputs.generated_at, notes=notes)
+    counters = _counters(inputs, span, notes=notes)
+    counts = _counts(inputs, release, notes)
     if counts is None:
         notes.append("Configuration could not be counted; services and workspaces show 0.")
 
-    if inputs.datastore is not None:
-        db_version = inputs.datastore.db_version
-    elif dbless:
-        db_version = DB_OFF
-    else:
-        reported = [
-            obs.license_report.db_version
-            for obs in observations
-            if obs.license_report is not None and obs.license_report.db_version
-        ]
-        db_version = _most_common(reported)[0] if reported else "postgres"
-
     deployment = _deployment(inputs, counts, dbless=dbless, notes=notes)
     report = models.KongReport(
-        counters=_sorted_counters(counters),
-        db_version=db_version,
+        counters=None if counters is None else _sorted_counters(counters),
+        consumers_count=(counts.consumers if counts else 0)
+        if release.at_least(versions.CONSUMERS_COUNT)
+        else None,
+        db_version=_db_version(inputs, release, dbless=dbless),
         kong_version=kong_version,
         license_key=_license_key(inputs, notes),
         rbac_users=counts.rbac_users if counts else 0,
@@ -371,4 +556,5 @@ def aggregate(inputs: Inputs) -> models.Collection:
         plugins=counts.plugins if counts else None,
         deployment=deployment,
         license_expiration_date=_license_expiration(inputs),
+        format=shape,
     )

@@ -28,7 +28,9 @@ from license_report.report import aggregation, lua_inspect, models, plugins
 CHECKSUM_KEY = "checksum"
 
 #: Kong 3.5 reports the current month and the 11 before it (``MONTHS_TO_REPORT = 11``).
-KONG_3_5_MONTHS = 12
+KONG_3_5_MONTHS = aggregation.KONG_3_5_MONTHS
+#: Kong 2.7-3.4 report the current month and the 23 before it (``MONTHS_TO_REPORT = 23``).
+KONG_2_7_MONTHS = aggregation.KONG_2_7_MONTHS
 
 #: What Kong 3.5 reports as the expiration date when no license is loaded: the
 #: date of its built-in ``UNLICENSED`` payload, written as Kong writes it.
@@ -36,8 +38,12 @@ UNLICENSED_EXPIRATION = "2017-7-20"
 
 
 class Format(enum.StrEnum):
-    KONG_2_7 = "kong-2.7"
-    KONG_3_5 = "kong-3.5"
+    KONG_2_7 = aggregation.KONG_2_7
+    KONG_3_5 = aggregation.KONG_3_5
+
+
+#: What a request may ask for: a format, or ``auto`` (the fleet's own Kong's shape).
+AUTO = aggregation.AUTO
 
 
 def _canonical(value: object) -> str:
@@ -123,7 +129,9 @@ def kong_3_5(collection: models.Collection) -> models.KongReport35:
     body = models.KongReport35(
         checksum="",
         consumers_count=collection.consumers_count or 0,
-        counters=models.Counters35(
+        counters=None
+        if report.counters is None
+        else models.Counters35(
             total_requests=sum(counter.request_count for counter in report.counters),
             buckets=list(report.counters),
         ),
@@ -151,8 +159,8 @@ def kong_3_5(collection: models.Collection) -> models.KongReport35:
     return body.model_copy(update={CHECKSUM_KEY: checksum(body.model_dump(mode="json"))})
 
 
-def document(collection: models.Collection, *, format: Format) -> dict[str, object]:
-    """``report.json``'s content in ``format``, as JSON-ready values."""
-    if format is Format.KONG_3_5:
+def document(collection: models.Collection, *, format: Format | None = None) -> dict[str, object]:
+    """``report.json``'s content in ``format`` (default: the collection's), as JSON values."""
+    if (format or Format(collection.format)) is Format.KONG_3_5:
         return kong_3_5(collection).model_dump(mode="json")
     return collection.report.model_dump(mode="json")

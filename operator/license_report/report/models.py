@@ -30,24 +30,58 @@ class Counter(_Strict):
 
 
 class SystemInfo(_Strict):
+    """Kong's ``system_info``: ``{cores, uname}`` (``getconf _NPROCESSORS_ONLN``, ``uname
+    -ms``). No hostname: Kong has written none since 2.3 (8a25e5e873)."""
+
     # ``None`` (JSON null) means "not known": the hosts' facts could not be read
     # and the report says so rather than inventing a figure.
     cores: int | None
-    hostname: str
     uname: str | None
 
 
-class KongReport(_Strict):
-    """``report.json``: the shape of Kong Enterprise 2.7-3.4 ``/license/report``."""
+def _without(body: dict[str, object], *keys: str) -> dict[str, object]:
+    """``body`` without the ``keys`` whose value is ``None``: a Lua nil is no key at all."""
+    return {key: value for key, value in body.items() if key not in keys or value is not None}
 
-    counters: list[Counter]
+
+def _empty_as_object(value: object) -> object:
+    """cjson writes an empty Lua table as ``{}``: an empty bucket list is ``{}``, not ``[]``."""
+    return {} if value == [] else value
+
+
+class KongReport(_Strict):
+    """``report.json``: the shape of Kong Enterprise 2.7-3.4 ``/license/report``.
+
+    ``counters`` is ``None`` when no node keeps counters and there is no
+    datastore: the key is then absent, as in Kong's own report with the
+    ``off`` strategy. ``consumers_count`` is there for fleets on 3.1 and
+    later (7bda2fe7db), absent (``None``) before.
+    """
+
+    counters: list[Counter] | None = None
+    consumers_count: int | None = pydantic.Field(default=None, ge=0)
     db_version: str
     kong_version: str
-    license_key: str
+    license_key: str  # the license payload's, as is; Kong's UNLICENSED when none
     rbac_users: int = pydantic.Field(ge=0)
     services_count: int = pydantic.Field(ge=0)
     system_info: SystemInfo
     workspaces_count: int = pydantic.Field(ge=0)
+
+    @pydantic.model_serializer(mode="wrap")
+    def _as_kong_writes_it(
+        self, handler: pydantic.SerializerFunctionWrapHandler
+    ) -> dict[str, object]:
+        body = _without(handler(self), "counters", "consumers_count")
+        if "counters" in body:
+            body["counters"] = _empty_as_object(body["counters"])
+        return body
+
+    @pydantic.field_validator("counters", mode="before")
+    @classmethod
+    def _read_empty_object(cls, counters: object) -> object:
+        # Read back from report.json: Kong's {} is an empty list of buckets.
+        return [] if counters == {} else counters
 
 
 class Counters35(_Strict):
@@ -55,6 +89,12 @@ class Counters35(_Strict):
 
     total_requests: int = pydantic.Field(ge=0)
     buckets: list[Counter]
+
+    @pydantic.field_serializer("buckets", mode="wrap")
+    def _empty_buckets(
+        self, buckets: list[Counter], handler: pydantic.SerializerFunctionWrapHandler
+    ) -> object:
+        return _empty_as_object(handler(buckets))
 
 
 class DeploymentInfo(_Strict):
@@ -75,7 +115,7 @@ class DeploymentInfo(_Strict):
 
 
 class LicenseInfo(_Strict):
-    license_key: str  # keyed hash, or UNLICENSED
+    license_key: str  # the license payload's, as is; Kong's UNLICENSED when none
     license_expiration_date: str | None  # as the license gives it (YYYY-MM-DD)
 
 
@@ -103,7 +143,7 @@ class KongReport35(_Strict):
 
     checksum: str
     consumers_count: int = pydantic.Field(ge=0)
-    counters: Counters35
+    counters: Counters35 | None  # None: no node keeps counters; the key is absent
     db_version: str
     deployment_info: DeploymentInfo
     kong_version: str
@@ -115,6 +155,12 @@ class KongReport35(_Strict):
     system_info: SystemInfo
     timestamp: int = pydantic.Field(ge=0)  # seconds since the epoch, as ngx.time()
     workspaces_count: int = pydantic.Field(ge=0)
+
+    @pydantic.model_serializer(mode="wrap")
+    def _as_kong_writes_it(
+        self, handler: pydantic.SerializerFunctionWrapHandler
+    ) -> dict[str, object]:
+        return _without(handler(self), "counters")
 
 
 class Failure(_Strict):
@@ -128,11 +174,11 @@ class Failure(_Strict):
 class NodeEntry(_Strict):
     """One line of ``nodes.json``: what one gateway pod said, or why it did not."""
 
-    pod: str
+    pod: str  # a keyed hash of the pod's name when names are hashed (the default)
     reachable: bool
     node_id: str | None = None
-    hostname: str | None = None  # keyed hash of the node's own hostname
-    host: str | None = None  # keyed hash of the machine (Kubernetes Node) it runs on
+    hostname: str | None = None  # the node's own hostname (keyed hash by default)
+    host: str | None = None  # the machine (Kubernetes Node) it runs on (keyed hash by default)
     version: str | None = None
     edition: str | None = None
     database: str | None = None
@@ -140,6 +186,10 @@ class NodeEntry(_Strict):
     uname: str | None = None
     total_requests: int | None = None
     configuration_hash: str | None = None
+    #: "kept": the node's /license/report has counters; "none": it keeps none (why in
+    #: ``counters_note``). ``None`` for a node not reached.
+    counters: str | None = None
+    counters_note: str | None = None
     error: str | None = None
 
 
@@ -166,6 +216,8 @@ class Collection(_Strict):
     plugins: PluginUsage | None = None
     deployment: DeploymentInfo = DeploymentInfo(type="traditional")
     license_expiration_date: str | None = None
+    #: report.json's shape ("kong-2.7" or "kong-3.5"), ``auto`` already resolved.
+    format: str = "kong-2.7"
 
 
 # --- inputs, as the sources layer hands them over -----------------------------------
@@ -191,11 +243,21 @@ class Target(_Strict):
         return url
 
 
+class DataPlanePod(_Strict):
+    """A hybrid data plane pod (``KONG_ROLE=data_plane``): it serves no Admin API, so it is
+    not asked and not a failure. Its counts reach license_data only through telemetry to
+    its control plane; ``telemetry`` is False when its endpoint is Kong's ``NONE``."""
+
+    pod: str
+    telemetry: bool = True
+
+
 class MonthUsage(_Strict):
-    """Requests of one ``license_data`` month, summed over nodes; (0, 0) is UNKNOWN."""
+    """Requests of one ``license_data`` (year, month), summed over nodes; a year or month
+    of 0 is UNKNOWN. Months are as the rows hold them (Kong checks no range)."""
 
     year: int = pydantic.Field(ge=0)
-    month: int = pydantic.Field(ge=0, le=12)
+    month: int = pydantic.Field(ge=0)
     requests: int = pydantic.Field(ge=0)
 
 
@@ -222,18 +284,36 @@ class EntityCounts(_Strict):
     data_planes: int | None = pydantic.Field(default=None, ge=0)
 
 
+class EntityCounters(_Strict):
+    """Sums of ``workspace_entity_counters`` per ``entity_type``, all workspaces: how Kong
+    2.7-3.8 count (the consumers counter only ever counted proxy consumers, type 0).
+    A type with no row is 0."""
+
+    services: int
+    routes: int
+    consumers: int
+    rbac_users: int
+
+
 class DatastoreFigures(_Strict):
-    """What the PostgreSQL datastore says, counted by the database itself."""
+    """What the PostgreSQL datastore says, counted by the database itself.
+
+    ``counts`` are rows (``COUNT(*)``, consumers of type 0 only, as Kong 3.9+
+    counts); ``counters`` the ``workspace_entity_counters`` sums Kong 2.7-3.8
+    report (``None`` without that table: Kong OSS). Aggregation picks by the
+    fleet's version.
+    """
 
     db_version: str
     counts: EntityCounts
+    counters: EntityCounters | None = None
     usage: list[MonthUsage]
     missing_tables: list[str] = []
 
 
 class LicenseFacts(_Strict):
-    """The parts of a Kong license the report uses. ``license_key`` is raw here:
-    it is hashed before it reaches any output, and kept out of ``repr``."""
+    """The parts of a Kong license the report uses. ``license_key`` goes into report.json
+    as is (Kong matches the report to the customer by it); it is kept out of ``repr``."""
 
     license_key: str = pydantic.Field(repr=False)
     expiration_date: datetime.date | None

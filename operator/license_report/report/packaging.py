@@ -88,9 +88,11 @@ def split_nodes(nodes_json: bytes, *, budget: int) -> list[bytes]:
 def package(
     collection: models.Collection,
     *,
-    format: formats.Format = formats.Format.KONG_2_7,
+    format: formats.Format | None = None,
     signing_key: signing.PrivateKey | None = None,
 ) -> Package:
+    """The files of ``collection`` in ``format`` (default: the one it was made for)."""
+    format = format or formats.Format(collection.format)
     report_json = _dump(formats.document(collection, format=format))
     nodes_json = _dump([node.model_dump(mode="json") for node in collection.nodes])
     return Package(

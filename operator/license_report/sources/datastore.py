@@ -38,6 +38,10 @@ USAGE_TABLE = "license_data"
 #: Plugin instances (Kong 3.5's ``plugins_count``) and hybrid mode's data planes.
 PLUGINS_TABLE = "plugins"
 DATA_PLANES_TABLE = "clustering_data_planes"
+#: Enterprise-only: the per-workspace entity counters Kong 2.7-3.8 report from.
+ENTITY_COUNTERS_TABLE = "workspace_entity_counters"
+#: The ``entity_type`` of each count the report takes from it (the DAO table names).
+ENTITY_COUNTER_TYPES = ("services", "routes", "consumers", "rbac_users")
 
 _APPLICATION_NAME = "license-report-operator"
 
@@ -84,7 +88,9 @@ class DatastoreError(errors.ReportError):
 
 
 async def read(*, settings: DatastoreSettings, window: Window) -> models.DatastoreFigures:
-    """The datastore's figures: version, entity counts, usage in ``window`` plus UNKNOWN.
+    """The datastore's figures: version, entity counts both ways Kong counts them (rows,
+    and ``workspace_entity_counters``), and the ``license_data`` rows ``window`` keeps
+    by Kong's rule, summed per (year, month).
 
     A table Kong OSS lacks (``rbac_users``, ``license_data``) counts 0 and is
     listed in ``missing_tables``. A database without ``services`` is not a
@@ -114,17 +120,15 @@ async def read(*, settings: DatastoreSettings, window: Window) -> models.Datasto
         ) from None
 
 
-def db_version(server_version: str) -> str:
-    """Kong's ``db_version``: ``"postgres <major>.<minor>"`` from ``SHOW server_version``.
-
-    ``"18.1 (Debian 18.1-1.pgdg13+2)"`` and ``"18.1"`` give ``"postgres 18.1"``;
-    pre-10 ``"9.6.24"`` gives ``"postgres 9.6"``; a pre-release such as
-    ``"18beta1"`` has no minor and gives ``"postgres 18.0"``.
-    """
-    match = re.search(r"(\d+)(?:\.(\d+))?", server_version)
-    if match is None:
-        return f"postgres {server_version.strip()}".rstrip()
-    return f"postgres {match[1]}.{match[2] or 0}"
+def db_version(server_version_num: int) -> str:
+    """Kong's ``db_version`` from ``server_version_num``, as Kong's connector spells it
+    (e95e9e897c:kong/db/strategies/postgres/connector.lua:306-324): from PostgreSQL 10
+    ``"postgres <major>.<minor>"`` (160010: ``"postgres 16.10"``), before it the three
+    parts (90624: ``"postgres 9.6.24"``)."""
+    major = server_version_num // 10000
+    if major < 10:
+        return f"postgres {major}.{server_version_num // 100 % 100}.{server_version_num % 100}"
+    return f"postgres {major}.{server_version_num % 100}"
 
 
 # --- connecting ----------------------------------------------------------------------
@@ -281,7 +285,7 @@ async def _query(
 ) -> models.DatastoreFigures:
     await conn.set_read_only(True)
     async with conn.transaction():
-        version, missing = await _probe(conn, settings=settings)
+        version, missing, typed = await _probe(conn, settings=settings)
         if "services" in missing:
             raise _error(
                 f"the database at {settings.where} has no Kong tables "
@@ -293,8 +297,10 @@ async def _query(
             )
         present = [table for table in COUNTED_TABLES if table not in missing]
         async with conn.pipeline():
-            counts_cursor = await conn.execute(_counts_query(present))
-            usage_cursor = None
+            counts_cursor = await conn.execute(_counts_query(present, consumer_types=typed))
+            counters_cursor = usage_cursor = None
+            if ENTITY_COUNTERS_TABLE not in missing:
+                counters_cursor = await conn.execute(_ENTITY_COUNTERS_QUERY)
             if USAGE_TABLE not in missing:
                 usage_cursor = await conn.execute(_USAGE_QUERY, _window_params(window))
             plugins_cursor = scoped_cursor = data_planes_cursor = None
@@ -304,6 +310,7 @@ async def _query(
             if DATA_PLANES_TABLE not in missing:
                 data_planes_cursor = await conn.execute(_DATA_PLANES_QUERY)
         counts_row = await counts_cursor.fetchone()
+        counter_rows = await counters_cursor.fetchall() if counters_cursor is not None else None
         usage_rows = await usage_cursor.fetchall() if usage_cursor is not None else []
         plugin_rows = await plugins_cursor.fetchall() if plugins_cursor is not None else []
         scoped_row = await scoped_cursor.fetchone() if scoped_cursor is not None else (0, 0)
@@ -319,6 +326,11 @@ async def _query(
         unique_route_lambdas=_as_int(scoped_row[0]),
         unique_route_kafkas=_as_int(scoped_row[1]),
     )
+    sums = (
+        None
+        if counter_rows is None
+        else {str(kind): _as_int(total) for kind, total in counter_rows}
+    )
     return models.DatastoreFigures(
         db_version=db_version(version),
         counts=models.EntityCounts(
@@ -326,6 +338,9 @@ async def _query(
             plugins=plugin_usage,
             data_planes=None if data_planes_row is None else _as_int(data_planes_row[0]),
         ),
+        counters=None
+        if sums is None
+        else models.EntityCounters(**{kind: sums.get(kind, 0) for kind in ENTITY_COUNTER_TYPES}),
         usage=[
             models.MonthUsage(year=_as_int(year), month=_as_int(month), requests=_as_int(total))
             for year, month, total in usage_rows
@@ -336,17 +351,27 @@ async def _query(
 
 async def _probe(
     conn: psycopg.AsyncConnection[tuple[object, ...]], *, settings: DatastoreSettings
-) -> tuple[str, list[str]]:
-    """Set the statement timeout, read the version, find which tables are missing.
+) -> tuple[int, list[str], bool]:
+    """Set the statement timeout, read the version, find which tables are missing and
+    whether ``consumers`` has Kong Enterprise's ``type`` column.
 
     ``to_regclass`` takes no lock, so this cannot wait behind a migration;
     unqualified names follow the user's ``search_path``, as Kong's do.
     """
     from psycopg import sql
 
-    tables = [*COUNTED_TABLES, USAGE_TABLE, PLUGINS_TABLE, DATA_PLANES_TABLE]
+    tables = [
+        *COUNTED_TABLES,
+        USAGE_TABLE,
+        PLUGINS_TABLE,
+        DATA_PLANES_TABLE,
+        ENTITY_COUNTERS_TABLE,
+    ]
     probe = sql.SQL(
-        "SELECT set_config('statement_timeout', %s, true), current_setting('server_version'), {}"
+        "SELECT set_config('statement_timeout', %s, true), "
+        "current_setting('server_version_num')::int, "
+        "EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('consumers') "
+        "AND attname = 'type' AND NOT attisdropped), {}"
     ).format(
         sql.SQL(", ").join(
             sql.SQL("to_regclass({}) IS NULL").format(sql.Literal(table)) for table in tables
@@ -356,31 +381,40 @@ async def _probe(
     cursor = await conn.execute(probe, [timeout_ms])
     row = await cursor.fetchone()
     assert row is not None
-    version = str(row[1])
-    missing = [table for table, absent in zip(tables, row[2:], strict=True) if absent]
-    return version, missing
+    missing = [table for table, absent in zip(tables, row[3:], strict=True) if absent]
+    return _as_int(row[1]), missing, bool(row[2])
 
 
-def _counts_query(tables: list[str]) -> sql.Composed:
+def _counts_query(tables: list[str], *, consumer_types: bool) -> sql.Composed:
     from psycopg import sql
 
+    def count(table: str) -> sql.Composed:
+        # Kong counts proxy consumers only (type 0); an admin's consumer is type 2.
+        where = sql.SQL(" WHERE type = 0" if table == "consumers" and consumer_types else "")
+        return sql.SQL("(SELECT count(*) FROM {}{})").format(sql.Identifier(table), where)
+
     # Scalar subqueries: one row, every count computed by the server.
-    return sql.SQL("SELECT {}").format(
-        sql.SQL(", ").join(
-            sql.SQL("(SELECT count(*) FROM {})").format(sql.Identifier(table)) for table in tables
-        )
-    )
+    return sql.SQL("SELECT {}").format(sql.SQL(", ").join(count(table) for table in tables))
 
 
-# Rows with year = month = 0 are pre-2.7 counts (UNKNOWN), kept whatever the
-# window; a month outside 1-12 is not a month and is left out.
+# Kong 2.7-3.8's counts: the counters of every workspace, summed per entity type.
+_ENTITY_COUNTERS_QUERY = """
+    SELECT entity_type, coalesce(sum(count), 0)
+    FROM workspace_entity_counters
+    WHERE entity_type IN ('services', 'routes', 'consumers', 'rbac_users')
+    GROUP BY entity_type
+"""
+
+
+# Kong's should_report_bucket (…/strategies/common.lua:30-38) in SQL: year 0, or from
+# the window's first month on, with no upper bound. A row with month 0 is kept only in
+# a later year than the first month's; its label (UNKNOWN) is given in Python.
 _USAGE_QUERY = """
     SELECT year, month, coalesce(sum(req_cnt), 0)
     FROM license_data
-    WHERE (year = 0 AND month = 0)
-       OR (month BETWEEN 1 AND 12
-           AND (year, month) >= (%(first_year)s, %(first_month)s)
-           AND (year, month) <= (%(last_year)s, %(last_month)s))
+    WHERE year = 0
+       OR year > %(first_year)s
+       OR (year = %(first_year)s AND month >= %(first_month)s)
     GROUP BY year, month
     ORDER BY year, month
 """
@@ -417,12 +451,7 @@ _DATA_PLANES_QUERY = "SELECT count(*) FROM clustering_data_planes WHERE ttl IS N
 
 
 def _window_params(window: Window) -> dict[str, int]:
-    return {
-        "first_year": window.first.year,
-        "first_month": window.first.month,
-        "last_year": window.last.year,
-        "last_month": window.last.month,
-    }
+    return {"first_year": window.first.year, "first_month": window.first.month}
 
 
 def _query_error(err: psycopg.Error, *, settings: DatastoreSettings) -> DatastoreError:

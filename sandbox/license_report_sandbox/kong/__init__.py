@@ -1,9 +1,14 @@
 """A Kong Admin API simulator: many gateway nodes in one process, each on its own loopback address.
 
-- `nodes` -- the node model: Kong's modes, a node's state, the `Datastore` that
-  DB-mode nodes of one cluster share (every node shows its figures whole);
-- `bodies` -- what ``/``, ``/status`` and ``/license/report`` answer, in Kong's
-  shapes (the 2.7-3.4 report, or 3.5's for nodes of 3.5 and later);
+- `versions` -- version strings and the release each behaviour first shipped in;
+- `nodes` -- the node model: version, mode, role, telemetry, and the requests a
+  node proxies and flushes through the strategy Kong would pick for it;
+- `store` -- where figures come from: Kong's tables in memory (`Datastore`,
+  shared by a cluster's DB-mode nodes), a real PostgreSQL (`PostgresStore`),
+  or a DB-less node's own configuration;
+- `sales` -- Kong's window and bucket rules (``get_count_by_month``), ported;
+- `bodies` -- what ``/``, ``/status`` and ``/license/report`` answer, version by
+  version (docs/kong-fidelity.md cites Kong's source for each rule);
 - `lists` -- the paged entity lists and Kong's opaque offsets;
 - `routing` -- which of those a request gets (token, path, method);
 - `fleet` -- the server: one aiohttp application, one site per node address;
@@ -17,18 +22,30 @@ from __future__ import annotations
 from license_report_sandbox import faults
 from license_report_sandbox.kong.child import demo_nodes
 from license_report_sandbox.kong.fleet import Fleet
-from license_report_sandbox.kong.nodes import UNKNOWN_BUCKET, Datastore, Mode, SimNode, SimPlugin
+from license_report_sandbox.kong.nodes import (
+    DEFAULT_TELEMETRY_ENDPOINT,
+    UNKNOWN_BUCKET,
+    Datastore,
+    Mode,
+    SimNode,
+    SimPlugin,
+    Strategy,
+)
+from license_report_sandbox.kong.store import PostgresStore
 
 #: Re-exported so that a test needs one import: ``kong.Fault(latency=0.1)``.
 Fault = faults.Fault
 
 __all__ = [
+    "DEFAULT_TELEMETRY_ENDPOINT",
     "UNKNOWN_BUCKET",
     "Datastore",
     "Fault",
     "Fleet",
     "Mode",
+    "PostgresStore",
     "SimNode",
     "SimPlugin",
+    "Strategy",
     "demo_nodes",
 ]

@@ -18,30 +18,29 @@ from license_report_sandbox.kong import fleet, nodes
 def demo_nodes(
     *, count: int, mode: nodes.Mode, bucket: str, latency: float = 0.0, services: int = 0
 ) -> list[nodes.SimNode]:
-    """Nodes with deterministic figures; the fleet total is the same in every mode.
+    """Nodes with deterministic traffic: node ``i`` (from 0), ``kong-i``, proxied ``100 + i``
+    requests in ``bucket`` plus 1 in ``UNKNOWN`` (a pre-2.7 row).
 
-    Node ``i`` (from 0) is named ``kong-i`` and counts ``100 + i`` requests in
-    ``bucket`` plus 1 in ``UNKNOWN``. DB modes put those totals in one shared
-    datastore instead, which every node reports whole.
+    Each node flushed them as Kong would: ``ee-db`` nodes into one shared datastore
+    (under their own node ids; every node reports the whole table), ``ee-dbless``
+    nodes nowhere (Kong's ``off`` strategy: no ``counters`` in their reports; the
+    truth is in each node's ``proxied``), OSS nodes keep no sales counters at all.
     """
-    names = [f"kong-{i}" for i in range(count)]
-    own = [{bucket: 100 + i, nodes.UNKNOWN_BUCKET: 1} for i in range(count)]
     datastore = None
     if not mode.dbless:
-        cluster = {bucket: sum(c[bucket] for c in own), nodes.UNKNOWN_BUCKET: count}
-        datastore = nodes.Datastore(counters=cluster, services=services, cluster_id="demo")
+        datastore = nodes.Datastore(services=services, cluster_id="demo")
     return [
         nodes.SimNode(
-            name=name,
+            name=f"kong-{i}",
             mode=mode,
-            node_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"license-report-sim/{name}")),
-            counters=own[i] if mode == nodes.Mode.EE_DBLESS else {},
+            node_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"license-report-sim/kong-{i}")),
+            counters={bucket: 100 + i, nodes.UNKNOWN_BUCKET: 1},
             services=services,
             datastore=datastore,
             total_requests=101 + i,
             fault=faults.Fault(latency=latency),
         )
-        for i, name in enumerate(names)
+        for i in range(count)
     ]
 
 
@@ -52,9 +51,10 @@ def parser() -> argparse.ArgumentParser:
         description=(
             "Run simulated Kong nodes until SIGTERM/SIGINT. Prints one JSON line "
             '{"port", "urls", "nodes": [{"name", "url", "hostname", "node_id"}]} once '
-            "listening. Node i (from 0) is kong-i and counts 100+i requests in BUCKET "
-            "plus 1 in UNKNOWN (ee-dbless: on its own /license/report; ee-db: the "
-            "cluster totals sum(100+i) and COUNT, shown by every node). "
+            "listening. Node i (from 0) is kong-i and proxied 100+i requests in BUCKET "
+            "plus 1 in UNKNOWN, flushed as Kong does (ee-db: into the shared datastore, "
+            "every node shows the totals sum(100+i) and COUNT; ee-dbless: Kong's off "
+            "strategy, no counters in the report). "
             "/status total_requests is 101+i. The line is about 250 bytes per node: "
             "readers of a large fleet need a line limit above asyncio's 64 KiB default."
         ),

@@ -96,7 +96,7 @@ class Fleet:
         """Stop or restart one node's listener; stopping also drops its open connections."""
         node = self._by_name[name]
         node.refuse = refuse
-        if self._runner is None:
+        if self._runner is None or not node.serves_admin_api:
             return
         site = self._sites.pop(node.address, None) if refuse else None
         if site is not None:
@@ -108,6 +108,11 @@ class Fleet:
                     transport.abort()
         elif not refuse and node.address not in self._sites:
             await self._start_site(node, self.port)
+
+    async def flush(self) -> None:
+        """Every node's flush timer fires once (data planes send, then everyone writes)."""
+        for node in self.nodes:
+            await node.flush()
 
     async def __aenter__(self) -> Fleet:
         if self._runner is not None:
@@ -132,7 +137,8 @@ class Fleet:
         await self._stop()
 
     async def _start_sites(self) -> None:
-        listening = [node for node in self.nodes if not node.refuse]
+        # Data planes (Konnect's too) render no Admin API server: nothing listens there.
+        listening = [node for node in self.nodes if not node.refuse and node.serves_admin_api]
         probe = listening[0].address if listening else self._first_address
         for _attempt in range(5):
             port = self._requested_port or _free_port(probe)
@@ -206,7 +212,7 @@ class Fleet:
                 await asyncio.sleep(fault.latency)
             if fault.hang:
                 await faults.hang()
-            status, body = routing.route(node, request)
+            status, body = await routing.route(node, request)
             return await faults.answer(request, fault=fault, status=status, body=body)
         finally:
             self._inflight.discard(task)
@@ -214,5 +220,7 @@ class Fleet:
     @staticmethod
     async def _stamp(request: web.Request, response: web.StreamResponse) -> None:
         node = request.get(_NODE_KEY)
-        response.headers["Server"] = f"kong/{node.version}" if node is not None else "kong"
+        # _SERVER_TOKENS: ``_VERSION``, which keeps -enterprise-edition in 3.x EE.
+        token = node.release.server_token if node is not None else ""
+        response.headers["Server"] = f"kong/{token}" if token else "kong"
         response.headers["Access-Control-Allow-Origin"] = "*"

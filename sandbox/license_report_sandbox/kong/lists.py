@@ -1,21 +1,26 @@
 """The paged entity lists (``/services``, ``/routes``, ..., ``/clustering/data-planes``).
 
-Entities are made up from the figures on the fly: each id carries its index,
-so Kong's opaque offsets decode without any stored state, and every node of a
-cluster lists the same ids.
+Entities are made up from the node's source on the fly: each id carries its
+index, so Kong's opaque offsets decode without any stored state, and every
+node of a cluster lists the same ids. Paging follows Kong's endpoints
+(e95e9e897c:kong/api/endpoints.lua:177-178, 457-471; 2.x 391a5ccef6 L369-381):
+size default 100, max 1000, ``next`` carrying ``&size=`` only from 3.1 and only
+when the client gave one, never a workspace prefix; ``/consumers`` lists proxy
+consumers only; ``/rbac/users`` drops admins and developers after paging.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import json
 import urllib.parse
 
 from aiohttp import web
 
-from license_report_sandbox.kong import nodes
+from license_report_sandbox.kong import nodes, store, versions
 
 LISTS = ("services", "routes", "consumers", "plugins", "workspaces", "rbac/users")
 _EE_ONLY_LISTS = ("workspaces", "rbac/users")
@@ -30,7 +35,44 @@ def _entity_id(scope: str, kind: str, index: int) -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{index:012x}"
 
 
-def _entity(kind: str, figures: nodes.Figures, index: int) -> dict[str, object]:
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    """What a node's lists hold, read from its source once per request."""
+
+    scope: str
+    totals: dict[str, int]
+    plugins: tuple[store.SimPlugin, ...]
+    rbac_kinds: tuple[str, ...]
+
+    def serviceless(self, route: int) -> bool:
+        routes = self.totals["routes"]
+        return route >= routes - self.totals["serviceless_routes"] or not self.totals["services"]
+
+    def total(self, kind: str) -> int:
+        if kind == "rbac/users":
+            return len(self.rbac_kinds)
+        if kind == nodes.DATA_PLANES:
+            return self.totals["data_planes"]
+        return self.totals[kind]
+
+
+async def listing(node: nodes.SimNode) -> Listing:
+    source = node.source()
+    if isinstance(source, store.PostgresStore):
+        plugins = tuple(
+            store.SimPlugin(p.name, config=dict(p.config)) for p in await source.plugin_rows()
+        )
+    else:
+        plugins = source.plugins
+    return Listing(
+        scope=source.scope,
+        totals=await source.list_totals(),
+        plugins=plugins,
+        rbac_kinds=tuple(await source.rbac_user_kinds()),
+    )
+
+
+def _entity(kind: str, figures: Listing, index: int) -> dict[str, object]:
     scope = figures.scope
     common: dict[str, object] = {
         "id": _entity_id(scope, kind, index),
@@ -45,7 +87,7 @@ def _entity(kind: str, figures: nodes.Figures, index: int) -> dict[str, object]:
                               "write_timeout": 60000, "enabled": True, "tags": None}  # fmt: skip
     if kind == "routes":
         service = None
-        if not nodes.serviceless(figures, index):
+        if not figures.serviceless(index):
             services = figures.totals["services"]
             service = {"id": _entity_id(scope, "services", index % services)}
         return common | ws | {"name": f"route-{index}", "protocols": ["http", "https"],
@@ -90,7 +132,7 @@ def _workspace_exists(name: str, count: int) -> bool:
     return number != name and number.isdigit() and 1 <= int(number) < count
 
 
-def list_kind(node: nodes.SimNode, figures: nodes.Figures, path: str) -> str | None:
+def list_kind(node: nodes.SimNode, figures: Listing, path: str) -> str | None:
     """Which list a path asks for; Enterprise also takes a ``/{workspace}`` prefix."""
     kind: str | None = path[1:]
     if kind not in LISTS and node.mode.enterprise:
@@ -102,8 +144,13 @@ def list_kind(node: nodes.SimNode, figures: nodes.Figures, path: str) -> str | N
     return kind
 
 
-def page(request: web.Request, *, kind: str, figures: nodes.Figures) -> tuple[int, object]:
+def page(
+    request: web.Request, *, node: nodes.SimNode, kind: str, figures: Listing
+) -> tuple[int, object]:
     """One page, as Kong's postgres strategy pages: an opaque cursor, no offset on the last."""
+    if kind == "consumers" and node.mode.enterprise and "type" in request.query:
+        # EE forces type = 0 (e95e9e897c:kong/enterprise_edition/api_helpers.lua:466-503).
+        return 400, {"message": "Invalid parameter: 'type'"}
     size_arg = request.query.get("size")
     size = _DEFAULT_PAGE
     if size_arg is not None:
@@ -123,17 +170,20 @@ def page(request: web.Request, *, kind: str, figures: nodes.Figures) -> tuple[in
             message = f"'{offset_arg}' is not a valid offset: {index}"
             return 400, {"code": 7, "name": "invalid offset", "message": message}
         start = index + 1
-    total = figures.totals[kind]
+    total = figures.total(kind)
     end = min(start + size, total)
-    body: dict[str, object] = {
-        "data": [_entity(kind, figures, i) for i in range(start, end)],
-        "next": None,
-    }
+    indexes: list[int] = list(range(start, end))
+    if kind == "rbac/users":
+        # Paged first, then admins' and developers' users dropped: short or empty pages.
+        indexes = [i for i in indexes if figures.rbac_kinds[i] == "user"]
+    body: dict[str, object] = {"data": [_entity(kind, figures, i) for i in indexes], "next": None}
     if end < total:
         token = _encode_offset(_entity_id(figures.scope, kind, end - 1))
-        # Kong carries size over into next only when the client gave one.
-        carried = f"&size={size_arg}" if size_arg is not None else ""
-        body["next"] = f"/{kind}?offset={urllib.parse.quote(token, safe='')}{carried}"
+        # 3.1+ (OSS 94766211ef) carries size over when the client gave one; 2.x never;
+        # /rbac/users (its own handler) never.
+        carried = size_arg is not None and node.release.at_least(versions.V3_1)
+        suffix = f"&size={size_arg}" if carried and kind != "rbac/users" else ""
+        body["next"] = f"/{kind}?offset={urllib.parse.quote(token, safe='')}{suffix}"
         body["offset"] = token
     return 200, body
 

@@ -45,8 +45,8 @@ def start_and_seed(*, pg: postgres.PostgresServer, pods: int, today: datetime.da
     dsn = running.dsn(database=DATABASE, user=USER, password=password)
     with psycopg.connect(dsn) as conn:
         seed.apply_seed(conn, definition)
-        row = conn.execute("SHOW server_version").fetchone()
-    version = str(row[0]) if row else ""
+        row = conn.execute("SHOW server_version_num").fetchone()
+    version = int(str(row[0])) if row else 0
     return Seeded(
         host=running.host,
         port=running.port,

@@ -12,6 +12,7 @@ import base64
 import collections
 import contextlib
 import datetime
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -101,6 +102,18 @@ async def read_package(clients: kube.Clients, *, namespace: str, name: str) -> p
     )
 
 
+def _as_kong_2_7(document: dict[str, Any]) -> models.KongReport:
+    """report.json in either shape, read into the 2.7 one (what the summary prints)."""
+    if "checksum" in document:  # kong-3.5: counters and the key are nested
+        counters = document.get("counters")
+        document = {
+            key: value for key, value in document.items() if key in models.KongReport.model_fields
+        } | {"license_key": document["license"]["license_key"]}
+        if counters is not None:
+            document["counters"] = counters["buckets"]
+    return models.KongReport.model_validate(document)
+
+
 def _collection(
     package: packaging.Package, *, current: v1alpha1.Status, datastore: bool
 ) -> models.Collection:
@@ -115,7 +128,7 @@ def _collection(
         else datetime.datetime.now(datetime.UTC)
     )
     return models.Collection(
-        report=models.KongReport.model_validate_json(package.report_json),
+        report=_as_kong_2_7(json.loads(package.report_json)),
         nodes=nodes,
         failures=[
             models.Failure(pod=f.pod, reason=errors.Reason(f.reason), message=f.message)
