@@ -3,7 +3,7 @@
 Our earlier fixtures described a fictional chart pod (an ``admin`` port on the
 pod IP), which hid every problem of issue 13. Each builder here is written from
 rendered output, never from memory or from our own code, and its module says
-which (docs/kong-topologies.md has the table):
+which (docs/kong-fidelity.md, "Pods as the charts render them", has the table):
 
 - `kong_chart`: Kong chart 3.4.1, Kong/charts e76b8003 (``charts/kong``),
   its snapshots and ``helm template`` renders of its example values; its
