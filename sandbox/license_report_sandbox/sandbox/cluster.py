@@ -35,12 +35,14 @@ _SIM_MODES = {
     options.Mode.EE_DBLESS: sim.Mode.EE_DBLESS,
     options.Mode.OSS: sim.Mode.OSS_DBLESS,
 }
-_IMAGES = {True: "kong/kong-gateway:3.4.3.12", False: "kong:3.9.1"}
+#: The image a pod of each edition runs, by version (the Kong chart's Enterprise and OSS images).
+_IMAGES = {True: "kong/kong-gateway:{version}", False: "kong:{version}"}
 
 
 def gateways(
     *,
     mode: options.Mode,
+    version: str,
     addresses: Sequence[str],
     seeded: database.Seeded,
     latency: float,
@@ -65,6 +67,7 @@ def gateways(
             sim.SimNode(
                 name=f"{RELEASE}-kong-{index}",
                 mode=_SIM_MODES[mode],
+                version=version,
                 address=address,
                 node_id=node_id,
                 # DB-less: each node counts its own requests and serves the same config.
@@ -100,7 +103,12 @@ def prepare(api: kubeapi.KubeAPI) -> None:
 
 
 def deploy(
-    api: kubeapi.KubeAPI, *, fleet: sim.Fleet, mode: options.Mode, seeded: database.Seeded
+    api: kubeapi.KubeAPI,
+    *,
+    fleet: sim.Fleet,
+    mode: options.Mode,
+    version: str,
+    seeded: database.Seeded,
 ) -> None:
     """The gateways as Pods (IP: the simulator's address, port ``admin``: the fleet's) and
     the Secrets a request names."""
@@ -116,7 +124,7 @@ def deploy(
                 ip=node.address,
                 node_name=MACHINES[index % len(MACHINES)][0],
                 ports=ports,
-                image=_IMAGES[mode.enterprise],
+                image=_IMAGES[mode.enterprise].format(version=version),
             )
         )
     api.put(_secret(PASSWORD_SECRET, {"password": seeded.password}))
@@ -126,8 +134,8 @@ def deploy(
 def request(*, mode: options.Mode, seeded: database.Seeded) -> dict[str, Any]:
     """The sample LicenseReportRequest, as a user would write it for this cluster."""
     spec: dict[str, Any] = {
+        # No report options: the shape and window follow the fleet's Kong version (auto).
         "gateway": {"selector": {"matchLabels": dict(LABELS)}, "adminApi": {"portName": "admin"}},
-        "report": {"months": 12},
     }
     if mode.enterprise:
         spec["license"] = {"secretRef": {"name": LICENSE_SECRET, "key": "license"}}

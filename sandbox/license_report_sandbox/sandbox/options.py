@@ -28,10 +28,16 @@ class Mode(enum.StrEnum):
         return self is Mode.EE_DB
 
 
+#: The simulated Kong's version unless --kong-version says otherwise, by edition.
+DEFAULT_VERSIONS = {True: "3.4.3.12", False: "3.9.1"}
+
+
 @dataclasses.dataclass(frozen=True)
 class Options:
     pods: int = 3
     mode: Mode = Mode.EE_DB
+    #: None: DEFAULT_VERSIONS for the mode's edition.
+    kong_version: str | None = None
     latency: float = 0.0
     out: pathlib.Path = pathlib.Path(DEFAULT_OUT)
     keep_running: bool = False
@@ -42,6 +48,11 @@ class Options:
     timeout: float = 120.0
     retry_seconds: float = 10.0
     log_level: str = "WARNING"
+
+    @property
+    def version(self) -> str:
+        """The simulated Kong's version: the one asked for, or the edition's default."""
+        return self.kong_version or DEFAULT_VERSIONS[self.mode.enterprise]
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Options:
@@ -60,6 +71,13 @@ def add_arguments(cmd: argparse.ArgumentParser) -> None:
         default=defaults.mode,
         help="Kong Enterprise with PostgreSQL (ee-db, the default), Enterprise DB-less "
         "(ee-dbless), or OSS DB-less (oss)",
+    )
+    cmd.add_argument(
+        "--kong-version",
+        metavar="VERSION",
+        help=f"the simulated Kong's version, which decides the report's shape and window as "
+        f"it does Kong's (default {DEFAULT_VERSIONS[True]} for Enterprise, "
+        f"{DEFAULT_VERSIONS[False]} for OSS; e.g. 2.8.4.1, 3.5.0.7, 3.9.1.2)",
     )
     cmd.add_argument(
         "--latency",

@@ -171,7 +171,11 @@ async def _report(
     console.say(f"{seeded.db_version} at {seeded.host}:{seeded.port}, database kong seeded")
 
     nodes = cluster.gateways(
-        mode=chosen.mode, addresses=plan.addresses, seeded=seeded, latency=chosen.latency
+        mode=chosen.mode,
+        version=chosen.version,
+        addresses=plan.addresses,
+        seeded=seeded,
+        latency=chosen.latency,
     )
     try:
         fleet = await parts.enter_async_context(
@@ -180,9 +184,9 @@ async def _report(
     except OSError as error:
         where = f"{plan.addresses[0]}..{plan.addresses[-1]} port {chosen.admin_port}"
         raise _port_taken(error, option="--admin-port", where=where) from None
-    cluster.deploy(api, fleet=fleet, mode=chosen.mode, seeded=seeded)
+    cluster.deploy(api, fleet=fleet, mode=chosen.mode, version=chosen.version, seeded=seeded)
     console.say(
-        f"{len(nodes)} simulated Kong gateway pods ({chosen.mode}) on "
+        f"{len(nodes)} simulated Kong {chosen.version} gateway pods ({chosen.mode}) on "
         f"{plan.addresses[0]}..{plan.addresses[-1]}, Admin API port {fleet.port}"
     )
 
