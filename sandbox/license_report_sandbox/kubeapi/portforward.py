@@ -1,4 +1,4 @@
-"""``pods/portforward`` over WebSocket: the API server's checks, then the kubelet's relay to the pod.
+"""``pods/portforward`` over WebSocket: the API server's checks, then the kubelet's relay.
 
 Written from the kubelet's source, kubernetes/kubernetes at
 ``0d1821e39bfbaeb9a79e01785fc59f702ef6e5f5:pkg/kubelet/cri/streaming/portforward/websocket.go``
@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import dataclasses
 import hashlib
 import os
@@ -72,7 +71,7 @@ Address = tuple[str, int]
 
 @dataclasses.dataclass
 class PodNetwork:
-    """What the emulated kubelets can dial, and who may ask them: state a test or the sandbox sets."""
+    """What the emulated kubelets can dial, and who may ask them (set by a test or the sandbox)."""
 
     #: The user a 403 names, as the API server's authorizer does.
     user: str = "system:serviceaccount:license-report:license-report-operator"
@@ -206,9 +205,15 @@ async def serve(
         return web.Response(status=403, text="requested protocol(s) are not supported")
     ws = web.WebSocketResponse(protocols=(protocol,) if protocol else (), max_msg_size=0)
     await ws.prepare(request)
-    await _Relay(ws=ws, base64=protocol == V4_BASE64, sandbox=sandbox).run(
-        [(port, network.target(pod, port)) for port in ports]
-    )
+    try:
+        await _Relay(ws=ws, base64=protocol == V4_BASE64, sandbox=sandbox).run(
+            [(port, network.target(pod, port)) for port in ports]
+        )
+    finally:
+        # The kubelet's ``conn.Close()`` closes the TCP connection with the WebSocket; aiohttp
+        # would otherwise keep an upgraded connection whose peer went away without a close.
+        if request.transport is not None:
+            request.transport.close()
     return ws
 
 
@@ -299,17 +304,15 @@ class _Relay:
         try:
             await asyncio.wait(directions, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            # Closed before any await: a second cancellation (the handler's, then the relay's)
+            # would otherwise skip it and leak the socket.
+            pod_writer.close()
             for task in directions:
                 task.cancel()
             await asyncio.gather(*directions, return_exceptions=True)
-            pod_writer.close()
-            with contextlib.suppress(OSError):
-                await pod_writer.wait_closed()
 
 
 def route(path: str) -> tuple[str, str] | None:
     """(namespace, pod) when ``path`` is a pod's ``portforward`` subresource."""
     match = PATH.match(path)
     return None if match is None else (match["namespace"], match["name"])
-
-

@@ -231,6 +231,8 @@ async def serve(
 
     recorded: list[Recorded] = []
     watches: set[asyncio.Transport] = set()
+    #: Upgraded connections (port-forwards): aiohttp's shutdown does not cut them.
+    streams: set[asyncio.Transport] = set()
 
     async def handle(request: web.BaseRequest) -> web.StreamResponse:
         recorded.append(
@@ -246,15 +248,19 @@ async def serve(
             if not hmac.compare_digest(given, expected):
                 return web.json_response(errors.unauthorized(), status=401)
         forwarded = portforward.route(request.path)
-        if forwarded is not None:
+        if forwarded is not None and request.transport is not None:
             # A WebSocket is beyond kmock's request/response scaffold: served beside it.
-            return await portforward.serve(
-                request,
-                namespace=forwarded[0],
-                name=forwarded[1],
-                pods=emulator.store,
-                network=emulator.pod_network,
-            )
+            streams.add(request.transport)
+            try:
+                return await portforward.serve(
+                    request,
+                    namespace=forwarded[0],
+                    name=forwarded[1],
+                    pods=emulator.store,
+                    network=emulator.pod_network,
+                )
+            finally:
+                streams.discard(request.transport)
         transport = request.transport
         watching = request.method == "GET" and request.query.get("watch") in ("true", "1")
         if not watching or transport is None:
@@ -303,4 +309,6 @@ async def serve(
                 for connection in server.connections:
                     if connection.transport is not None:
                         connection.transport.abort()
+                for transport in list(streams):
+                    transport.abort()
                 await runner.cleanup()
