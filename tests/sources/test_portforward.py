@@ -181,6 +181,33 @@ async def test_an_unreachable_api_server_is_named_and_transient(api: kubeapi.Kub
     assert f"127.0.0.1:{port}" in caught.value.message
 
 
+async def test_an_api_server_that_never_answers_is_unreachable_after_the_timeout(
+    api: kubeapi.KubeAPI,
+) -> None:
+    accepted: list[asyncio.StreamWriter] = []
+    silent = await asyncio.start_server(
+        lambda _reader, writer: accepted.append(writer), host="127.0.0.1", port=0
+    )
+    try:
+        configuration = api.configuration()
+        configuration.host = f"https://127.0.0.1:{silent.sockets[0].getsockname()[1]}"
+        forwarder = portforward.Forwarder(
+            connection=portforward.Connection(configuration=configuration, timeout=0.3),
+            namespace="kong",
+            pod="kong-1",
+            port=loopback.ADMIN_PORT,
+        )
+        with pytest.raises(portforward.PortForwardError) as caught:
+            await forwarder.__aenter__()
+    finally:
+        for writer in accepted:
+            writer.close()
+        silent.close()
+        await silent.wait_closed()
+    assert accepted  # it was reached, and said nothing
+    assert caught.value.reason == errors.Reason.API_SERVER_UNREACHABLE
+
+
 async def test_credentials_are_the_clients_own_and_refreshed_as_in_cluster(
     api: kubeapi.KubeAPI,
     http: aiohttp.ClientSession,

@@ -47,7 +47,7 @@ DATA_CHANNEL = 0
 ERROR_CHANNEL = 1
 #: Bytes read from a local connection at a time: one WebSocket message at most.
 CHUNK = 64 * 1024
-#: Seconds to wait for the API server to connect and upgrade.
+#: Seconds to wait, by default, for the API server to connect, upgrade and send the port frames.
 CONNECT_TIMEOUT = 10.0
 
 
@@ -84,8 +84,11 @@ class Connection:
     """How to reach the API server as the operator: a ``kubernetes.client.Configuration`` read once
     for its address, TLS and proxy, and at every WebSocket for its (refreshed) token."""
 
-    def __init__(self, *, configuration: Any, user_agent: str | None = None) -> None:
+    def __init__(
+        self, *, configuration: Any, user_agent: str | None = None, timeout: float = CONNECT_TIMEOUT
+    ) -> None:
         self.configuration = configuration
+        self.timeout = timeout  # seconds to connect, upgrade and read the port frames
         self.base = str(configuration.host).rstrip("/")
         self.user_agent = user_agent
         self.ssl: ssl.SSLContext | bool = (
@@ -136,19 +139,21 @@ async def open_websocket(
     *, http: aiohttp.ClientSession, connection: Connection, target: Target
 ) -> aiohttp.ClientWebSocketResponse:
     """One WebSocket to ``target`` with the two port frames read; refusals as `PortForwardError`."""
+    headers = await connection.headers()
     try:
-        ws = await http.ws_connect(
-            connection.url(target),
-            protocols=(PROTOCOL,),
-            headers=await connection.headers(),
-            ssl=connection.ssl,
-            server_hostname=connection.server_hostname,
-            proxy=connection.proxy,
-            proxy_headers=connection.proxy_headers,
-            timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=CONNECT_TIMEOUT),
-            max_msg_size=0,
-            autoping=True,
-        )
+        async with asyncio.timeout(connection.timeout):
+            ws = await http.ws_connect(
+                connection.url(target),
+                protocols=(PROTOCOL,),
+                headers=headers,
+                ssl=connection.ssl,
+                server_hostname=connection.server_hostname,
+                proxy=connection.proxy,
+                proxy_headers=connection.proxy_headers,
+                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=connection.timeout),
+                max_msg_size=0,
+                autoping=True,
+            )
     except aiohttp.WSServerHandshakeError as error:
         raise refused(target=target, status=error.status) from error
     except (aiohttp.ClientError, OSError, TimeoutError) as error:
@@ -165,16 +170,18 @@ async def open_websocket(
                 f" not {PROTOCOL}"
             )
         for channel in (DATA_CHANNEL, ERROR_CHANNEL):
-            await _port_frame(ws, target=target, channel=channel)
+            await _port_frame(ws, target=target, channel=channel, timeout=connection.timeout)
     except BaseException:
         await ws.close()
         raise
     return ws
 
 
-async def _port_frame(ws: aiohttp.ClientWebSocketResponse, *, target: Target, channel: int) -> None:
+async def _port_frame(
+    ws: aiohttp.ClientWebSocketResponse, *, target: Target, channel: int, timeout: float
+) -> None:
     """The kubelet's first message on each channel: the channel byte and the port (LE uint16)."""
-    message = await asyncio.wait_for(ws.receive(), CONNECT_TIMEOUT)
+    message = await asyncio.wait_for(ws.receive(), timeout)
     expected = bytes((channel,)) + target.port.to_bytes(2, "little")
     if message.type != aiohttp.WSMsgType.BINARY or message.data != expected:
         raise PortForwardError(
@@ -411,7 +418,9 @@ class Pool:
 
     async def close(self) -> None:
         forwarders = [
-            f.result() for f in self._forwarders.values() if f.done() and not f.exception()
+            f.result()
+            for f in self._forwarders.values()
+            if f.done() and not f.cancelled() and f.exception() is None
         ]
         self._forwarders.clear()
         await asyncio.gather(*(f.close() for f in forwarders), return_exceptions=True)
