@@ -15,6 +15,7 @@ raises them and share one base::
     ├── ConfigError                      sources.kong          InsecureAdminToken
     ├── NodeError                        sources.kong          a pod's reason (status.failures)
     ├── DatastoreError                   sources.datastore     Datastore*
+    ├── PortForwardError                 sources.portforward   PortForward*, PodGone, ...
     ├── ApiError                         reconcile.kube        ApiError (transient: 409, 429, 5xx)
     │   ├── Unauthorized (401)
     │   ├── Forbidden (403)
@@ -105,6 +106,20 @@ class Reason(enum.StrEnum):
     BAD_RESPONSE = "BadResponse", "The pod's Admin API answered a body that is not Kong's."
     BODY_TOO_LARGE = "BodyTooLarge", "The pod's Admin API answered a body over the size cap."
     NOT_READY = "NotReady", "The pod is not Running and Ready, or has no Admin API port."
+    # Port-forward through the Kubernetes API (Admin APIs that listen on the pod's loopback).
+    PORT_FORWARD_FORBIDDEN = (
+        "PortForwardForbidden",
+        "RBAC does not let the operator create pods/portforward in the pod's namespace.",
+    )
+    POD_GONE = "PodGone", "The pod was deleted before it could be asked."
+    PORT_FORWARD_FAILED = (
+        "PortForwardFailed",
+        "The API server or the kubelet would not port-forward to the pod.",
+    )
+    API_SERVER_UNREACHABLE = (
+        "ApiServerUnreachable",
+        "The Kubernetes API server could not be reached to port-forward.",
+    )
 
 
 class ReportError(Exception):

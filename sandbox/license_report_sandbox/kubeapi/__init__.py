@@ -28,6 +28,10 @@ kept here:
   ``continue``)/watch/get/create/replace/patch/delete;
 - `serving` -- HTTPS with a trustme CA, a bearer token, kubeconfig, clients,
   and one fault hook: ``KubeAPI.cut_watches()`` ends (or drops) every open watch;
+- `portforward` -- ``pods/portforward`` over WebSocket (``v4.channel.k8s.io``),
+  written from the kubelet's source: the kubelet side dials a pod's loopback
+  listeners (`PodNetwork.listen`, on addresses no Pod object shows) or its IP;
+  ``PodNetwork.forbid`` makes RBAC deny it in a namespace;
 - `builders` -- realistic Node, Pod (Kong's ports), Namespace, CRD bodies.
 
 Typical use::
@@ -70,7 +74,8 @@ stay), field ownership of server-side apply (approximated as create-or-merge),
 foreground deletion (treated as background), consistent snapshots across
 list pages (``limit``/``continue`` page the current state), protobuf and
 CBOR, OpenAPI schemas of built-in kinds (only CRDs' are published), RBAC,
-``kubectl exec``/``logs``. Namespaces exist as soon as something is put in
+``kubectl exec``/``logs``, port-forward over SPDY
+(only its WebSocket form is served). Namespaces exist as soon as something is put in
 them (a real server answers 404).
 """
 

@@ -26,6 +26,7 @@ from license_report_sandbox.kubeapi import (
     errors,
     openapi,
     patching,
+    portforward,
     selectors,
     store,
     tables,
@@ -120,6 +121,8 @@ class Emulator(kmock.KubernetesScaffold):
     """
 
     store: store.Store = attrs.field(factory=store.Store)
+    #: The pods' loopback listeners and who may port-forward (`portforward`; served by `serve`).
+    pod_network: portforward.PodNetwork = attrs.field(factory=portforward.PodNetwork)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()

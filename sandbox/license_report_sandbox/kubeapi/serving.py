@@ -35,7 +35,7 @@ import yaml
 from aiohttp import web
 
 from license_report_sandbox.kubeapi import emulator as emulation
-from license_report_sandbox.kubeapi import errors, store
+from license_report_sandbox.kubeapi import errors, portforward, store
 from license_report_sandbox.kubeapi.resources import Body, Kind
 
 CONTEXT = "kubeapi-emulator"
@@ -70,6 +70,11 @@ class KubeAPI:
     @property
     def store(self) -> store.Store:
         return self.emulator.store
+
+    @property
+    def pod_network(self) -> portforward.PodNetwork:
+        """Pods' loopback listeners (reached only by port-forward) and port-forward's RBAC."""
+        return self.emulator.pod_network
 
     @property
     def objects(self) -> kmock.ObjectsArray:
@@ -226,6 +231,8 @@ async def serve(
 
     recorded: list[Recorded] = []
     watches: set[asyncio.Transport] = set()
+    #: Upgraded connections (port-forwards): aiohttp's shutdown does not cut them.
+    streams: set[asyncio.Transport] = set()
 
     async def handle(request: web.BaseRequest) -> web.StreamResponse:
         recorded.append(
@@ -240,6 +247,20 @@ async def serve(
             given = request.headers.get("Authorization", "").encode()
             if not hmac.compare_digest(given, expected):
                 return web.json_response(errors.unauthorized(), status=401)
+        forwarded = portforward.route(request.path)
+        if forwarded is not None and request.transport is not None:
+            # A WebSocket is beyond kmock's request/response scaffold: served beside it.
+            streams.add(request.transport)
+            try:
+                return await portforward.serve(
+                    request,
+                    namespace=forwarded[0],
+                    name=forwarded[1],
+                    pods=emulator.store,
+                    network=emulator.pod_network,
+                )
+            finally:
+                streams.discard(request.transport)
         transport = request.transport
         watching = request.method == "GET" and request.query.get("watch") in ("true", "1")
         if not watching or transport is None:
@@ -288,4 +309,6 @@ async def serve(
                 for connection in server.connections:
                     if connection.transport is not None:
                         connection.transport.abort()
+                for transport in list(streams):
+                    transport.abort()
                 await runner.cleanup()
