@@ -31,10 +31,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
-from tests.helpers import loopback
 
 from license_report.sources import portforward
-from license_report_sandbox import kubeapi
+from license_report_sandbox import kubeapi, loopback
 
 
 async def _latency(http: aiohttp.ClientSession, base: str, count: int) -> dict[str, float]:

@@ -15,8 +15,7 @@ import kubernetes.client
 import kubernetes.stream
 import pytest
 
-from license_report_sandbox import kubeapi
-from tests.helpers import loopback
+from license_report_sandbox import kubeapi, loopback
 
 PATH = "/api/v1/namespaces/kong/pods/kong-1/portforward"
 

@@ -16,8 +16,7 @@ import pytest
 
 from license_report.api import errors
 from license_report.sources import portforward
-from license_report_sandbox import kubeapi
-from tests.helpers import loopback
+from license_report_sandbox import kubeapi, loopback
 
 
 @pytest.fixture
