@@ -156,6 +156,10 @@ def test_bad_requests_are_rejected_naming_the_field(spec: dict[str, Any], field:
             "needs at least one value",
         ),
         ({**GOOD, "report": {"format": "kong-3.5", "months": 24}}, "12 months"),
+        (
+            {"gateway": {**GOOD["gateway"], "namespace": "kong", "namespaces": ["kong"]}},
+            "namespace or namespaces, not both",
+        ),
     ],
 )
 def test_cross_field_rules_the_operator_enforces(spec: dict[str, Any], words: str) -> None:

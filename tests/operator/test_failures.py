@@ -52,6 +52,34 @@ async def _events(clients: kube.Clients, name: str) -> list[tuple[str, str]]:
     return [(e.reason, e.type) for e in listing.items if e.involved_object.name == name]
 
 
+async def test_a_migration_job_pod_the_selector_matches_is_skipped_not_a_failure(
+    api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
+) -> None:
+    async with fleet(db_gateway_nodes(2)) as running:
+        deploy(api, running)
+        # As the Kong chart leaves it: a completed pod owned by its migrations Job.
+        migration = kubeapi.make_pod(
+            "kong-init-migrations-x7k2p", "kong", labels=KONG_LABELS, ip=None,
+            phase="Succeeded", ready=False,
+        )  # fmt: skip
+        migration["metadata"]["ownerReferences"] = [
+            {"apiVersion": "batch/v1", "kind": "Job", "name": "kong-init-migrations",
+             "uid": "0f1e2d3c-0000-4000-8000-000000000001", "controller": True},
+        ]  # fmt: skip
+        api.put(migration)
+        await create(clients, request("migrated", spec=gateway_spec()))
+        done = await wait_phase(clients, "migrated", {"Succeeded", "Degraded", "Failed"})
+    status = done["status"]
+    assert status["phase"] == "Succeeded", status
+    assert "failures" not in status or not status["failures"]
+    summary = status["summary"]
+    assert (summary["gatewayPods"], summary["podsReached"], summary["podsSkipped"]) == (2, 2, 1)
+    assert any(
+        "kong-init-migrations-x7k2p (owned by Job kong-init-migrations" in note
+        for note in status["notes"]
+    ), status["notes"]
+
+
 async def test_a_pod_down_and_a_pod_not_ready_degrade_the_report_and_are_named(
     api: kubeapi.KubeAPI, clients: kube.Clients, operator: Operator, fleet: FleetFactory
 ) -> None:

@@ -194,22 +194,58 @@ class AdminApi(_Model):
 class Gateway(_Model):
     """The Kong Gateway pods to report on, and how to ask them."""
 
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!(has(self.namespace) && has(self.namespaces))",
+                    "message": "give namespace or namespaces, not both",
+                }
+            ]
+        }
+    )
+
     selector: LabelSelector
     """Label selector of the gateway pods (matchLabels or matchExpressions: an empty selector
-    would match every pod). Every matching pod is asked; one not Running and Ready, or not
-    reached, is named in status.failures and makes the report Degraded. Example:
-    matchLabels: {app.kubernetes.io/name: kong}."""
+    would match every pod). Every matching gateway pod is asked; one Running but not Ready,
+    or not reached, is named in status.failures and makes the report Degraded. Matching pods
+    that are not gateways are skipped and counted in status.summary.podsSkipped, with why in
+    status.notes, never failures: pods owned by a Job (Kong's migrations), pods without a
+    Kong Gateway container (one named proxy, or setting KONG_ADMIN_LISTEN,
+    KONG_PROXY_LISTEN, KONG_ROLE or KONG_DATABASE, or running a kong or kong/kong-gateway
+    image), completed pods, pods not started yet, and terminating pods no longer Ready (a
+    terminating pod still Ready is asked). Example: matchLabels:
+    {app.kubernetes.io/name: kong, app.kubernetes.io/component: app}."""
     namespace: str | None = pydantic.Field(
         default=None, min_length=1, max_length=63, pattern=DNS_LABEL
     )
-    """Namespace of the gateway pods. Secrets are read from the LicenseReportRequest's
-    namespace whatever this says. Default: the LicenseReportRequest's namespace. Example:
-    kong."""
+    """Namespace of the gateway pods. Give namespace or namespaces, not both. Secrets are read
+    from the LicenseReportRequest's namespace whatever this says. Default: the
+    LicenseReportRequest's namespace. Example: kong."""
+    namespaces: (
+        list[Annotated[str, pydantic.Field(min_length=1, max_length=63, pattern=DNS_LABEL)]] | None
+    ) = pydantic.Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        # A set: the API server refuses a namespace listed twice.
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    """Namespaces of the gateway pods, for a fleet split over several (hybrid control planes
+    in one, data planes in another): the selector is applied in each, and pods are named
+    <namespace>/<pod> in the status and nodes.json when there are several. Give namespace
+    or namespaces, not both. Default: namespace. Example: [kong, kong-dp]."""
     admin_api: AdminApi = AdminApi()
     """How to reach each pod's Admin API: port, scheme, token, TLS, time limit. Default:
     http on port 8001, no token."""
     max_concurrency: int = pydantic.Field(default=defaults.MAX_CONCURRENCY, ge=1, le=1024)
     """How many gateway pods are asked at once (1-1024). Default: 64."""
+
+    @pydantic.model_validator(mode="after")
+    def _one_namespace_field(self) -> Gateway:
+        if self.namespace is not None and self.namespaces is not None:
+            raise ValueError("give namespace or namespaces, not both")
+        return self
 
 
 class Postgres(_Model):
@@ -436,6 +472,10 @@ class Summary(_Status):
     """Gateway pods matched by spec.gateway.selector, reached or not."""
     pods_reached: int = pydantic.Field(ge=0)
     """Gateway pods that answered; the others are in status.failures."""
+    pods_skipped: int | None = pydantic.Field(default=None, ge=0)
+    """Pods the selector matched that are not gateway pods (migration Job pods, pods without
+    a Kong container, completed or not yet started pods), not counted in gatewayPods and
+    never failures; a note names them and says why. Absent when none was skipped."""
     kong_version: str
     """Kong version in report.json. Example: 3.4.3.12."""
     db_version: str

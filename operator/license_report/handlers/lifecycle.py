@@ -255,6 +255,7 @@ async def _finish(
         failures=failures,
         config_map=outcome.config_map,
         sha256=outcome.package.report_sha256,
+        skipped=outcome.skipped,
     )
     where = f"ConfigMap {outcome.config_map}"
     dropped: list[v1alpha1.HistoryEntry] = []

@@ -8,6 +8,20 @@ this keeps well under 1 KB. Pods that cannot be asked (not
 Running and Ready, no IP, no such port) are failures, never dropped. Each
 Node is read once per run; when Nodes cannot be read (RBAC), the report says
 so instead of guessing the cores.
+
+Only gateway pods count. A selector on the Kong chart's ``name`` and
+``instance`` labels also matches its migration Job pods, and a rollout or a
+scale-up shows pods that are leaving or not yet started: none of these is a
+gateway that should have answered, so they are *skipped* (counted, and named
+with why in a note), never failures that would make every report Degraded:
+
+- a pod owned by a Job (``kong migrations``: it never serves an Admin API);
+- a pod without a Kong container (see `_kong_container`: an ingress
+  controller's own pod, say);
+- a completed pod (phase Succeeded or Failed);
+- a pod not started yet (Pending without an IP);
+- a terminating pod that is no longer Ready (a terminating pod still Ready
+  serves, as Kong does until ``kong quit`` ends, so it is asked).
 """
 
 from __future__ import annotations
@@ -31,6 +45,21 @@ _NODE_READS_AT_ONCE = 16
 PAGE = 500
 
 
+#: Image repositories (the last path component) of Kong Gateway: ``kong:3.9``,
+#: ``kong/kong-gateway:3.4``, a mirror's ``registry.example/kong/kong-gateway``.
+_KONG_IMAGES = frozenset({"kong", "kong-gateway"})
+#: Settings only a Kong Gateway container has (``kong.conf`` keys, from the env).
+_KONG_SETTINGS = ("KONG_ADMIN_LISTEN", "KONG_PROXY_LISTEN", "KONG_ROLE", "KONG_DATABASE")
+
+
+@dataclasses.dataclass(frozen=True)
+class Skipped:
+    """A matched pod that is not a gateway to ask, and why: counted, never a failure."""
+
+    pod: str
+    why: str
+
+
 @dataclasses.dataclass(frozen=True)
 class Discovery:
     targets: list[models.Target]
@@ -38,10 +67,20 @@ class Discovery:
     notes: list[str]
     # Hybrid data planes (KONG_ROLE=data_plane): Kong renders no Admin API for them.
     data_planes: list[models.DataPlanePod] = dataclasses.field(default_factory=list)
+    # Matched pods that are not gateways: migration Jobs, completed or unstarted pods.
+    skipped: list[Skipped] = dataclasses.field(default_factory=list)
 
     @property
     def pods(self) -> int:
+        """Gateway pods: asked, failed or data planes; skipped pods are not among them."""
         return len(self.targets) + len(self.failures) + len(self.data_planes)
+
+
+def namespaces(gateway: v1alpha1.Gateway, *, default: str) -> list[str]:
+    """Where the gateway pods are: ``namespaces``, ``namespace``, or ``default`` (the
+    request's own)."""
+    # The API server keeps namespaces a set; a spec parsed from elsewhere may repeat one.
+    return list(dict.fromkeys(gateway.namespaces or [gateway.namespace or default]))
 
 
 def label_selector(selector: v1alpha1.LabelSelector) -> str:
@@ -72,6 +111,42 @@ class _Pod:
     node_name: str | None
     ports: Mapping[str, int]  # container port name -> number
     env: Mapping[str, str]  # literal env values of the containers (valueFrom is not read)
+    job: str | None  # the Job owning the pod (a migration), if any
+    kong: bool  # whether a container runs Kong Gateway
+
+
+def _kong_container(containers: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The container running Kong Gateway, if any.
+
+    The rule: the container named ``proxy`` (every Kong chart, the kong/ingress
+    chart and the Kong Gateway Operator name it so); else the first whose env
+    sets a setting only a gateway reads (``KONG_ADMIN_LISTEN``,
+    ``KONG_PROXY_LISTEN``, ``KONG_ROLE``, ``KONG_DATABASE``: a hand-written
+    Deployment); else the first running a Kong Gateway image (``kong``,
+    ``kong/kong-gateway``, from any registry). The ingress controller's image
+    (``kong/kubernetes-ingress-controller``) and its ``CONTROLLER_*`` env match
+    none of these.
+    """
+    for container in containers:
+        if container.get("name") == "proxy":
+            return container
+    for container in containers:
+        names = {var.get("name") for var in container.get("env") or []}
+        if any(setting in names for setting in _KONG_SETTINGS):
+            return container
+    for container in containers:
+        image = str(container.get("image") or "").split("@")[0]
+        repository = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+        if repository.rsplit("/", 1)[-1] in _KONG_IMAGES:
+            return container
+    return None
+
+
+def _job(metadata: Mapping[str, Any]) -> str | None:
+    for owner in metadata.get("ownerReferences") or []:
+        if owner.get("kind") == "Job" and str(owner.get("apiVersion", "")).startswith("batch/"):
+            return str(owner.get("name"))
+    return None
 
 
 def _pod(obj: Mapping[str, Any]) -> _Pod:
@@ -101,10 +176,13 @@ def _pod(obj: Mapping[str, Any]) -> _Pod:
         node_name=spec.get("nodeName") or None,
         ports=ports,
         env=env,
+        job=_job(metadata),
+        kong=_kong_container(spec.get("containers") or []) is not None,
     )
 
 
 async def _list_pods(clients: kube.Clients, namespace: str, selector: str) -> list[_Pod]:
+    """The matching pods of one namespace, page by page."""
     pods: list[_Pod] = []
     token: str | None = None
     while True:
@@ -182,16 +260,54 @@ async def _hosts(clients: kube.Clients, names: set[str], notes: list[str]) -> di
     return {name: host for name, host in found.items() if host is not None}
 
 
+def _skip(pod: _Pod) -> str | None:
+    """Why a matched pod is not a gateway to ask (see the module's docstring), or None."""
+    if pod.job is not None:
+        return f"owned by Job {pod.job} (a migration, not a gateway)"
+    if not pod.kong:
+        return "no Kong Gateway container"
+    if pod.phase in ("Succeeded", "Failed"):
+        return f"completed ({pod.phase})"
+    if pod.phase == "Pending" and not pod.ip:
+        return "not started yet (Pending, no IP)"
+    if pod.terminating and not pod.ready:
+        return "terminating, no longer Ready"
+    return None
+
+
+def _skipped_note(skipped: list[Skipped]) -> str:
+    listed = ", ".join(f"{s.pod} ({s.why})" for s in skipped[:20])
+    more = f" and {len(skipped) - 20} more" if len(skipped) > 20 else ""
+    return (
+        f"{len(skipped)} matched pods are not gateway pods and were skipped, not counted as "
+        f"failures: {listed}{more}."
+    )
+
+
 async def discover(
     *, clients: kube.Clients, namespace: str, gateway: v1alpha1.Gateway
 ) -> Discovery:
-    listed = await _list_pods(clients, namespace, label_selector(gateway.selector))
+    """The request's gateway pods; ``namespace``: the request's, where pods are by default."""
+    where = namespaces(gateway, default=namespace)
+    selector = label_selector(gateway.selector)
+    listed: list[_Pod] = []
+    for pods_namespace in where:
+        found = await _list_pods(clients, pods_namespace, selector)
+        if len(where) > 1:
+            # Pod names are unique per namespace only: qualified when there are several.
+            found = [dataclasses.replace(p, name=f"{pods_namespace}/{p.name}") for p in found]
+        listed += found
     admin_api = gateway.admin_api
     notes: list[str] = []
     failures: list[models.Failure] = []
     askable: list[tuple[_Pod, int]] = []
     data_planes: list[models.DataPlanePod] = []
+    skipped: list[Skipped] = []
     for pod in sorted(listed, key=lambda p: p.name):
+        why = _skip(pod)
+        if why is not None:
+            skipped.append(Skipped(pod=pod.name, why=why))
+            continue
         if pod.env.get("KONG_ROLE") == "data_plane":
             # Kong renders no Admin API for a data plane (nginx_kong.lua:670): not a failure.
             telemetry = pod.env.get("KONG_CLUSTER_TELEMETRY_ENDPOINT") != "NONE"
@@ -199,9 +315,7 @@ async def discover(
             continue
         port = _port(pod, admin_api)
         reason = None
-        if pod.terminating:
-            reason = "pod is terminating"
-        elif not pod.ready:
+        if not pod.ready:
             reason = f"pod is {pod.phase or 'Unknown'}, not Running and Ready"
         elif not pod.ip:
             reason = "pod has no IP"
@@ -213,6 +327,8 @@ async def discover(
             failures.append(
                 models.Failure(pod=pod.name, reason=errors.Reason.NOT_READY, message=reason or "")
             )
+    if skipped:
+        notes.append(_skipped_note(skipped))
 
     hosts = await _hosts(clients, {pod.node_name for pod, _ in askable if pod.node_name}, notes)
     targets = []
@@ -228,4 +344,10 @@ async def discover(
                 host_uname=host.uname if host else None,
             )
         )
-    return Discovery(targets=targets, failures=failures, notes=notes, data_planes=data_planes)
+    return Discovery(
+        targets=targets,
+        failures=failures,
+        notes=notes,
+        data_planes=data_planes,
+        skipped=skipped,
+    )

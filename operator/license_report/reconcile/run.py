@@ -41,6 +41,8 @@ class RunOutcome:
     collection: models.Collection
     package: packaging.Package
     config_map: str
+    # Matched pods that are not gateways (migrations, completed pods): counted, not failures.
+    skipped: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,13 +190,17 @@ async def run(
     values = await _read_secrets(clients=clients, namespace=namespace, spec=spec)
     admin_api = _admin_api(spec, values)
     signing_key = _signing_key(spec, values, namespace=namespace)
-    pods_namespace = spec.gateway.namespace or namespace
-    found = await discovery.discover(
-        clients=clients, namespace=pods_namespace, gateway=spec.gateway
-    )
+    found = await discovery.discover(clients=clients, namespace=namespace, gateway=spec.gateway)
     if not found.pods:
+        where = ", ".join(discovery.namespaces(spec.gateway, default=namespace))
+        none = (
+            f"of the {len(found.skipped)} pods matched, none is a gateway pod "
+            f"({found.skipped[0].pod}: {found.skipped[0].why})"
+            if found.skipped
+            else "no pod matches"
+        )
         raise RunError(
-            f"no pod in namespace {pods_namespace} matches spec.gateway.selector "
+            f"in namespace {where}, {none}: spec.gateway.selector "
             f"({discovery.label_selector(spec.gateway.selector)})",
             reason=errors.Reason.NO_PODS_MATCHED,
             transient=True,
@@ -242,4 +248,6 @@ async def run(
         await output.write(clients=clients, layout=layout, uid=uid)
     except output.NotOurs as error:
         raise RunError(str(error), reason=error.reason, transient=False) from None
-    return RunOutcome(collection=result, package=package, config_map=config_map)
+    return RunOutcome(
+        collection=result, package=package, config_map=config_map, skipped=len(found.skipped)
+    )

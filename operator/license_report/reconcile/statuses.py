@@ -165,7 +165,10 @@ def finished(
     failures: Sequence[models.Failure],
     config_map: str,
     sha256: str,
+    skipped: int = 0,
 ) -> v1alpha1.Status:
+    """The status of a run that wrote its report; ``skipped``: matched pods that are not
+    gateways (written as null when none, so a merge patch clears an earlier count)."""
     reached = sum(1 for node in collection.nodes if node.reachable)
     degraded = bool(failures)
     report = collection.report
@@ -178,6 +181,7 @@ def finished(
         rbac_users=report.rbac_users,
         gateway_pods=len(collection.nodes),
         pods_reached=reached,
+        pods_skipped=skipped or None,
         kong_version=report.kong_version,
         db_version=report.db_version,
     )
