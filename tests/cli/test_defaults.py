@@ -6,11 +6,12 @@ model field or a client setting goes back to a figure of its own.
 
 from __future__ import annotations
 
+import kubernetes
 import pytest
 
 from license_report.api import defaults, v1alpha1
 from license_report.cli import collect, main
-from license_report.reconcile import collection
+from license_report.reconcile import collection, derivation, discovery, kube
 from license_report.report import formats
 from license_report.sources import datastore, kong
 
@@ -50,15 +51,25 @@ def test_run_flags_default_to_the_operator_defaults() -> None:
     assert args.retry_seconds == defaults.RETRY_SECONDS
 
 
-def test_datastore_defaults_match_the_api() -> None:
-    postgres = v1alpha1.Postgres(host="db")
-    settings = datastore.DatastoreSettings(host="db")
-    assert (postgres.port, postgres.database, postgres.user, postgres.ssl_mode) == (
-        settings.port,
-        settings.database,
-        settings.user,
-        settings.sslmode,
+async def test_a_datastore_given_by_host_alone_gets_the_client_s_defaults() -> None:
+    # The CRD has no defaults for what can be derived; the run fills them in from
+    # api/defaults.py, as the CLI's --datastore does.
+    spec = v1alpha1.Spec.model_validate(
+        {
+            "gateway": {"selector": {"matchLabels": {"a": "b"}}},
+            "datastore": {"postgres": {"host": "db"}},
+        }
     )
+    derived = await derivation.derive(
+        clients=kube.Clients.from_api_client(kubernetes.client.ApiClient()),
+        spec=spec,
+        found=discovery.Discovery(targets=[], failures=[], notes=[]),
+        token=None,
+        license_text=None,
+        password=None,
+    )
+    assert derived.database == datastore.DatastoreSettings(host="db")
+    assert derived.status is None  # nothing came from a pod
 
 
 def test_the_format_choices_are_the_report_formats() -> None:

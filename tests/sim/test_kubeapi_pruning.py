@@ -198,7 +198,7 @@ async def test_schema_defaults_appear_where_fields_are_absent(
             "selector": SELECTOR,
             "adminApi": {
                 "port": 8444,
-                "scheme": "http",
+                # scheme has no default: it is derived from the pods' KONG_ADMIN_LISTEN.
                 "timeoutSeconds": 5.0,
                 "allowTokenOverHttp": False,
             },

@@ -23,6 +23,9 @@ ADMIN_API_TIMEOUT_SECONDS: typing.Final = 5.0
 MAX_CONCURRENCY: typing.Final = 64
 #: The Admin API port when neither a port nor a port name is given or derived (Kong's own).
 ADMIN_API_PORT: typing.Final = 8001
+#: How the Admin API is reached: ``auto`` (direct where it can be verified, else through
+#: the API server's port-forward), ``direct`` or ``portForward``. Not in the CRD.
+ADMIN_API_ACCESS: typing.Final = "auto"
 
 # --- the datastore (spec.datastore.postgres, ``collect --datastore``) ------------------
 

@@ -71,6 +71,26 @@ class Reason(enum.StrEnum):
     INSECURE_ADMIN_TOKEN = "InsecureAdminToken", "An admin token would be sent over plain http."
     INVALID_HASH_KEY = "InvalidHashKey", "The operator's hash-key Secret is malformed."
     NO_PODS_MATCHED = "NoPodsMatched", "No pod matches the gateway selector."
+    KONNECT_MANAGED = (
+        "KonnectManaged",
+        "The gateways are Konnect data planes (KONG_KONNECT_MODE=on): their usage is in Konnect.",
+    )
+    CONFLICTING_POD_CONFIGURATION = (
+        "ConflictingPodConfiguration",
+        "The gateway pods disagree on a setting the operator derives (datastore, license, token).",
+    )
+    ADMIN_PORT_NOT_FOUND = (
+        "AdminPortNotFound",
+        "No gateway pod has the Admin API port named by spec.gateway.adminApi.portName.",
+    )
+    ADMIN_TLS_FAILED = (
+        "AdminTLSFailed",
+        "TLS to the Admin API failed on every gateway pod: a configuration problem.",
+    )
+    DATASTORE_NOT_CONFIGURED = (
+        "DatastoreNotConfigured",
+        "spec.datastore.postgres gives no host and the gateway pods name none.",
+    )
     NO_POD_REACHABLE = "NoPodReachable", "No gateway pod answered."
     CONFIG_MAP_NOT_OWNED = "ConfigMapNotOwned", "The report ConfigMap exists and is not ours."
     API_ERROR = "ApiError", "The Kubernetes API refused a call."

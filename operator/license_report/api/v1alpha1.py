@@ -157,20 +157,37 @@ class AdminApi(_Model):
     )
 
     port: Port | None = None
-    """Admin API port, the same on every pod. Give port or portName, not both; when neither
-    is given, 8001 (Kong's default admin_listen). Example: 8444."""
+    """Admin API port, the same on every pod. Give port or portName, not both. Default:
+    derived from each pod's KONG_ADMIN_LISTEN (its listener on the pod IP, plain before
+    TLS); without it, 8001 (Kong's default admin_listen). Example: 8444."""
     port_name: str | None = pydantic.Field(
         default=None, min_length=1, max_length=15, pattern=DNS_LABEL
     )
     """Name of the Admin API's container port, looked up in each pod's spec (a pod without
     such a port is listed in status.failures). Give port or portName, not both. Example:
     admin."""
-    scheme: Literal["http", "https"] = "http"
-    """http or https. With https the certificate is verified (see tls). Default: http."""
+    scheme: Literal["http", "https"] | None = None
+    """http or https. With https the certificate is verified (see tls). Default: derived
+    from the KONG_ADMIN_LISTEN listener used (https when it has the ssl flag); without it,
+    http."""
+    access: Literal["auto", "direct", "portForward"] | None = None
+    """How each pod's Admin API is reached. direct: at the pod IP (the listener must be on
+    0.0.0.0, [::] or the pod IP). portForward: through the Kubernetes API server's
+    pods/portforward (as kubectl port-forward does; the operator needs create on
+    pods/portforward in the pods' namespace), to the pod's TLS listener if it has one, else
+    its plain one, loopback ones included (the Kong chart's default: 127.0.0.1:8444). Over a
+    port-forward the channel is the API server's authenticated TLS connection, so Kong's
+    per-pod self-signed certificate is accepted (checked against tls.caSecretRef when given,
+    without the name) and the admin token may be sent over a plain listener. auto, in this
+    order: a TLS listener on the pod IP with tls.caSecretRef (or tls.insecureSkipVerify) ->
+    direct; a listener in KONG_ADMIN_LISTEN -> portForward; otherwise direct (TLS verified,
+    or plain http without a token). Default: auto."""
     token_secret_ref: SecretKeyRef | None = None
     """Secret key holding an RBAC token, sent to every pod as the Kong-Admin-Token header. The
     token is only sent over https unless allowTokenOverHttp (otherwise the run fails:
-    InsecureAdminToken). Default: no token."""
+    InsecureAdminToken). Default: derived from the pods' KONG_PASSWORD, or their ingress
+    controller's CONTROLLER_KONG_ADMIN_TOKEN (Secrets followed, in the pod's namespace), and
+    then sent over https only; without them, no token."""
     tls: AdminApiTLS | None = None
     """Certificate checking for scheme https (ignored with http). Default: verified against
     the system's CAs, for the pod IP."""
@@ -249,31 +266,62 @@ class Gateway(_Model):
 
 
 class Postgres(_Model):
-    """The PostgreSQL database of a DB-mode Kong (what KONG_PG_* says), read, never written."""
+    """The PostgreSQL database of a DB-mode Kong (what KONG_PG_* says), read, never written.
 
-    host: str = pydantic.Field(min_length=1, max_length=253)
-    """Host name or IP address of the PostgreSQL server (KONG_PG_HOST). Example:
-    kong-postgresql.kong.svc."""
-    port: Port = defaults.POSTGRES_PORT
-    """PostgreSQL port (KONG_PG_PORT). Default: 5432."""
-    database: str = pydantic.Field(default=defaults.POSTGRES_DATABASE, min_length=1, max_length=63)
-    """Kong's database (KONG_PG_DATABASE). Default: kong."""
-    user: str = pydantic.Field(default=defaults.POSTGRES_USER, min_length=1, max_length=63)
-    """User to connect as (KONG_PG_USER); reading is all it needs. Default: kong."""
+    Every field is derived from the gateway pods' env when they set KONG_DATABASE=postgres
+    (KONG_PG_HOST, KONG_PG_PORT, KONG_PG_DATABASE, KONG_PG_USER, KONG_PG_PASSWORD,
+    KONG_PG_SSL, KONG_PG_SSL_VERIFY; Kong's defaults where the pods leave one unset); a
+    field given here overrides what is derived (for settings in envFrom or kong.conf, which
+    the pod spec does not show)."""
+
+    host: str | None = pydantic.Field(default=None, min_length=1, max_length=253)
+    """Host name or IP address of the PostgreSQL server (KONG_PG_HOST). Default: derived
+    (a short Service name is qualified with the pod's namespace: <name>.<namespace>.svc);
+    required when the pods do not say. Example: kong-postgresql.kong.svc."""
+    port: Port | None = None
+    """PostgreSQL port (KONG_PG_PORT). Default: derived, else 5432."""
+    database: str | None = pydantic.Field(default=None, min_length=1, max_length=63)
+    """Kong's database (KONG_PG_DATABASE). Default: derived, else kong."""
+    user: str | None = pydantic.Field(default=None, min_length=1, max_length=63)
+    """User to connect as (KONG_PG_USER); reading is all it needs. Default: derived, else
+    kong."""
     password_secret_ref: SecretKeyRef | None = None
-    """Secret key holding the user's password (KONG_PG_PASSWORD). Default: no password."""
-    ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = (
-        defaults.POSTGRES_SSL_MODE
-    )
+    """Secret key holding the user's password (KONG_PG_PASSWORD). Default: derived (the
+    pods' KONG_PG_PASSWORD, its Secret followed); else no password."""
+    ssl_mode: (
+        Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None
+    ) = None
     """libpq sslmode of the connection: disable, allow, prefer, require, verify-ca or
-    verify-full. Default: prefer."""
+    verify-full. Default: derived from KONG_PG_SSL and KONG_PG_SSL_VERIFY (off: disable;
+    on: require; both on: verify-full); when the pods do not say, prefer."""
 
 
 class Datastore(_Model):
     """Kong's own database, where a DB-mode cluster keeps its license counters."""
 
-    postgres: Postgres
-    """The PostgreSQL database the gateways use."""
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!(has(self.disabled) && self.disabled && has(self.postgres))",
+                    "message": "give postgres or disabled, not both",
+                }
+            ]
+        }
+    )
+
+    postgres: Postgres | None = None
+    """The PostgreSQL database the gateways use; fields given here override what is derived
+    from the pods. Default: derived from the pods."""
+    disabled: bool | None = None
+    """true: read no datastore, even when the pods use one; the figures then come from the
+    gateways' Admin APIs. Default: false."""
+
+    @pydantic.model_validator(mode="after")
+    def _opt_out_alone(self) -> Datastore:
+        if self.disabled and self.postgres is not None:
+            raise ValueError("give postgres or disabled, not both")
+        return self
 
 
 class License(_Model):
@@ -355,11 +403,13 @@ class Spec(_Model):
     """The Kong Gateway pods to report on (required) and how to reach their Admin API."""
     datastore: Datastore | None = None
     """Kong's PostgreSQL database (DB mode): the counters and entity counts are read from it.
-    Default: none; the figures then come from each pod's Admin API (DB-less)."""
+    Default: derived from the gateway pods (KONG_DATABASE=postgres and KONG_PG_*); for
+    DB-less pods, none, and the figures come from each pod's Admin API."""
     license: License | None = None
     """The license the gateways run with; report.json carries its license_key as Kong writes
-    it (the signature never appears anywhere). Default: none; the license key the gateways
-    report is used, or UNLICENSED."""
+    it (the signature never appears anywhere). Default: derived from the pods'
+    KONG_LICENSE_DATA (its Secret followed); else the license key the gateways report, or
+    UNLICENSED."""
     report: ReportOptions = ReportOptions()
     """What report.json holds: its shape and its window, and whether nodes.json hashes
     names. Default: format auto, Kong's window for that format, names hashed."""
@@ -482,6 +532,23 @@ class Summary(_Status):
     """Datastore version in report.json. Example: postgres 15.4."""
 
 
+class DerivedSettings(_Status):
+    """What the last run took from the gateway pods' spec, and from where (never a secret's
+    value): why a datastore, a port or a license was chosen."""
+
+    admin_api: str | None = None
+    """How the Admin APIs were reached. Example: http <pod IP>:8001 (KONG_ADMIN_LISTEN)."""
+    datastore: str | None = None
+    """The datastore read. Example: kong-postgresql.kong.svc:5432 database kong user kong
+    (KONG_PG_*, password from Secret kong-postgresql key password)."""
+    license: str | None = None
+    """Where the license came from. Example: Secret kong-enterprise-license key license
+    (KONG_LICENSE_DATA)."""
+    token: str | None = None
+    """Where the admin token came from. Example: Secret kong-admin key password
+    (KONG_PASSWORD)."""
+
+
 class PodFailure(_Status):
     """A gateway pod that gave no figures, and why."""
 
@@ -533,6 +600,9 @@ class Status(_Status):
     failures: list[PodFailure] | None = None
     """Gateway pods the last run did not reach, each with why (the first 50; nodes.json
     names every one)."""
+    derived: DerivedSettings | None = None
+    """What the last run derived from the gateway pods' spec, and from where; fields given
+    in the spec are not listed."""
     notes: list[str] | None = None
     """Findings worth a look that do not change the figures: version skew, configuration
     drift, Nodes not readable, absent OSS tables."""

@@ -256,6 +256,7 @@ async def _finish(
         config_map=outcome.config_map,
         sha256=outcome.package.report_sha256,
         skipped=outcome.skipped,
+        derived=outcome.derived,
     )
     where = f"ConfigMap {outcome.config_map}"
     dropped: list[v1alpha1.HistoryEntry] = []

@@ -53,6 +53,32 @@ _KONG_SETTINGS = ("KONG_ADMIN_LISTEN", "KONG_PROXY_LISTEN", "KONG_ROLE", "KONG_D
 
 
 @dataclasses.dataclass(frozen=True)
+class SecretKey:
+    """An env var's ``valueFrom.secretKeyRef``: a key of a Secret in the pod's namespace."""
+
+    name: str
+    key: str
+
+
+#: An env var as the pod spec gives it: a literal value or a Secret's key.
+EnvValue = str | SecretKey
+
+
+@dataclasses.dataclass(frozen=True)
+class PodFacts:
+    """What a gateway pod's spec says about its Kong, for `derivation` to read."""
+
+    namespace: str
+    pod: str  # the pod's own name (a target's name may be namespace-qualified)
+    ip: str | None
+    ports: Mapping[str, int]
+    #: The Kong container's env (``value`` or ``valueFrom.secretKeyRef``; the rest unread).
+    env: Mapping[str, EnvValue]
+    #: ``CONTROLLER_KONG_ADMIN_TOKEN`` of an ingress controller container in the same pod.
+    controller_token: EnvValue | None
+
+
+@dataclasses.dataclass(frozen=True)
 class Skipped:
     """A matched pod that is not a gateway to ask, and why: counted, never a failure."""
 
@@ -69,6 +95,8 @@ class Discovery:
     data_planes: list[models.DataPlanePod] = dataclasses.field(default_factory=list)
     # Matched pods that are not gateways: migration Jobs, completed or unstarted pods.
     skipped: list[Skipped] = dataclasses.field(default_factory=list)
+    # What each asked pod (by target name) and each data plane (by pod) says of its Kong.
+    facts: Mapping[str, PodFacts] = dataclasses.field(default_factory=dict)
 
     @property
     def pods(self) -> int:
@@ -113,6 +141,7 @@ class _Pod:
     env: Mapping[str, str]  # literal env values of the containers (valueFrom is not read)
     job: str | None  # the Job owning the pod (a migration), if any
     kong: bool  # whether a container runs Kong Gateway
+    facts: PodFacts
 
 
 def _kong_container(containers: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
@@ -149,8 +178,38 @@ def _job(metadata: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _env_value(var: Mapping[str, Any]) -> EnvValue | None:
+    if isinstance(var.get("value"), str):
+        return str(var["value"])
+    ref = (var.get("valueFrom") or {}).get("secretKeyRef") or {}
+    if ref.get("name") and ref.get("key"):
+        return SecretKey(name=str(ref["name"]), key=str(ref["key"]))
+    return None  # a fieldRef, a configMapKeyRef: nothing Kong's settings here come from
+
+
+def _env(container: Mapping[str, Any] | None) -> dict[str, EnvValue]:
+    found: dict[str, EnvValue] = {}
+    for var in (container or {}).get("env") or []:
+        value = _env_value(var)
+        if var.get("name") and value is not None:
+            found[str(var["name"])] = value  # the last one wins, as in Kubernetes
+    return found
+
+
 def _pod(obj: Mapping[str, Any]) -> _Pod:
     metadata, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
+    containers = spec.get("containers") or []
+    kong = _kong_container(containers)
+    controller_token = next(
+        (
+            value
+            for container in containers
+            if container is not kong
+            for name, value in _env(container).items()
+            if name == "CONTROLLER_KONG_ADMIN_TOKEN"
+        ),
+        None,
+    )
     ports = {
         str(port["name"]): int(port["containerPort"])
         for container in spec.get("containers") or []
@@ -177,7 +236,15 @@ def _pod(obj: Mapping[str, Any]) -> _Pod:
         ports=ports,
         env=env,
         job=_job(metadata),
-        kong=_kong_container(spec.get("containers") or []) is not None,
+        kong=kong is not None,
+        facts=PodFacts(
+            namespace=str(metadata.get("namespace") or ""),
+            pod=str(metadata["name"]),
+            ip=status.get("podIP") or None,
+            ports=ports,
+            env=_env(kong),
+            controller_token=controller_token,
+        ),
     )
 
 
@@ -205,7 +272,8 @@ def _port(pod: _Pod, admin_api: v1alpha1.AdminApi) -> int | None:
     return pod.ports.get(admin_api.port_name)
 
 
-def _url(*, scheme: str, ip: str, port: int) -> str:
+def url(*, scheme: str, ip: str, port: int) -> str:
+    """An Admin API base URL for a pod IP (IPv6 in brackets)."""
     host = f"[{ip}]" if ipaddress.ip_address(ip).version == 6 else ip
     return f"{scheme}://{host}:{port}"
 
@@ -303,6 +371,7 @@ async def discover(
     askable: list[tuple[_Pod, int]] = []
     data_planes: list[models.DataPlanePod] = []
     skipped: list[Skipped] = []
+    facts: dict[str, PodFacts] = {}
     for pod in sorted(listed, key=lambda p: p.name):
         why = _skip(pod)
         if why is not None:
@@ -312,6 +381,7 @@ async def discover(
             # Kong renders no Admin API for a data plane (nginx_kong.lua:670): not a failure.
             telemetry = pod.env.get("KONG_CLUSTER_TELEMETRY_ENDPOINT") != "NONE"
             data_planes.append(models.DataPlanePod(pod=pod.name, telemetry=telemetry))
+            facts[pod.name] = pod.facts
             continue
         port = _port(pod, admin_api)
         reason = None
@@ -323,6 +393,7 @@ async def discover(
             reason = f"no container port named {admin_api.port_name}"
         if reason is None and port is not None and pod.ip:
             askable.append((pod, port))
+            facts[pod.name] = pod.facts
         else:
             failures.append(
                 models.Failure(pod=pod.name, reason=errors.Reason.NOT_READY, message=reason or "")
@@ -338,7 +409,7 @@ async def discover(
         targets.append(
             models.Target(
                 name=pod.name,
-                url=_url(scheme=admin_api.scheme, ip=pod.ip, port=port),
+                url=url(scheme=admin_api.scheme or "http", ip=pod.ip, port=port),
                 host=pod.node_name,
                 host_cores=host.cores if host else None,
                 host_uname=host.uname if host else None,
@@ -350,4 +421,5 @@ async def discover(
         notes=notes,
         data_planes=data_planes,
         skipped=skipped,
+        facts=facts,
     )

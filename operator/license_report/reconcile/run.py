@@ -14,9 +14,9 @@ import dataclasses
 import datetime
 
 from license_report.api import defaults, errors, v1alpha1
-from license_report.reconcile import collection, discovery, kube, output, secrets
+from license_report.reconcile import collection, derivation, discovery, kube, output, secrets
 from license_report.report import models, packaging, signing
-from license_report.sources import datastore, kong, license
+from license_report.sources import datastore, kong, license, portforward
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +43,8 @@ class RunOutcome:
     config_map: str
     # Matched pods that are not gateways (migrations, completed pods): counted, not failures.
     skipped: int = 0
+    # What was derived from the pods' spec, and from where (no secret values).
+    derived: v1alpha1.DerivedSettings | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,9 +65,10 @@ async def _read_secrets(*, clients: kube.Clients, namespace: str, spec: v1alpha1
         wanted["ca"] = (admin.tls.ca_secret_ref, "spec.gateway.adminApi.tls.caSecretRef")
     if spec.license:
         wanted["license_text"] = (spec.license.secret_ref, "spec.license.secretRef")
-    if spec.datastore and spec.datastore.postgres.password_secret_ref:
+    given = spec.datastore.postgres if spec.datastore else None
+    if given and given.password_secret_ref:
         wanted["password"] = (
-            spec.datastore.postgres.password_secret_ref,
+            given.password_secret_ref,
             "spec.datastore.postgres.passwordSecretRef",
         )
     if spec.signing:
@@ -84,13 +87,31 @@ async def _read_secrets(*, clients: kube.Clients, namespace: str, spec: v1alpha1
     return _Secrets(**dict(zip(wanted, values, strict=True)))
 
 
-def _admin_api(spec: v1alpha1.Spec, values: _Secrets) -> kong.ClientSettings:
+def _admin_api(
+    spec: v1alpha1.Spec,
+    values: _Secrets,
+    *,
+    token: str | None,
+    https: bool,
+    forwarded: bool = False,
+    plain_direct: bool = True,
+) -> kong.ClientSettings:
+    """The Admin API client's settings; ``https``: some target is reached over TLS;
+    ``forwarded``: some through port-forward, whose channel is the API server's
+    authenticated TLS connection: Kong's per-pod self-signed certificate is accepted
+    there (checked against the CA when one is given, not by name: the URL says
+    127.0.0.1), and a token may go over a plain listener when no target is plain
+    http directly (``plain_direct``)."""
     admin = spec.gateway.admin_api
     tls = None
-    if admin.scheme == "https":
-        insecure = bool(admin.tls and admin.tls.insecure_skip_verify)
+    if admin.scheme == "https" or https:
+        insecure = bool(admin.tls and admin.tls.insecure_skip_verify) or (
+            forwarded and values.ca is None
+        )
         try:
             tls = kong.tls_context(ca_pem=values.ca, insecure=insecure)
+            if forwarded:
+                tls.check_hostname = False
         except kong.ConfigError as error:
             # Only a CA from a Secret can fail to load.
             ref = admin.tls.ca_secret_ref if admin.tls else None
@@ -101,12 +122,12 @@ def _admin_api(spec: v1alpha1.Spec, values: _Secrets) -> kong.ClientSettings:
                 transient=False,
             ) from None
     return kong.ClientSettings(
-        token=values.token,
+        token=token,
         timeout=admin.timeout_seconds,
         max_concurrency=spec.gateway.max_concurrency,
         tls=tls,
         server_name=admin.tls.server_name if admin.tls else None,
-        allow_token_over_http=admin.allow_token_over_http,
+        allow_token_over_http=admin.allow_token_over_http or (forwarded and not plain_direct),
     )
 
 
@@ -127,18 +148,57 @@ def _signing_key(
         ) from None
 
 
-def _database(spec: v1alpha1.Spec, values: _Secrets) -> datastore.DatastoreSettings | None:
-    if spec.datastore is None:
-        return None
-    pg = spec.datastore.postgres
-    return datastore.DatastoreSettings(
-        host=pg.host,
-        port=pg.port,
-        database=pg.database,
-        user=pg.user,
-        password=values.password,
-        sslmode=pg.ssl_mode,
+async def _forward(
+    *, pool: portforward.Pool, derived: derivation.Derived, concurrency: int
+) -> tuple[list[models.Target], list[models.Failure]]:
+    """Open the port-forwards; each forwarded target's URL becomes its local endpoint.
+
+    A 403 is the operator's RBAC, the same for every pod of the namespace: the run
+    fails at once (PortForwardForbidden), never five minutes of retries. Other
+    refusals (the pod gone, the kubelet's error) are that pod's failure."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(target: models.Target) -> models.Target | models.Failure:
+        route = derived.forwards.get(target.name)
+        if route is None:
+            return target
+        async with gate:
+            try:
+                opened = await pool.get(namespace=route.namespace, pod=route.pod, port=route.port)
+            except portforward.PortForwardError as error:
+                if error.reason == errors.Reason.PORT_FORWARD_FORBIDDEN:
+                    raise RunError(
+                        f"{error} (spec.gateway.adminApi.access)",
+                        reason=error.reason,
+                        transient=False,
+                    ) from None
+                return models.Failure(pod=target.name, reason=error.reason, message=str(error))
+        return target.model_copy(update={"url": opened.url(route.scheme)})
+
+    results = await asyncio.gather(*(one(t) for t in derived.targets))
+    return (
+        [r for r in results if isinstance(r, models.Target)],
+        [r for r in results if isinstance(r, models.Failure)],
     )
+
+
+#: Failures that, on every pod, say the configuration is wrong: retrying cannot help.
+_CONFIGURATION = {
+    errors.Reason.TLS_ERROR: errors.Reason.ADMIN_TLS_FAILED,
+}
+
+
+def _configuration_error(error: collection.CollectionFailed) -> errors.Reason | None:
+    """The reason when every pod failed the same way because of the spec, else None."""
+    reasons = {f.reason for f in error.failures}
+    if len(reasons) != 1 or not error.failures:
+        return None
+    (reason,) = reasons
+    if reason == errors.Reason.NOT_READY and all(
+        f.message.startswith("no container port named") for f in error.failures
+    ):
+        return errors.Reason.ADMIN_PORT_NOT_FOUND
+    return _CONFIGURATION.get(reason)
 
 
 async def _collect(request: collection.Request, spec: v1alpha1.Spec) -> models.Collection:
@@ -146,6 +206,14 @@ async def _collect(request: collection.Request, spec: v1alpha1.Spec) -> models.C
         return await collection.collect(request)
     except collection.CollectionFailed as error:
         named = ", ".join(f"{f.pod} ({f.reason})" for f in error.failures[:10])
+        configuration = _configuration_error(error)
+        if configuration is not None:
+            raise RunError(
+                f"{error}, every one {configuration.meaning.rstrip('.').lower()}: {named}; "
+                "fix spec.gateway.adminApi",
+                reason=configuration,
+                transient=False,
+            ) from None
         raise RunError(
             f"{error}: {named}", reason=error.reason, transient=error.transient
         ) from None
@@ -188,7 +256,7 @@ async def run(
     (``kube.ApiError``) included.
     """
     values = await _read_secrets(clients=clients, namespace=namespace, spec=spec)
-    admin_api = _admin_api(spec, values)
+    _admin_api(spec, values, token=values.token, https=False)  # a bad CA fails before any call
     signing_key = _signing_key(spec, values, namespace=namespace)
     found = await discovery.discover(clients=clients, namespace=namespace, gateway=spec.gateway)
     if not found.pods:
@@ -206,29 +274,65 @@ async def run(
             transient=True,
         )
     try:
+        derived = await derivation.derive(
+            clients=clients,
+            spec=spec,
+            found=found,
+            token=values.token,
+            license_text=values.license_text,
+            password=values.password,
+        )
+    except secrets.SecretMissing as error:
+        raise RunError(str(error), reason=error.reason, transient=error.transient) from None
+    except secrets.SecretInvalid as error:
+        raise RunError(str(error), reason=error.reason, transient=error.transient) from None
+    except derivation.DerivationError as error:
+        raise RunError(str(error), reason=error.reason, transient=False) from None
+    forwarded = bool(derived.forwards)
+    admin_api = _admin_api(
+        spec,
+        values,
+        token=derived.token,
+        https=any(t.url.startswith("https:") for t in derived.targets)
+        or any(f.scheme == "https" for f in derived.forwards.values()),
+        forwarded=forwarded,
+        plain_direct=any(
+            t.url.startswith("http:") and t.name not in derived.forwards for t in derived.targets
+        ),
+    )
+    try:
         hash_key = await secrets.installation_key(
             clients=clients, namespace=settings.namespace, name=settings.hash_key_secret
         )
     except secrets.SecretInvalid as error:
         raise RunError(str(error), reason=errors.Reason.INVALID_HASH_KEY, transient=False) from None
 
-    result = await _collect(
-        collection.Request(
-            targets=found.targets,
-            hash_key=hash_key,
-            admin_api=admin_api,
-            database=_database(spec, values),
-            license_text=values.license_text,
-            format=spec.report.chosen_format,
-            months=spec.report.months,
-            hash_names=spec.report.hash_names,
-            now=now,
-            known_failures=found.failures,
-            notes=found.notes,
-            data_planes=found.data_planes,
-        ),
-        spec,
+    connection = portforward.Connection(
+        configuration=clients.api.configuration, user_agent=kube.USER_AGENT
     )
+    async with portforward.Pool(connection=connection) as pool:
+        targets, unforwarded = (
+            await _forward(pool=pool, derived=derived, concurrency=spec.gateway.max_concurrency)
+            if forwarded
+            else (derived.targets, [])
+        )
+        result = await _collect(
+            collection.Request(
+                targets=targets,
+                hash_key=hash_key,
+                admin_api=admin_api,
+                database=derived.database,
+                license_text=derived.license_text,
+                format=spec.report.chosen_format,
+                months=spec.report.months,
+                hash_names=spec.report.hash_names,
+                now=now,
+                known_failures=[*found.failures, *derived.failures, *unforwarded],
+                notes=[*found.notes, *derived.notes],
+                data_planes=found.data_planes,
+            ),
+            spec,
+        )
     package = packaging.package(result, signing_key=signing_key)
     config_map = output.config_map_name(request=name, spec=spec)
     try:
@@ -249,5 +353,9 @@ async def run(
     except output.NotOurs as error:
         raise RunError(str(error), reason=error.reason, transient=False) from None
     return RunOutcome(
-        collection=result, package=package, config_map=config_map, skipped=len(found.skipped)
+        collection=result,
+        package=package,
+        config_map=config_map,
+        skipped=len(found.skipped),
+        derived=derived.status,
     )

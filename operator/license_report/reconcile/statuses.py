@@ -166,6 +166,7 @@ def finished(
     config_map: str,
     sha256: str,
     skipped: int = 0,
+    derived: v1alpha1.DerivedSettings | None = None,
 ) -> v1alpha1.Status:
     """The status of a run that wrote its report; ``skipped``: matched pods that are not
     gateways (written as null when none, so a merge patch clears an earlier count)."""
@@ -205,6 +206,7 @@ def finished(
         report_config_map=config_map,
         report_sha256=sha256,
         summary=summary,
+        derived=derived,
         notes=[*collection.notes, *more],
         failures=[
             v1alpha1.PodFailure(pod=f.pod, reason=f.reason, message=f.message[:1024])
