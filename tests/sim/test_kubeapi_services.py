@@ -41,23 +41,24 @@ async def test_a_services_slices_are_listed_by_its_label_and_typed_by_the_client
     core = kubernetes.client.CoreV1Api(client)
     discovery = kubernetes.client.DiscoveryV1Api(client)
 
-    read = await asyncio.to_thread(core.read_namespaced_service, SERVICE, "kong")
-    assert [(p.name, p.port, p.target_port) for p in read.spec.ports] == [
+    read = (await asyncio.to_thread(core.read_namespaced_service, SERVICE, "kong")).to_dict()
+    assert [(p["name"], p["port"], p["target_port"]) for p in read["spec"]["ports"]] == [
         ("tcp-postgresql", 5432, "tcp-postgresql")
     ]
     slices = await asyncio.to_thread(
         discovery.list_namespaced_endpoint_slice, "kong", label_selector=LABEL
     )
     assert len(slices.items) == 1
-    (found,) = slices.items
-    assert found.address_type == "IPv4"
+    found = slices.items[0].to_dict()
+    assert found["address_type"] == "IPv4"
     endpoints = [
-        (ep.target_ref.kind, ep.target_ref.name, ep.conditions.ready) for ep in found.endpoints
+        (ep["target_ref"]["kind"], ep["target_ref"]["name"], ep["conditions"]["ready"])
+        for ep in found["endpoints"]
     ]
     assert endpoints == [("Pod", "kong-postgresql-0", True)]
-    assert [(p.name, p.port) for p in found.ports] == [("tcp-postgresql", 5432)]
+    assert [(p["name"], p["port"]) for p in found["ports"]] == [("tcp-postgresql", 5432)]
     everything = await asyncio.to_thread(discovery.list_namespaced_endpoint_slice, "kong")
-    assert [(p.name, p.port) for p in everything.items[1].ports] == [("", 8080)]
+    assert [(p["name"], p["port"]) for p in everything.items[1].to_dict()["ports"]] == [("", 8080)]
 
 
 async def test_deleting_a_service_collects_its_slices(cluster: kubeapi.KubeAPI) -> None:
@@ -75,8 +76,8 @@ async def test_endpointslices_are_discoverable(cluster: kubeapi.KubeAPI) -> None
     """kubectl finds the resource through discovery before it lists it."""
     apis = kubernetes.client.ApisApi(cluster.client())
     groups = await asyncio.to_thread(apis.get_api_versions)
-    discovery = next(g for g in groups.groups if g.name == "discovery.k8s.io")
-    assert discovery.preferred_version.group_version == "discovery.k8s.io/v1"
+    discovery = next(g.to_dict() for g in groups.groups if g.name == "discovery.k8s.io")
+    assert discovery["preferred_version"]["group_version"] == "discovery.k8s.io/v1"
     resources = await asyncio.to_thread(
         kubernetes.client.DiscoveryV1Api(cluster.client()).get_api_resources
     )
