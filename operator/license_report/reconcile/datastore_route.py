@@ -35,7 +35,6 @@ import dataclasses
 import enum
 import re
 import socket
-from typing import Any
 
 import kubernetes
 
@@ -309,7 +308,10 @@ def _tcp(protocol: str | None) -> bool:
 
 
 def _ready_pods(
-    slices: list[Any], *, service_port: Any, namespace: str
+    slices: list[kubernetes.client.V1EndpointSlice],
+    *,
+    service_port: kubernetes.client.V1ServicePort,
+    namespace: str,
 ) -> tuple[list[_Candidate], str]:
     """The ready pods behind the Service with the pod port its ``service_port`` maps to, by
     name (a stable choice), and what was seen otherwise, for a message."""
@@ -317,6 +319,7 @@ def _ready_pods(
     candidates: set[_Candidate] = set()
     endpoints = not_ready = not_pods = 0
     for endpoint_slice in slices:
+        pod_port: int | None
         if endpoint_slice.ports is None:
             # "All ports" (a Service without a selector): the targetPort as written.
             target = service_port.target_port
