@@ -15,13 +15,13 @@ import json
 import uuid
 from typing import Any
 
-import psycopg
 import pytest
 
 from license_report.report import aggregation, models, packaging
 from license_report.sources import datastore
 from license_report_sandbox import kong_schema
 from tests import expected
+from tests.helpers import datastores
 from tests.helpers.observations import ObservationFactory, inputs, observation
 
 LICENSE_KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ_a1VASASD"
@@ -43,12 +43,6 @@ CONSUMER_TYPES = [0, 0, 0, 2, 2, 1]  # 3 proxy, 2 admins', 1 developer
 RBAC_USERS = 5  # 2 of them admins'
 SERVICES, ROUTES = 6, 9
 COUNTERS = [("services", 5), ("services", 2), ("routes", 8), ("consumers", 3), ("rbac_users", 4)]
-EE_DDL = """
-CREATE TABLE IF NOT EXISTS workspace_entity_counters (
-    workspace_id uuid REFERENCES workspaces (id) ON DELETE CASCADE,
-    entity_type text, count int, PRIMARY KEY (workspace_id, entity_type));
-ALTER TABLE consumers ADD COLUMN IF NOT EXISTS type int NOT NULL DEFAULT 0;
-"""
 TEAM = "00000000-0000-4000-8000-000000000002"
 
 ENTERPRISE = ["2.8.4.1", "3.4.3.12", "3.5.0.7", "3.8.1.0", "3.9.1.2"]
@@ -56,14 +50,7 @@ ENTERPRISE = ["2.8.4.1", "3.4.3.12", "3.5.0.7", "3.8.1.0", "3.9.1.2"]
 
 def _fill(settings: datastore.DatastoreSettings, *, enterprise: bool) -> int:
     """Kong's tables with the rows above; returns ``server_version_num``."""
-    with psycopg.connect(
-        host=settings.host,
-        port=settings.port,
-        dbname=settings.database,
-        user=settings.user,
-        password=settings.password,
-        autocommit=True,
-    ) as conn:
+    with datastores.connect(settings) as conn:
         kong_schema.create_schema(conn, enterprise=enterprise)
         default = kong_schema.DEFAULT_WORKSPACE_ID
         conn.execute("INSERT INTO workspaces (id, name) VALUES (%s, 'team')", (TEAM,))
@@ -78,7 +65,7 @@ def _fill(settings: datastore.DatastoreSettings, *, enterprise: bool) -> int:
                 (str(uuid.uuid4()), f"r{i}", default),
             )
         if enterprise:
-            conn.execute(EE_DDL)
+            conn.execute(datastores.KONG_EE_DDL)
             for i, consumer_type in enumerate(CONSUMER_TYPES):
                 conn.execute(
                     "INSERT INTO consumers (id, username, type, ws_id) VALUES (%s, %s, %s, %s)",

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pathlib
 import re
-import shutil
 import subprocess
 from typing import Any
 
@@ -29,68 +27,17 @@ import pytest
 from hypothesis import strategies as st
 
 from license_report.report import formats, lua_inspect
-
-#: Decode stdin with cjson, drop cjson.null (Kong's table has no such entries), inspect it.
-HARNESS = """
-local cjson = require "cjson"
-local inspect = require "inspect"
-local function strip(t)
-  if type(t) ~= "table" then return t end
-  for k, v in pairs(t) do
-    if v == cjson.null then t[k] = nil else strip(v) end
-  end
-  return t
-end
-io.write(inspect(strip(cjson.decode(io.read("*a")))))
-"""
-
-#: Debian's lua-inspect installs here; ";;" keeps LuaJIT's default path after it.
-LUA_PATH = "/usr/share/lua/5.1/?.lua;;"
-
-MISSING = (
-    "needs a real LuaJIT with inspect.lua and lua-cjson (Debian: apt-get install luajit "
-    "lua-inspect lua-cjson); {what}"
-)
-
-
-def _environment() -> dict[str, str]:
-    return {**os.environ, "LUA_PATH": os.environ.get("LUA_PATH", LUA_PATH)}
+from tests.helpers import lua
 
 
 @pytest.fixture(scope="module")
 def luajit() -> str:
     """The luajit executable, once its inspect and cjson modules load; skip otherwise."""
-    executable = shutil.which("luajit")
-    if executable is None:
-        pytest.skip(MISSING.format(what="no luajit on PATH"))
-    probe = subprocess.run(
-        [executable, "-e", 'require "cjson"; io.write(require("inspect")._VERSION)'],
-        capture_output=True,
-        text=True,
-        env=_environment(),
-        timeout=30,
-        check=False,
-    )
-    if probe.returncode != 0:
-        first_line = (probe.stderr.strip().splitlines() or ["no output"])[0]
-        pytest.skip(MISSING.format(what=f"luajit cannot load them: {first_line}"))
-    return executable
-
-
-def _real_inspect(luajit: str, document: object) -> bytes:
-    done = subprocess.run(
-        [luajit, "-e", HARNESS],
-        input=json.dumps(document).encode(),
-        capture_output=True,
-        env=_environment(),
-        timeout=30,
-        check=True,
-    )
-    return done.stdout
+    return lua.find_luajit()
 
 
 def _assert_same_as_kong(luajit: str, document: dict[str, Any]) -> None:
-    real = _real_inspect(luajit, document)
+    real = lua.inspect(luajit, document, strip_nulls=True)
     assert lua_inspect.inspect(document).encode() == real
     # Kong hashes the table before adding checksum: a stale one is left out.
     stated = {**document, "checksum": "0" * 40}
@@ -285,7 +232,7 @@ def test_the_documented_luajit_line_gives_the_checksum(luajit: str, tmp_path: pa
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        env=_environment(),
+        env=lua.environment(),
         timeout=30,
         check=True,
     )

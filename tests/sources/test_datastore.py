@@ -10,7 +10,6 @@ import socket
 import time
 import traceback
 from collections.abc import Iterator
-from typing import Any
 
 import psycopg
 import pytest
@@ -22,6 +21,7 @@ from license_report.report.window import Window
 from license_report.sources import datastore
 from license_report_sandbox import kong_schema, postgres, seed
 from tests.expected import plugin_figures
+from tests.helpers import datastores
 
 NOW = datetime.datetime(2025, 3, 15, 12, 0, tzinfo=datetime.UTC)
 WINDOW = Window.ending(now=NOW, months=12)  # 2024-04 .. 2025-03
@@ -30,19 +30,8 @@ NODE_A = "11111111-1111-4111-8111-111111111111"
 NODE_B = "22222222-2222-4222-8222-222222222222"
 
 
-def connect(settings: datastore.DatastoreSettings) -> psycopg.Connection[Any]:
-    return psycopg.connect(
-        host=settings.host,
-        port=settings.port,
-        dbname=settings.database,
-        user=settings.user,
-        password=settings.password,
-        autocommit=True,
-    )
-
-
 def load(settings: datastore.DatastoreSettings, data: seed.Seed) -> None:
-    with connect(settings) as conn:
+    with datastores.connect(settings) as conn:
         seed.apply_seed(conn, data)
 
 
@@ -119,7 +108,7 @@ async def test_a_sample_enterprise_datastore_reads_as_seeded(
 
 
 async def test_bulk_seeding_reads_back(kong_db: datastore.DatastoreSettings) -> None:
-    with connect(kong_db) as conn:
+    with datastores.connect(kong_db) as conn:
         kong_schema.create_schema(conn, enterprise=True)
         keys = "SELECT count(*) FROM pg_constraint WHERE contype IN ('p', 'u', 'f')"
         keys_before = conn.execute(keys).fetchall()
@@ -202,7 +191,7 @@ async def test_data_planes_whose_ttl_has_passed_are_not_counted(
 async def test_without_plugin_and_data_plane_tables_those_are_not_counted(
     kong_db: datastore.DatastoreSettings,
 ) -> None:
-    with connect(kong_db) as conn:
+    with datastores.connect(kong_db) as conn:
         kong_schema.create_schema(conn, enterprise=True)
         conn.execute("DROP TABLE plugins, clustering_data_planes")
 
@@ -227,7 +216,7 @@ async def test_a_database_without_kong_tables_is_an_error(
 
 
 async def test_an_empty_kong_database_counts_zero(kong_db: datastore.DatastoreSettings) -> None:
-    with connect(kong_db) as conn:
+    with datastores.connect(kong_db) as conn:
         kong_schema.create_schema(conn, enterprise=True)
 
     figures = await datastore.read(settings=kong_db, window=WINDOW)
@@ -243,7 +232,7 @@ async def test_db_version_is_major_minor_of_the_server(
     kong_db: datastore.DatastoreSettings,
 ) -> None:
     load(kong_db, seed.Seed())
-    with connect(kong_db) as conn:
+    with datastores.connect(kong_db) as conn:
         row = conn.execute("SHOW server_version").fetchone()
     assert row is not None
     major, minor = re.findall(r"\d+", str(row[0]))[:2]
@@ -368,7 +357,7 @@ async def test_a_query_slower_than_the_statement_timeout_is_cut(
     load(kong_db, seed.Seed(services_per_workspace={"default": 3}))
     settings = dataclasses.replace(kong_db, statement_timeout=0.3)
     # Kong's migrations lock tables like this: counting must wait, then give up.
-    with connect(kong_db) as locker, locker.transaction():
+    with datastores.connect(kong_db) as locker, locker.transaction():
         locker.execute("LOCK TABLE services IN ACCESS EXCLUSIVE MODE")
         started = time.monotonic()
 

@@ -17,34 +17,18 @@ import psycopg
 from license_report.report.window import Window
 from license_report.sources import datastore
 from license_report_sandbox import kong_schema
+from tests.helpers import datastores
 
 NOW = datetime.datetime(2025, 3, 15, 12, 0, tzinfo=datetime.UTC)
 WINDOW = Window.ending(now=NOW, months=12)  # from 2024-04, no upper bound
 NODE = "11111111-1111-4111-8111-111111111111"
 OTHER_WORKSPACE = "00000000-0000-4000-8000-000000000002"
 
-_KONG_EE_DDL = """
-CREATE TABLE IF NOT EXISTS workspace_entity_counters (
-    workspace_id  uuid REFERENCES workspaces (id) ON DELETE CASCADE,
-    entity_type   text,
-    count         int,
-    PRIMARY KEY (workspace_id, entity_type)
-);
-ALTER TABLE consumers ADD COLUMN IF NOT EXISTS type int NOT NULL DEFAULT 0;
-"""
-
 
 def _enterprise(settings: datastore.DatastoreSettings) -> psycopg.Connection[Any]:
-    conn = psycopg.connect(
-        host=settings.host,
-        port=settings.port,
-        dbname=settings.database,
-        user=settings.user,
-        password=settings.password,
-        autocommit=True,
-    )
+    conn = datastores.connect(settings)
     kong_schema.create_schema(conn, enterprise=True)
-    conn.execute(_KONG_EE_DDL)
+    conn.execute(datastores.KONG_EE_DDL)
     return conn
 
 
@@ -132,14 +116,7 @@ async def test_entity_counters_and_rows_are_both_read_admins_not_consumers(
 
 
 async def test_kong_oss_has_no_entity_counters(kong_db: datastore.DatastoreSettings) -> None:
-    with psycopg.connect(
-        host=kong_db.host,
-        port=kong_db.port,
-        dbname=kong_db.database,
-        user=kong_db.user,
-        password=kong_db.password,
-        autocommit=True,
-    ) as conn:
+    with datastores.connect(kong_db) as conn:
         kong_schema.create_schema(conn, enterprise=False)
         for i in range(2):  # OSS consumers have no type: every row counts
             conn.execute(

@@ -15,6 +15,8 @@ raises them and share one base::
     ├── ConfigError                      sources.kong          InsecureAdminToken
     ├── NodeError                        sources.kong          a pod's reason (status.failures)
     ├── DatastoreError                   sources.datastore     Datastore*
+    │   └── RouteError                   reconcile.datastore_route  DatastoreHostNotFound,
+    │                                         DatastoreService*, ..., a port-forward's reason
     ├── PortForwardError                 sources.portforward   PortForward*, PodGone, ...
     ├── ApiError                         reconcile.kube        ApiError (transient: 409, 429, 5xx)
     │   ├── Unauthorized (401)
@@ -139,6 +141,27 @@ class Reason(enum.StrEnum):
     API_SERVER_UNREACHABLE = (
         "ApiServerUnreachable",
         "The Kubernetes API server could not be reached to port-forward.",
+    )
+    # Reaching a datastore host that is a Service name, from outside the cluster.
+    DATASTORE_HOST_NOT_FOUND = (
+        "DatastoreHostNotFound",
+        "The datastore host does not resolve, and is not a Service name.",
+    )
+    DATASTORE_SERVICE_NOT_FOUND = (
+        "DatastoreServiceNotFound",
+        "The datastore host does not resolve, and names no Service in the cluster.",
+    )
+    DATASTORE_SERVICE_PORT_NOT_FOUND = (
+        "DatastoreServicePortNotFound",
+        "The datastore Service has no port matching the datastore port.",
+    )
+    DATASTORE_NO_READY_ENDPOINT = (
+        "DatastoreNoReadyEndpoint",
+        "No ready pod backs the datastore Service, to port-forward to.",
+    )
+    DATASTORE_LOOKUP_FORBIDDEN = (
+        "DatastoreLookupForbidden",
+        "RBAC does not let the operator read the datastore Service or its EndpointSlices.",
     )
 
 

@@ -59,6 +59,9 @@ class DatastoreSettings:
     # seconds, for connecting (TCP, TLS, authentication)
     connect_timeout: float = defaults.POSTGRES_TIMEOUT_SECONDS
     statement_timeout: float = defaults.POSTGRES_TIMEOUT_SECONDS  # seconds, for each query
+    #: The address to connect to instead of resolving ``host`` (a port-forward's local
+    #: endpoint): libpq still checks the server's certificate against ``host``.
+    hostaddr: str | None = None
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -72,6 +75,8 @@ class DatastoreSettings:
     def where(self) -> str:
         """``host:port/database (user "x")``: what messages name; never the password."""
         host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.hostaddr is not None:
+            host = f"{host} (at {self.hostaddr})"
         return f'{host}:{self.port}/{self.database} (user "{self.user}")'
 
 
@@ -143,6 +148,7 @@ async def _connect(settings: DatastoreSettings) -> psycopg.AsyncConnection[tuple
         async with asyncio.timeout(settings.connect_timeout):
             return await psycopg.AsyncConnection.connect(
                 host=settings.host,
+                hostaddr=settings.hostaddr,  # None: left out of the conninfo
                 port=settings.port,
                 dbname=settings.database,
                 user=settings.user,

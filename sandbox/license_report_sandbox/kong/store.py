@@ -90,6 +90,47 @@ def _plugin_rows(
     return rows
 
 
+class _Entities:
+    """The entity figures `Datastore` and `Declarative` both hold as plain counts.
+
+    Kong reads them from different places (tables or LMDB), but the plugin rows
+    and the list totals follow from the counts by the same rules in both.
+    """
+
+    services: int
+    routes: int
+    serviceless_routes: int
+    consumers: int
+    plugins: tuple[SimPlugin, ...]
+
+    def _table_counts(self, *, rbac_users: int) -> dict[str, int]:
+        return {
+            "rbac_users": rbac_users,
+            "services": self.services,
+            "routes": self.routes,
+            "consumers": self.consumers,  # WHERE type = 0
+        }
+
+    async def plugin_rows(self) -> list[PluginRow]:
+        return _plugin_rows(
+            self.plugins,
+            routes=self.routes,
+            serviceless_routes=self.serviceless_routes,
+            services=self.services,
+        )
+
+    def _list_totals(self, *, workspaces: int, data_planes: int) -> dict[str, int]:
+        return {
+            "services": self.services,
+            "routes": self.routes,
+            "serviceless_routes": self.serviceless_routes,
+            "consumers": self.consumers,
+            "plugins": len(self.plugins),
+            "workspaces": workspaces,
+            "data_planes": data_planes,
+        }
+
+
 def _order(scope: str, kind: str, index: int) -> str:
     """Row order by primary key: uuids are random, so kinds of rows come interleaved."""
     return hashlib.sha256(f"{scope}/{kind}/{index}".encode()).hexdigest()
@@ -123,7 +164,7 @@ def parse_db_version(text: str) -> int:
 
 
 @dataclasses.dataclass(eq=False)
-class Datastore:
+class Datastore(_Entities):
     """Kong's tables of one cluster, in memory; every DB-mode node of the cluster shares it.
 
     The summary arguments (``services``, ``consumers``, ...) are turned into rows
@@ -215,12 +256,7 @@ class Datastore:
         return totals
 
     async def table_counts(self) -> dict[str, int]:
-        return {
-            "rbac_users": self.rbac_users + self.admins + self.developers,
-            "services": self.services,
-            "routes": self.routes,
-            "consumers": self.consumers,  # WHERE type = 0
-        }
+        return self._table_counts(rbac_users=self.rbac_users + self.admins + self.developers)
 
     async def workspaces_count(self) -> int:
         return max(1, self.workspaces)
@@ -232,14 +268,6 @@ class Datastore:
     async def version_num(self) -> int | None:
         return self.server_version_num
 
-    async def plugin_rows(self) -> list[PluginRow]:
-        return _plugin_rows(
-            self.plugins,
-            routes=self.routes,
-            serviceless_routes=self.serviceless_routes,
-            services=self.services,
-        )
-
     async def rbac_user_kinds(self) -> list[str]:
         return rbac_kinds(
             scope=self.cluster_id,
@@ -249,22 +277,16 @@ class Datastore:
         )
 
     async def list_totals(self) -> dict[str, int]:
-        return {
-            "services": self.services,
-            "routes": self.routes,
-            "serviceless_routes": self.serviceless_routes,
-            "consumers": self.consumers,
-            "plugins": len(self.plugins),
-            "workspaces": max(1, self.workspaces),
-            "data_planes": await self.dataplanes_count(),
-        }
+        return self._list_totals(
+            workspaces=max(1, self.workspaces), data_planes=await self.dataplanes_count()
+        )
 
     async def flush(self, *, node_id: str, year: int, month: int, requests: int) -> None:
         self.upsert(node_id=node_id, year=year, month=month, requests=requests)
 
 
 @dataclasses.dataclass(eq=False)
-class Declarative:
+class Declarative(_Entities):
     """A DB-less node's configuration: what ``kong.db`` reads from LMDB.
 
     Entity counts (3.9+) come from ``declarative_config:entity_count``, written at
@@ -287,12 +309,7 @@ class Declarative:
         return {}  # inc_counter's `off` branch writes nothing (5c9fbe14ea L122-124)
 
     async def table_counts(self) -> dict[str, int]:
-        return {
-            "rbac_users": self.rbac_users,
-            "services": self.services,
-            "routes": self.routes,
-            "consumers": self.consumers,
-        }
+        return self._table_counts(rbac_users=self.rbac_users)
 
     async def workspaces_count(self) -> int:
         return 1
@@ -303,27 +320,11 @@ class Declarative:
     async def version_num(self) -> int | None:
         return None  # the off connector has no major_minor_version
 
-    async def plugin_rows(self) -> list[PluginRow]:
-        return _plugin_rows(
-            self.plugins,
-            routes=self.routes,
-            serviceless_routes=self.serviceless_routes,
-            services=self.services,
-        )
-
     async def rbac_user_kinds(self) -> list[str]:
         return ["user"] * self.rbac_users
 
     async def list_totals(self) -> dict[str, int]:
-        return {
-            "services": self.services,
-            "routes": self.routes,
-            "serviceless_routes": self.serviceless_routes,
-            "consumers": self.consumers,
-            "plugins": len(self.plugins),
-            "workspaces": 1,
-            "data_planes": 0,
-        }
+        return self._list_totals(workspaces=1, data_planes=0)
 
     async def flush(self, *, node_id: str, year: int, month: int, requests: int) -> None:
         """The ``off`` strategy: ``flush_data`` does nothing (…/strategies/off/init.lua:21-25)."""

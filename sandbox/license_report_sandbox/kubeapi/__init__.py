@@ -32,7 +32,8 @@ kept here:
   written from the kubelet's source: the kubelet side dials a pod's loopback
   listeners (`PodNetwork.listen`, on addresses no Pod object shows) or its IP;
   ``PodNetwork.forbid`` makes RBAC deny it in a namespace;
-- `builders` -- realistic Node, Pod (Kong's ports), Namespace, CRD bodies.
+- `builders` -- realistic Node, Pod (Kong's ports), Service, EndpointSlice, Namespace, CRD
+  bodies.
 
 Typical use::
 
@@ -84,9 +85,11 @@ from __future__ import annotations
 from license_report_sandbox.kubeapi.builders import (
     KONG_PORTS,
     make_crd,
+    make_endpoint_slice,
     make_namespace,
     make_node,
     make_pod,
+    make_service,
 )
 from license_report_sandbox.kubeapi.emulator import Emulator
 from license_report_sandbox.kubeapi.resources import Body, Column, Kind
@@ -103,8 +106,10 @@ __all__ = [
     "helm_path",
     "kubectl_path",
     "make_crd",
+    "make_endpoint_slice",
     "make_namespace",
     "make_node",
     "make_pod",
+    "make_service",
     "serve",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from license_report_sandbox.kubeapi.resources import Body
 
@@ -195,6 +196,108 @@ def make_pod(
     if annotations:
         metadata["annotations"] = dict(annotations)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec, "status": status}
+
+
+def make_service(
+    name: str,
+    namespace: str,
+    *,
+    selector: Mapping[str, str],
+    ports: Sequence[tuple[str, int, int | str]],
+    cluster_ip: str = "10.96.0.10",
+    labels: Mapping[str, str] | None = None,
+) -> Body:
+    """A ClusterIP Service as the API server stores it: ``ports`` are (name, port, targetPort).
+
+    ``cluster_ip`` is only shown: nothing here routes to it, as nothing outside a
+    cluster reaches a real ClusterIP. Pair it with `make_endpoint_slice`, which
+    plays the EndpointSlice controller.
+    """
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels or {})},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": dict(selector),
+            "clusterIP": cluster_ip,
+            "clusterIPs": [cluster_ip],
+            "ipFamilies": ["IPv4"],
+            "ipFamilyPolicy": "SingleStack",
+            "internalTrafficPolicy": "Cluster",
+            "sessionAffinity": "None",
+            "ports": [
+                {"name": port_name, "port": port, "targetPort": target, "protocol": "TCP"}
+                for port_name, port, target in ports
+            ],
+        },
+        "status": {"loadBalancer": {}},
+    }
+
+
+def make_endpoint_slice(
+    service: Mapping[str, Any],
+    *,
+    endpoints: Sequence[tuple[str, str, bool]],
+    ports: Sequence[tuple[str, int]] | None = None,
+    node_name: str = "node-1",
+) -> Body:
+    """An EndpointSlice as the EndpointSlice controller writes it for ``service`` (a Service body;
+    the one `KubeAPI.put` answers carries the uid, so the slice is collected with it).
+
+    ``endpoints`` are (pod name, pod IP, ready), each with a ``targetRef`` to its
+    Pod. ``ports`` are (the Service port's name, the pod's port): the targetPort
+    resolved as the controller resolves it against the pods' container ports; by
+    default the Service's ports, when every targetPort is a number. The label
+    ``kubernetes.io/service-name`` is how clients find a Service's slices.
+    """
+    meta = service["metadata"]
+    name, namespace = str(meta["name"]), str(meta["namespace"])
+    if ports is None:
+        ports = []
+        for port in service["spec"].get("ports") or ():
+            target = port.get("targetPort") or port["port"]
+            if isinstance(target, str):
+                raise ValueError(f"targetPort {target!r} is a pod port's name: give `ports`")
+            ports.append((str(port.get("name") or ""), int(target)))
+    metadata: Body = {
+        "name": f"{name}-{hashlib.sha256(name.encode()).hexdigest()[:5]}",
+        "namespace": namespace,
+        "labels": {
+            "kubernetes.io/service-name": name,
+            "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+        },
+    }
+    if meta.get("uid"):
+        metadata["ownerReferences"] = [
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "name": name,
+                "uid": meta["uid"],
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": metadata,
+        "addressType": "IPv4",
+        "endpoints": [
+            {
+                "addresses": [ip],
+                "conditions": {"ready": ready, "serving": ready, "terminating": False},
+                "nodeName": node_name,
+                # The controller also sets the Pod's uid; unknown here, and read by no client.
+                "targetRef": {"kind": "Pod", "namespace": namespace, "name": pod},
+            }
+            for pod, ip, ready in endpoints
+        ],
+        "ports": [
+            {"name": port_name, "port": port, "protocol": "TCP"} for port_name, port in ports
+        ],
+    }
 
 
 def make_namespace(name: str, *, labels: Mapping[str, str] | None = None) -> Body:

@@ -176,6 +176,17 @@ BUILTINS: tuple[Kind, ...] = (
         status_subresource=True,
         delete_returns_object=True,
     ),
+    # Written by the EndpointSlice controller for each Service with a selector (a test or the
+    # sandbox plays that controller); found by the label ``kubernetes.io/service-name``.
+    Kind(
+        group="discovery.k8s.io",
+        version="v1",
+        plural="endpointslices",
+        kind="EndpointSlice",
+        singular="endpointslice",
+        namespaced=True,
+        delete_returns_object=False,
+    ),
     Kind(
         group="events.k8s.io",
         version="v1",

@@ -53,14 +53,31 @@ def _kong_release(
     namespace: str,
     pod_ips: Sequence[str],
     image: str,
-    env: Mapping[str, str | Body],
-    ports: Sequence[Body],
-    ingress_controller: bool,
-    migrations: bool,
-    migration_ip: str | None,
+    license_secret: str | None,
     node_name: str,
+    database: str,
+    admin_listen: str,
+    ingress_controller: bool,
+    proxy: bool,
+    ports: Sequence[Body] = chart_containers.PROXY_PORTS,
+    migration_ip: str | None = None,
+    extra: Mapping[str, str | Body] = {},
 ) -> list[Body]:
-    """A Kong chart release: gateway pods and, with a database, the init-migrations pod."""
+    """A Kong chart release: gateway pods and, with a database, the init-migrations pod.
+
+    One ``ingress_controller`` sets both the controller's env and its container,
+    and the init-migrations pod follows ``database``: the chart renders that Job
+    only when ``env.database`` is not ``off``.
+    """
+    env = chart_containers.kong_env(
+        release=release,
+        database=database,
+        admin_listen=admin_listen,
+        ingress_controller=ingress_controller,
+        proxy=proxy,
+        license_secret=license_secret,
+        extra=extra,
+    )
     fullname = f"{release}-kong"
     labels = {
         **_chart_labels(release=release, image=image, component="app"),
@@ -86,7 +103,7 @@ def _kong_release(
         containers=containers,
         service_account=fullname,
     )
-    if migrations:
+    if database != "off":
         release_pods.append(
             pods.job_pod(
                 job=f"{fullname}-init-migrations",
@@ -121,25 +138,17 @@ def chart_default(
     ``KONG_LICENSE_DATA`` from that Secret's ``license`` key); pass an
     Enterprise ``image`` with it.
     """
-    env = chart_containers.kong_env(
-        release=release,
-        database="off",
-        admin_listen=chart_containers.LOOPBACK_ADMIN_LISTEN,
-        ingress_controller=True,
-        proxy=True,
-        license_secret=license_secret,
-    )
     return _kong_release(
         release=release,
         namespace=namespace,
         pod_ips=pod_ips,
         image=image,
-        env=env,
-        ports=chart_containers.PROXY_PORTS,
-        ingress_controller=True,
-        migrations=False,
-        migration_ip=None,
+        license_secret=license_secret,
         node_name=node_name,
+        database="off",
+        admin_listen=chart_containers.LOOPBACK_ADMIN_LISTEN,
+        ingress_controller=True,
+        proxy=True,
     )
 
 
@@ -159,25 +168,18 @@ def chart_postgres(
     ``KONG_PG_PASSWORD`` comes from Secret ``<release>-postgresql`` key
     ``password`` (test5-values.snap). The migration pod is the last item.
     """
-    env = chart_containers.kong_env(
-        release=release,
-        database="postgres",
-        admin_listen=chart_containers.LOOPBACK_ADMIN_LISTEN,
-        ingress_controller=True,
-        proxy=True,
-        license_secret=license_secret,
-    )
     return _kong_release(
         release=release,
         namespace=namespace,
         pod_ips=pod_ips,
         image=image,
-        env=env,
-        ports=chart_containers.PROXY_PORTS,
-        ingress_controller=True,
-        migrations=True,
-        migration_ip=migration_ip,
+        license_secret=license_secret,
         node_name=node_name,
+        database="postgres",
+        admin_listen=chart_containers.LOOPBACK_ADMIN_LISTEN,
+        ingress_controller=True,
+        proxy=True,
+        migration_ip=migration_ip,
     )
 
 
@@ -197,21 +199,6 @@ def hybrid_control_plane(
     (ports ``admin`` 8001 and ``admin-tls`` 8444), no proxy; the init-migrations
     pod is the last item.
     """
-    env = chart_containers.kong_env(
-        release=release,
-        database="postgres",
-        admin_listen=chart_containers.CLUSTER_ADMIN_LISTEN,
-        ingress_controller=False,
-        proxy=False,
-        license_secret=license_secret,
-        extra={
-            "KONG_ROLE": "control_plane",
-            "KONG_CLUSTER_CERT": "/etc/secrets/kong-cluster-cert/tls.crt",
-            "KONG_CLUSTER_CERT_KEY": "/etc/secrets/kong-cluster-cert/tls.key",
-            "KONG_CLUSTER_LISTEN": "0.0.0.0:8005 ssl, [::]:8005 ssl",
-            "KONG_CLUSTER_TELEMETRY_LISTEN": "0.0.0.0:8006 ssl, [::]:8006 ssl",
-        },
-    )
     ports = (
         pods.port("admin", 8001),
         pods.port("admin-tls", 8444),
@@ -226,12 +213,21 @@ def hybrid_control_plane(
         namespace=namespace,
         pod_ips=pod_ips,
         image=image,
-        env=env,
-        ports=ports,
-        ingress_controller=False,
-        migrations=True,
-        migration_ip=migration_ip,
+        license_secret=license_secret,
         node_name=node_name,
+        database="postgres",
+        admin_listen=chart_containers.CLUSTER_ADMIN_LISTEN,
+        ingress_controller=False,
+        proxy=False,
+        ports=ports,
+        migration_ip=migration_ip,
+        extra={
+            "KONG_ROLE": "control_plane",
+            "KONG_CLUSTER_CERT": "/etc/secrets/kong-cluster-cert/tls.crt",
+            "KONG_CLUSTER_CERT_KEY": "/etc/secrets/kong-cluster-cert/tls.key",
+            "KONG_CLUSTER_LISTEN": "0.0.0.0:8005 ssl, [::]:8005 ssl",
+            "KONG_CLUSTER_TELEMETRY_LISTEN": "0.0.0.0:8006 ssl, [::]:8006 ssl",
+        },
     )
 
 
@@ -255,13 +251,17 @@ def hybrid_data_plane(
     Services, as the control plane render names them.
     """
     services = f"{control_plane_namespace}.svc.cluster.local"
-    env = chart_containers.kong_env(
+    return _kong_release(
         release=release,
+        namespace=namespace,
+        pod_ips=pod_ips,
+        image=image,
+        license_secret=license_secret,
+        node_name=node_name,
         database="off",
         admin_listen=chart_containers.LOOPBACK_ADMIN_LISTEN,
         ingress_controller=False,
         proxy=True,
-        license_secret=license_secret,
         extra={
             "KONG_ROLE": "data_plane",
             "KONG_CLUSTER_CERT": "/etc/secrets/kong-cluster-cert/tls.crt",
@@ -272,16 +272,4 @@ def hybrid_data_plane(
             ),
             "KONG_LUA_SSL_TRUSTED_CERTIFICATE": "/etc/secrets/kong-cluster-cert/tls.crt",
         },
-    )
-    return _kong_release(
-        release=release,
-        namespace=namespace,
-        pod_ips=pod_ips,
-        image=image,
-        env=env,
-        ports=chart_containers.PROXY_PORTS,
-        ingress_controller=False,
-        migrations=False,
-        migration_ip=None,
-        node_name=node_name,
     )
