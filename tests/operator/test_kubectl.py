@@ -9,6 +9,8 @@ import json
 import pathlib
 import tarfile
 
+import yaml
+
 from license_report.reconcile import kube
 from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi, tools
@@ -28,6 +30,16 @@ async def _kubectl(kubeconfig: pathlib.Path, *args: str) -> str:
     return out.decode()
 
 
+def _request_names(paths: list[pathlib.Path]) -> list[str]:
+    """The names of the requests in the example files."""
+    return [
+        doc["metadata"]["name"]
+        for path in paths
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc and doc["kind"] == "LicenseReportRequest"
+    ]
+
+
 async def test_kubectl_installs_the_crd_and_applies_every_example(tmp_path: pathlib.Path) -> None:
     async with kubeapi.serve() as api:
         kubeconfig = api.kubeconfig(tmp_path / "kubeconfig")
@@ -38,18 +50,21 @@ async def test_kubectl_installs_the_crd_and_applies_every_example(tmp_path: path
         namespace.write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kong\n")
         await _kubectl(kubeconfig, "apply", "-f", str(namespace))
         examples = sorted(
-            str(p) for p in (ROOT / "examples").glob("*.yaml") if p.name != "kustomization.yaml"
+            p for p in (ROOT / "examples").glob("*.yaml") if p.name != "kustomization.yaml"
         )
-        files = [arg for path in examples for arg in ("-f", path)]
+        files = [arg for path in examples for arg in ("-f", str(path))]
         applied = await _kubectl(kubeconfig, "apply", *files)
-        assert "licensereportrequest.licensereport.io/kong-db created" in applied
-        again = await _kubectl(kubeconfig, "apply", "-f", str(ROOT / "examples" / "db-mode.yaml"))
-        assert "licensereportrequest.licensereport.io/kong-db unchanged" in again
+        assert "licensereportrequest.licensereport.io/kong-chart created" in applied
+        again = await _kubectl(
+            kubeconfig, "apply", "-f", str(ROOT / "examples" / "kong-chart.yaml")
+        )
+        assert "licensereportrequest.licensereport.io/kong-chart unchanged" in again
         listed = await _kubectl(kubeconfig, "get", "lrr", "-n", "kong")
         header = listed.splitlines()[0].split()
         assert header == ["NAME", "PHASE", "REQUESTS", "SERVICES", "PODS", "AGE"]
         names = {line.split()[0] for line in listed.splitlines()[1:]}
-        assert names == {"kong-db", "kong-dbless", "kong-monthly"}
+        requests = _request_names(examples)
+        assert sorted(names) == sorted(requests)  # no two examples name the same request
         await _kubectl(kubeconfig, "apply", "-k", str(ROOT / "examples"))
 
 
