@@ -250,7 +250,7 @@ async def _collect(request: collection.Request, spec: v1alpha1.Spec) -> models.C
         if configuration is not None:
             raise RunError(
                 f"{error}, every one {configuration.meaning.rstrip('.').lower()}: {named}; "
-                "fix spec.gateway.adminApi",
+                f"the first said: {error.failures[0].message}; fix spec.gateway.adminApi",
                 reason=configuration,
                 transient=False,
             ) from None

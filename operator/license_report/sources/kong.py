@@ -230,6 +230,7 @@ async def _get_or_none(
         _forwarding_failure(route, what=what)
         raise NodeError(Reason.TLS_ERROR, f"{what}: TLS failed ({_short(str(error))})") from None
     except aiohttp.ClientConnectorError as error:
+        _forwarding_failure(route, what=what)  # the local endpoint accepted: the pod did not
         if isinstance(error.os_error, ConnectionRefusedError):
             raise NodeError(Reason.CONNECTION_REFUSED, f"{what}: connection refused") from None
         raise NodeError(
