@@ -12,7 +12,8 @@ raises them and share one base::
     ReportError                          api.errors
     ├── report.models ... (none: the pure layer raises ValueErrors for bad input)
     ├── LicenseError                     sources.license       InvalidLicense
-    ├── ConfigError                      sources.kong          InsecureAdminToken
+    ├── ConfigError                      sources.kong          InsecureAdminToken, InvalidCA,
+    │                                                          InvalidClientCertificate
     ├── NodeError                        sources.kong          a pod's reason (status.failures)
     ├── DatastoreError                   sources.datastore     Datastore*
     │   └── RouteError                   reconcile.datastore_route  DatastoreHostNotFound,
@@ -68,6 +69,10 @@ class Reason(enum.StrEnum):
     SECRET_NOT_FOUND = "SecretNotFound", "A Secret, or a key of it, named by the spec is missing."
     INVALID_SECRET = "InvalidSecret", "A Secret's value is not UTF-8 text."
     INVALID_CA = "InvalidCA", "The Admin API's CA bundle is not valid PEM."
+    INVALID_CLIENT_CERTIFICATE = (
+        "InvalidClientCertificate",
+        "The Admin API client certificate Secret is not a matching, unencrypted PEM pair.",
+    )
     INVALID_SIGNING_KEY = "InvalidSigningKey", "The signing key is not an Ed25519 PEM key."
     INVALID_LICENSE = "InvalidLicense", "The Kong license cannot be read."
     INSECURE_ADMIN_TOKEN = "InsecureAdminToken", "An admin token would be sent over plain http."

@@ -128,18 +128,43 @@ class LabelSelector(_Model):
         return self
 
 
+class TLSSecretRef(_Model):
+    """A kubernetes.io/tls Secret in the request's namespace: a certificate and its key."""
+
+    name: ObjectName
+    """Name of the Secret, in the LicenseReportRequest's own namespace (like every Secret the
+    spec names), with keys tls.crt (the PEM certificate, chain after it) and tls.key (its
+    unencrypted PEM key). Example: dataplane-example-admin-client."""
+
+
 class AdminApiTLS(_Model):
-    """How the Admin API's certificate is checked when adminApi.scheme is https."""
+    """How TLS to the Admin API is checked, and which certificate the operator presents, when
+    a pod is asked over https. Pods reached directly are checked against caSecretRef (or the
+    system's CAs) for serverName (or the pod IP), each pod on its own; pods reached through
+    port-forward are not checked by name (the local endpoint is 127.0.0.1, which no
+    certificate names, and the channel is the API server's authenticated TLS connection to
+    the kubelet), and their certificate is accepted unchecked unless caSecretRef is given."""
 
     ca_secret_ref: SecretKeyRef | None = None
     """Secret key holding the PEM CA bundle that signed the Admin API's certificate (a CA
-    that does not parse fails the run: InvalidCA). Default: the system's CAs."""
+    that does not parse fails the run: InvalidCA). Default: the system's CAs for pods reached
+    directly; for pods reached through port-forward, their certificate unchecked (Kong's own
+    is self-signed per pod)."""
     insecure_skip_verify: bool = False
-    """Accept any certificate, unchecked, for any name: anyone on the path could read the
-    token and the figures. For test clusters only. Default: false."""
+    """Accept any certificate, unchecked, for any name, from pods reached directly too: anyone
+    on the path could read the token and the figures. For test clusters only. Default: false."""
     server_name: str | None = pydantic.Field(default=None, max_length=253)
-    """Name the certificate is checked against, and sent as SNI: the operator connects to pod
-    IPs, which certificates rarely name. Default: the pod IP. Example: kong-admin.kong.svc."""
+    """Name the certificate of a pod reached directly is checked against, and sent as SNI: the
+    operator connects to pod IPs, which certificates rarely name. Default: the pod IP.
+    Example: kong-admin.kong.svc."""
+    client_cert_secret_ref: TLSSecretRef | None = None
+    """kubernetes.io/tls Secret whose certificate the operator presents to every pod's Admin
+    API, direct or through port-forward: for Admin APIs that require a client certificate
+    (Kong Gateway Operator data planes, the Kong chart's admin.tls.client). Read from the
+    LicenseReportRequest's namespace, so create the request where the Secret is (the Kong
+    Gateway Operator keeps its in the DataPlane's namespace). A Secret or key missing is
+    retried (SecretNotFound); a certificate and key that do not load together fail at once
+    (InvalidClientCertificate). Default: no client certificate."""
 
 
 class AdminApi(_Model):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
+import ssl
 
 from license_report.api import defaults, errors, v1alpha1
 from license_report.reconcile import collection, derivation, discovery, kube, output, secrets
@@ -51,6 +52,8 @@ class RunOutcome:
 class _Secrets:
     token: str | None = dataclasses.field(default=None, repr=False)
     ca: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = dataclasses.field(default=None, repr=False)
     license_text: str | None = dataclasses.field(default=None, repr=False)
     password: str | None = dataclasses.field(default=None, repr=False)
     signing_key: str | None = dataclasses.field(default=None, repr=False)
@@ -63,6 +66,11 @@ async def _read_secrets(*, clients: kube.Clients, namespace: str, spec: v1alpha1
         wanted["token"] = (admin.token_secret_ref, "spec.gateway.adminApi.tokenSecretRef")
     if admin.tls and admin.tls.ca_secret_ref:
         wanted["ca"] = (admin.tls.ca_secret_ref, "spec.gateway.adminApi.tls.caSecretRef")
+    if admin.tls and admin.tls.client_cert_secret_ref:
+        # A kubernetes.io/tls Secret: its two keys.
+        name, field = admin.tls.client_cert_secret_ref.name, CLIENT_CERT_FIELD
+        wanted["client_cert"] = (v1alpha1.SecretKeyRef(name=name, key="tls.crt"), field)
+        wanted["client_key"] = (v1alpha1.SecretKeyRef(name=name, key="tls.key"), field)
     if spec.license:
         wanted["license_text"] = (spec.license.secret_ref, "spec.license.secretRef")
     given = spec.datastore.postgres if spec.datastore else None
@@ -87,45 +95,72 @@ async def _read_secrets(*, clients: kube.Clients, namespace: str, spec: v1alpha1
     return _Secrets(**dict(zip(wanted, values, strict=True)))
 
 
+CLIENT_CERT_FIELD = "spec.gateway.adminApi.tls.clientCertSecretRef"
+
+
+@dataclasses.dataclass(frozen=True)
+class _AdminTLS:
+    """The two TLS contexts of a run: pods reached directly, and through port-forward."""
+
+    direct: ssl.SSLContext
+    forwarded: ssl.SSLContext
+
+
+def _admin_tls(spec: v1alpha1.Spec, values: _Secrets, *, namespace: str) -> _AdminTLS:
+    """Direct: verified against the CA (or the system's) for the server name, unless
+    insecureSkipVerify. Through port-forward the URL says 127.0.0.1, which no certificate
+    names, and the channel is the API server's authenticated TLS connection: no name is
+    checked, and the chain only against a CA given. Both present the client certificate."""
+    admin = spec.gateway.admin_api
+    certificate = (
+        kong.ClientCertificate(cert_pem=values.client_cert, key_pem=values.client_key)
+        if values.client_cert is not None and values.client_key is not None
+        else None
+    )
+    try:
+        direct = kong.tls_context(
+            ca_pem=values.ca,
+            insecure=bool(admin.tls and admin.tls.insecure_skip_verify),
+            client_certificate=certificate,
+        )
+        forwarded = kong.tls_context(
+            ca_pem=values.ca, insecure=values.ca is None, client_certificate=certificate
+        )
+    except kong.ConfigError as error:
+        assert admin.tls is not None  # only a CA or client certificate from a Secret can fail
+        if error.reason == errors.Reason.INVALID_CLIENT_CERTIFICATE:
+            assert admin.tls.client_cert_secret_ref is not None
+            where = f"Secret {namespace}/{admin.tls.client_cert_secret_ref.name}"
+            field = CLIENT_CERT_FIELD
+        else:
+            ref = admin.tls.ca_secret_ref
+            where = f"Secret {ref.name} key {ref.key!r}" if ref else "the CA"
+            field = "spec.gateway.adminApi.tls.caSecretRef"
+        raise RunError(
+            f"{where} ({field}): {error}", reason=error.reason, transient=False
+        ) from None
+    forwarded.check_hostname = False
+    return _AdminTLS(direct=direct, forwarded=forwarded)
+
+
 def _admin_api(
     spec: v1alpha1.Spec,
-    values: _Secrets,
+    tls: _AdminTLS,
     *,
     token: str | None,
-    https: bool,
     forwarded: bool = False,
     plain_direct: bool = True,
 ) -> kong.ClientSettings:
-    """The Admin API client's settings; ``https``: some target is reached over TLS;
-    ``forwarded``: some through port-forward, whose channel is the API server's
-    authenticated TLS connection: Kong's per-pod self-signed certificate is accepted
-    there (checked against the CA when one is given, not by name: the URL says
-    127.0.0.1), and a token may go over a plain listener when no target is plain
-    http directly (``plain_direct``)."""
+    """The Admin API client's settings for pods reached directly (`_routes` adds the
+    port-forwarded ones). ``forwarded``: some pods are reached through port-forward, whose
+    channel is the API server's authenticated TLS connection: a token may go over a plain
+    listener there when no target is plain http directly (``plain_direct``)."""
     admin = spec.gateway.admin_api
-    tls = None
-    if admin.scheme == "https" or https:
-        insecure = bool(admin.tls and admin.tls.insecure_skip_verify) or (
-            forwarded and values.ca is None
-        )
-        try:
-            tls = kong.tls_context(ca_pem=values.ca, insecure=insecure)
-            if forwarded:
-                tls.check_hostname = False
-        except kong.ConfigError as error:
-            # Only a CA from a Secret can fail to load.
-            ref = admin.tls.ca_secret_ref if admin.tls else None
-            where = f"Secret {ref.name} key {ref.key!r}" if ref else "the CA"
-            raise RunError(
-                f"{where} (spec.gateway.adminApi.tls.caSecretRef): {error}",
-                reason=errors.Reason.INVALID_CA,
-                transient=False,
-            ) from None
     return kong.ClientSettings(
         token=token,
         timeout=admin.timeout_seconds,
         max_concurrency=spec.gateway.max_concurrency,
-        tls=tls,
+        tls=tls.direct,
         server_name=admin.tls.server_name if admin.tls else None,
         allow_token_over_http=admin.allow_token_over_http or (forwarded and not plain_direct),
     )
@@ -149,14 +184,16 @@ def _signing_key(
 
 
 async def _forward(
-    *, pool: portforward.Pool, derived: derivation.Derived, concurrency: int
-) -> tuple[list[models.Target], list[models.Failure]]:
-    """Open the port-forwards; each forwarded target's URL becomes its local endpoint.
+    *, pool: portforward.Pool, derived: derivation.Derived, concurrency: int, tls: ssl.SSLContext
+) -> tuple[list[models.Target], list[models.Failure], dict[str, kong.Route]]:
+    """Open the port-forwards; each forwarded target's URL becomes its local endpoint, reached
+    with ``tls`` (no name checked) and its forwarder's failures named (`kong.Route`).
 
     A 403 is the operator's RBAC, the same for every pod of the namespace: the run
     fails at once (PortForwardForbidden), never five minutes of retries. Other
     refusals (the pod gone, the kubelet's error) are that pod's failure."""
     gate = asyncio.Semaphore(concurrency)
+    routes: dict[str, kong.Route] = {}
 
     async def one(target: models.Target) -> models.Target | models.Failure:
         route = derived.forwards.get(target.name)
@@ -173,12 +210,15 @@ async def _forward(
                         transient=False,
                     ) from None
                 return models.Failure(pod=target.name, reason=error.reason, message=str(error))
-        return target.model_copy(update={"url": opened.url(route.scheme)})
+        url = opened.url(route.scheme)
+        routes[url] = kong.Route(tls=tls, forwarder=opened)
+        return target.model_copy(update={"url": url})
 
     results = await asyncio.gather(*(one(t) for t in derived.targets))
     return (
         [r for r in results if isinstance(r, models.Target)],
         [r for r in results if isinstance(r, models.Failure)],
+        routes,
     )
 
 
@@ -210,7 +250,7 @@ async def _collect(request: collection.Request, spec: v1alpha1.Spec) -> models.C
         if configuration is not None:
             raise RunError(
                 f"{error}, every one {configuration.meaning.rstrip('.').lower()}: {named}; "
-                "fix spec.gateway.adminApi",
+                f"the first said: {error.failures[0].message}; fix spec.gateway.adminApi",
                 reason=configuration,
                 transient=False,
             ) from None
@@ -256,7 +296,8 @@ async def run(
     (``kube.ApiError``) included.
     """
     values = await _read_secrets(clients=clients, namespace=namespace, spec=spec)
-    _admin_api(spec, values, token=values.token, https=False)  # a bad CA fails before any call
+    # A bad CA or client certificate fails before any call.
+    tls = _admin_tls(spec, values, namespace=namespace)
     signing_key = _signing_key(spec, values, namespace=namespace)
     found = await discovery.discover(clients=clients, namespace=namespace, gateway=spec.gateway)
     if not found.pods:
@@ -291,10 +332,8 @@ async def run(
     forwarded = bool(derived.forwards)
     admin_api = _admin_api(
         spec,
-        values,
+        tls,
         token=derived.token,
-        https=any(t.url.startswith("https:") for t in derived.targets)
-        or any(f.scheme == "https" for f in derived.forwards.values()),
         forwarded=forwarded,
         plain_direct=any(
             t.url.startswith("http:") and t.name not in derived.forwards for t in derived.targets
@@ -311,11 +350,17 @@ async def run(
         configuration=clients.api.configuration, user_agent=kube.USER_AGENT
     )
     async with portforward.Pool(connection=connection) as pool:
-        targets, unforwarded = (
-            await _forward(pool=pool, derived=derived, concurrency=spec.gateway.max_concurrency)
+        targets, unforwarded, routes = (
+            await _forward(
+                pool=pool,
+                derived=derived,
+                concurrency=spec.gateway.max_concurrency,
+                tls=tls.forwarded,
+            )
             if forwarded
-            else (derived.targets, [])
+            else (derived.targets, [], {})
         )
+        admin_api = dataclasses.replace(admin_api, routes=routes)
         result = await _collect(
             collection.Request(
                 targets=targets,

@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import os
 import ssl
+import tempfile
 import urllib.parse
-from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
@@ -22,9 +24,13 @@ import pydantic
 
 from license_report.api import defaults, errors
 from license_report.report import admin_api, aggregation, models, plugins
+from license_report.sources import portforward
 
 TOKEN_HEADER = "Kong-Admin-Token"  # noqa: S105 (a header name, not a secret)
 MAX_PAGE_SIZE = 1000  # Kong's own maximum for ?size=
+
+#: nginx's answer (400) when ``ssl_verify_client on`` and the client presented no certificate.
+_NO_CLIENT_CERTIFICATE = b"No required SSL certificate was sent"
 
 _Model = TypeVar("_Model", bound=pydantic.BaseModel)
 _T = TypeVar("_T")
@@ -32,7 +38,8 @@ Reason = errors.Reason
 
 
 class ConfigError(errors.ReportError, ValueError):
-    """The client settings cannot be used as given (bad CA, token over plain http)."""
+    """The client settings cannot be used as given (bad CA or client certificate, token over
+    plain http); ``reason`` says which."""
 
     reason = errors.Reason.INSECURE_ADMIN_TOKEN
 
@@ -42,6 +49,29 @@ class NodeError(errors.ReportError):
 
     def __init__(self, reason: errors.Reason, message: str) -> None:
         super().__init__(message, reason=reason)
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    """How one node is reached when it is not the settings' default (a direct connection).
+
+    Through a port-forward the local endpoint is 127.0.0.1, which no certificate names, and the
+    channel is the API server's authenticated TLS connection: ``tls`` then checks no name.
+    ``forwarder`` names what the Admin API client only sees as a dropped connection.
+    """
+
+    tls: ssl.SSLContext | None = None  # None: the settings' own
+    server_name: str | None = None
+    forwarder: portforward.Forwarder | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientCertificate:
+    """The PEM certificate (chain) and key the client presents: Admin APIs that verify clients
+    (Kong Gateway Operator data planes, charts with admin.tls.client)."""
+
+    cert_pem: str
+    key_pem: str = dataclasses.field(repr=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,18 +85,58 @@ class ClientSettings:
     allow_token_over_http: bool = False
     page_size: int = MAX_PAGE_SIZE
     max_pages: int = 10_000
+    # Nodes reached otherwise than directly, by base URL (scheme://host:port).
+    routes: Mapping[str, Route] = dataclasses.field(default_factory=dict)
+
+    def route(self, url: str) -> Route:
+        """How ``url``'s node is reached: its own route, else directly with these settings."""
+        parts = urllib.parse.urlsplit(url)
+        return self.routes.get(f"{parts.scheme}://{parts.netloc}") or Route(
+            tls=self.tls, server_name=self.server_name
+        )
 
 
-def tls_context(*, ca_pem: str | None = None, insecure: bool = False) -> ssl.SSLContext:
-    """A client TLS context: verification on unless ``insecure`` is explicitly asked for."""
+def _no_password() -> bytes:
+    # Without a callback OpenSSL would prompt on the terminal for an encrypted key.
+    return b""
+
+
+def _load_client_certificate(context: ssl.SSLContext, certificate: ClientCertificate) -> None:
+    """``load_cert_chain`` reads files only: the PEM goes to a private temporary file (the
+    chart mounts a writable /tmp) that is removed at once."""
+    with tempfile.TemporaryDirectory(prefix="license-report-") as directory:
+        path = os.path.join(directory, "client.pem")
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+            file.write(certificate.cert_pem.strip() + "\n" + certificate.key_pem.strip() + "\n")
+        try:
+            context.load_cert_chain(path, password=_no_password)
+        except (ssl.SSLError, ValueError) as error:
+            raise ConfigError(
+                "the client certificate and key are not a matching, unencrypted PEM pair "
+                f"({_short(str(error) or error.__class__.__name__)})",
+                reason=errors.Reason.INVALID_CLIENT_CERTIFICATE,
+            ) from None
+
+
+def tls_context(
+    *,
+    ca_pem: str | None = None,
+    insecure: bool = False,
+    client_certificate: ClientCertificate | None = None,
+) -> ssl.SSLContext:
+    """A client TLS context: verification on unless ``insecure`` is explicitly asked for;
+    ``client_certificate`` presented when the server asks for one."""
     context = ssl.create_default_context()
     if ca_pem is not None:
         try:
             context.load_verify_locations(cadata=ca_pem)
         except (ssl.SSLError, ValueError) as error:
             raise ConfigError(
-                f"the CA bundle is not valid PEM ({error.__class__.__name__})"
+                f"the CA bundle is not valid PEM ({error.__class__.__name__})",
+                reason=errors.Reason.INVALID_CA,
             ) from None
+    if client_certificate is not None:
+        _load_client_certificate(context, client_certificate)
     if insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -120,19 +190,27 @@ async def _get_or_none(
     path = urllib.parse.urlsplit(url).path or "/"
     what = f"GET {path}"
     headers = {TOKEN_HEADER: settings.token} if settings.token else {}
+    route = settings.route(url)
     try:
         async with session.get(
             url,
             headers=headers,
             allow_redirects=False,  # never carry the token to another place
             timeout=aiohttp.ClientTimeout(total=settings.timeout),
-            server_hostname=settings.server_name,
+            ssl=route.tls if route.tls is not None else True,
+            server_hostname=route.server_name,
         ) as response:
             body = await _read_capped(response, limit=settings.max_body_bytes, what=what)
             if response.status == 200:
                 return body
             if response.status == 404 and allow_404:
                 return None
+            if response.status == 400 and _NO_CLIENT_CERTIFICATE in body:
+                raise NodeError(
+                    Reason.TLS_ERROR,
+                    f"{what}: the Admin API requires a client certificate and none was sent "
+                    "(HTTP 400 No required SSL certificate was sent)",
+                )
             if response.status in (401, 403):
                 raise NodeError(
                     Reason.UNAUTHORIZED, f"{what}: HTTP {response.status}{_kong_message(body)}"
@@ -149,17 +227,29 @@ async def _get_or_none(
     except TimeoutError:
         raise NodeError(Reason.TIMEOUT, f"{what}: no answer within {settings.timeout:g}s") from None
     except (aiohttp.ClientSSLError, ssl.SSLError) as error:
+        _forwarding_failure(route, what=what)
         raise NodeError(Reason.TLS_ERROR, f"{what}: TLS failed ({_short(str(error))})") from None
     except aiohttp.ClientConnectorError as error:
+        _forwarding_failure(route, what=what)  # the local endpoint accepted: the pod did not
         if isinstance(error.os_error, ConnectionRefusedError):
             raise NodeError(Reason.CONNECTION_REFUSED, f"{what}: connection refused") from None
         raise NodeError(
             Reason.CONNECTION_ERROR, f"{what}: cannot connect ({_short(str(error.os_error))})"
         ) from None
     except (aiohttp.ClientError, OSError) as error:
+        _forwarding_failure(route, what=what)
         raise NodeError(
             Reason.CONNECTION_ERROR, f"{what}: connection lost ({error.__class__.__name__})"
         ) from None
+
+
+def _forwarding_failure(route: Route, *, what: str) -> None:
+    """Through a port-forward, a dropped connection (during the TLS handshake too) is all the
+    client sees of the kubelet's refusal: raise what the forwarder recorded instead, with its
+    reason (nothing listening on that port in the pod: ConnectionRefused)."""
+    failure = None if route.forwarder is None else route.forwarder.failure
+    if failure is not None:
+        raise NodeError(failure.reason, f"{what}: {failure.message}")
 
 
 async def _get(*, session: aiohttp.ClientSession, url: str, settings: ClientSettings) -> bytes:
@@ -250,6 +340,7 @@ def new_session(settings: ClientSettings) -> aiohttp.ClientSession:
         # would stay open meanwhile.
         force_close=True,
         happy_eyeballs_delay=None,
+        # Each request gives its node's own (``settings.route``); this is the default.
         ssl=settings.tls if settings.tls is not None else True,
     )
     return aiohttp.ClientSession(connector=connector, raise_for_status=False)

@@ -24,6 +24,14 @@ from license_report_sandbox.kong import routing
 
 _NODE_KEY: web.RequestKey[model.SimNode] = web.RequestKey("sim_node", model.SimNode)
 _NO_FAULT = faults.Fault()
+#: nginx's page when ``ssl_verify_client on`` and the client sent no certificate
+#: (ngx_http_special_response.c, ``ngx_http_error_496_page``, answered as 400).
+NO_CLIENT_CERTIFICATE_PAGE = (
+    "<html>\r\n<head><title>400 No required SSL certificate was sent</title></head>\r\n"
+    "<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n"
+    "<center>No required SSL certificate was sent</center>\r\n"
+    "<hr><center>kong</center>\r\n</body>\r\n</html>\r\n"
+)
 
 
 def _assign_addresses(nodes: Sequence[model.SimNode], first_address: str) -> None:
@@ -60,7 +68,12 @@ class Fleet:
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
         first_address: str = "127.0.0.2",
+        require_client_cert: bool = False,
     ) -> None:
+        """``require_client_cert``: as Kong with ``nginx_admin_ssl_verify_client on`` (the Kong
+        Gateway Operator's data planes): ``ssl_context`` must trust the client CA; a client
+        presenting no certificate gets nginx's 400, one the CA did not sign fails the handshake
+        (nginx answers 400 there too; Python's ssl cannot defer the check)."""
         self.nodes: tuple[model.SimNode, ...] = tuple(nodes)
         self._by_name = {node.name: node for node in self.nodes}
         if len(self._by_name) != len(self.nodes):
@@ -69,6 +82,11 @@ class Fleet:
         self._by_address = {node.address: node for node in self.nodes}
         self._requested_port = port
         self._port: int | None = port or None
+        if require_client_cert:
+            if ssl_context is None:
+                raise ValueError("a client certificate can only be required over TLS")
+            ssl_context.verify_mode = ssl.CERT_OPTIONAL
+        self._require_client_cert = require_client_cert
         self._ssl_context = ssl_context
         self._first_address = first_address
         self._runner: web.AppRunner | None = None
@@ -201,6 +219,10 @@ class Fleet:
         node = self._by_address.get(self._address_of(transport) or "") if transport else None
         if node is None:
             return faults.json_response(421, {"message": "Misdirected request"})
+        if self._require_client_cert and not (transport and transport.get_extra_info("peercert")):
+            return web.Response(
+                status=400, text=NO_CLIENT_CERTIFICATE_PAGE, content_type="text/html"
+            )
         request[_NODE_KEY] = node
         node.requests_seen.append(request.path)
         task = asyncio.current_task()
