@@ -9,7 +9,6 @@ own output. Ctrl-C before the report is done exits 130; after it (with
 from __future__ import annotations
 
 import datetime
-import http.client
 import json
 import os
 import pathlib
@@ -20,7 +19,6 @@ import subprocess
 import tarfile
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import psutil
 import pytest
@@ -84,7 +82,7 @@ def _run(cli: Runner, tmpdir: pathlib.Path, *args: str) -> subprocess.CompletedP
     return cli("sandbox", *args, env={"TMPDIR": str(tmpdir)})
 
 
-def test_ee_db_reports_the_seeded_usage(
+def test_the_default_chart_with_postgresql_reports_the_seeded_usage_through_port_forward(
     cli: Runner, short_tmpdir: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     done = _run(cli, short_tmpdir, "--out", str(tmp_path / "out"))
@@ -99,6 +97,26 @@ def test_ee_db_reports_the_seeded_usage(
     assert "LicenseReportRequest kong/sandbox: Succeeded" in done.stdout
     assert re.search(r"^  Complete +True +ReportWritten ", done.stdout, re.MULTILINE)
     assert "kong/sandbox: Running" in done.stdout  # progress: each phase, as it happened
+    # Only a selector was applied: the Admin API (pod loopback) and the datastore (a Service
+    # name that does not resolve here) were derived from the pods and reached by port-forward.
+    assert "--topology chart-postgres: 3 simulated Kong" in done.stdout
+    assert re.search(
+        r"^  adminApi +https localhost:8444 via port-forward \(KONG_ADMIN_LISTEN\)$",
+        done.stdout,
+        re.MULTILINE,
+    )
+    assert re.search(
+        r"^  datastore +kong-postgresql\.kong\.svc:5432 database kong user kong .*KONG_PG_PASSWORD"
+        r".*; kong-postgresql\.kong\.svc does not resolve here: port-forward to port 5432 of pod"
+        r" kong/kong-postgresql-0, a ready endpoint of Service kong/kong-postgresql$",
+        done.stdout,
+        re.MULTILINE,
+    )
+    assert re.search(
+        r"^  license +Secret kong-enterprise-license key license \(KONG_LICENSE_DATA\)$",
+        done.stdout,
+        re.MULTILINE,
+    )
 
     out = tmp_path / "out"
     report = json.loads((out / "report.json").read_text())
@@ -181,6 +199,65 @@ def test_dbless_modes(
 
 
 @pytest.mark.parametrize(
+    ("topology", "reached", "mode", "selected"),
+    [
+        ("chart-default", "3 of 3", "dbless, enterprise", "kong-kong-"),
+        # One control plane; the two data planes serve no Admin API and are not failures.
+        ("hybrid", "1 of 3", "db, enterprise", "cp-kong-"),
+        ("ingress-chart", "3 of 3", "dbless, enterprise", "kong-gateway-"),
+    ],
+)
+def test_each_topology_succeeds_with_a_request_that_is_only_a_selector(
+    cli: Runner,
+    short_tmpdir: pathlib.Path,
+    tmp_path: pathlib.Path,
+    topology: str,
+    reached: str,
+    mode: str,
+    selected: str,
+) -> None:
+    out = tmp_path / "out"
+    done = _run(cli, short_tmpdir, "--topology", topology, "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "LicenseReportRequest kong/sandbox: Succeeded" in done.stdout
+    assert re.search(rf"^nodes reached +{reached}$", done.stdout, re.MULTILINE)
+    assert re.search(rf"^mode +{mode}$", done.stdout, re.MULTILINE)
+    assert "adminApi   https localhost:8444 via port-forward (KONG_ADMIN_LISTEN)" in done.stdout
+    nodes = json.loads((out / "nodes.json").read_text())
+    asked = [node for node in nodes if node["reachable"]]
+    assert asked
+    if topology == "hybrid":
+        _, expected = _seeded()
+        report = json.loads((out / "report.json").read_text())
+        assert {c["bucket"]: c["request_count"] for c in report["counters"]} == expected
+        assert "port-forward to port 5432 of pod kong/cp-postgresql-0" in done.stdout
+    _assert_left_nothing(_workdir(done.stdout), short_tmpdir)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ("--mode", "ee-dbless", "--topology", "chart-postgres"),
+            "--mode ee-dbless and --topology chart-postgres disagree",
+        ),
+        (("--mode", "oss", "--topology", "hybrid"), "the sandbox's Kong OSS is DB-less"),
+        (("--topology", "hybrid", "--pods", "1"), "needs --pods 2 or more"),
+        # Until the operator can send a client certificate (issue 13, item 4).
+        (("--topology", "gateway-operator"), "requires a client certificate"),
+    ],
+)
+def test_options_that_cannot_make_a_topology_are_a_usage_error(
+    cli: Runner, short_tmpdir: pathlib.Path, args: tuple[str, ...], said: str
+) -> None:
+    done = _run(cli, short_tmpdir, *args)
+    assert done.returncode == 2
+    assert said in done.stderr
+    assert done.stdout == ""
+    assert list(short_tmpdir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
     ("after", "options"),
     [
         # While PostgreSQL is still starting in its thread.
@@ -232,25 +309,6 @@ def _kubectl(kubectl: str, kubeconfig: str, *args: str) -> str:
     return done.stdout
 
 
-def _pod_counters(pod: dict[str, Any]) -> dict[str, int]:
-    """What the gateway behind a Pod answers on ``/license/report``, at its IP and admin port."""
-    (port,) = [
-        p["containerPort"]
-        for container in pod["spec"]["containers"]
-        for p in container["ports"]
-        if p["name"] == "admin"
-    ]
-    connection = http.client.HTTPConnection(pod["status"]["podIP"], port, timeout=10)
-    try:
-        connection.request("GET", "/license/report")
-        response = connection.getresponse()
-        assert response.status == 200
-        body = json.loads(response.read())
-    finally:
-        connection.close()
-    return {c["bucket"]: c["request_count"] for c in body["counters"]}
-
-
 def test_keep_running_serves_kubectl_until_ctrl_c(
     sandbox: Start, short_tmpdir: pathlib.Path, tmp_path: pathlib.Path, kubectl: pathlib.Path
 ) -> None:
@@ -262,14 +320,24 @@ def test_keep_running_serves_kubectl_until_ctrl_c(
     rows = [line.split() for line in listed.splitlines()]
     assert rows[0][:3] == ["NAMESPACE", "NAME", "PHASE"]
     assert rows[1][:3] == ["kong", "sandbox", "Succeeded"]
-    # DB mode: every gateway pod's own /license/report shows the whole seeded table, as
-    # real Kong does (the report above came from PostgreSQL, not from these).
-    definition, _ = _seeded()
-    every_month = monthly_totals(definition, months=14, now=datetime.datetime.now(datetime.UTC))
+    # The chart's pods: three gateways whose Admin API is on their loopback only (no admin
+    # port on the pod), the migration Job's pod, and the PostgreSQL sub-chart's pod.
     pods = json.loads(_kubectl(hint[2], hint[1], "get", "pods", "-n", "kong", "-o", "json"))
-    assert len(pods["items"]) == 3
-    for pod in pods["items"]:
-        assert _pod_counters(pod) == every_month
+    gateways = [
+        pod
+        for pod in pods["items"]
+        if pod["metadata"]["labels"].get("app.kubernetes.io/component") == "app"
+        and pod["metadata"].get("ownerReferences", [{}])[0].get("kind") != "Job"
+    ]
+    assert len(gateways) == 3
+    assert not [
+        port
+        for pod in gateways
+        for container in pod["spec"]["containers"]
+        for port in container.get("ports", [])
+        if port.get("name", "").startswith("admin")
+    ]
+    assert "kong-postgresql-0" in {pod["metadata"]["name"] for pod in pods["items"]}
     assert running.process.poll() is None  # still up, until Ctrl-C
     postmaster = _postmaster(workdir)
 

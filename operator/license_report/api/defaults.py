@@ -59,6 +59,10 @@ RETRY_SECONDS: typing.Final = 300.0
 #: The first retry's delay, doubled each time up to the maximum.
 BACKOFF_SECONDS: typing.Final = 2.0
 BACKOFF_MAX_SECONDS: typing.Final = 60.0
+#: How long a DNS lookup of the pods' datastore host may take before it is taken as not
+#: resolving here (then a Service name is reached through port-forward): in a cluster the
+#: answer takes milliseconds; outside, an operator should not wait long to learn it.
+DATASTORE_DNS_TIMEOUT_SECONDS: typing.Final = 2.0
 #: What one report ConfigMap may hold before nodes.json goes to part ConfigMaps: the
 #: API server's 1 MiB limit on a ConfigMap's data, less 64 KiB for keys and for growth.
 CONFIG_MAP_BUDGET: typing.Final = 1024 * 1024 - 64 * 1024

@@ -56,6 +56,9 @@ class Request:
     notes: Sequence[str] = ()
     # Hybrid data plane pods: no Admin API to ask; named in nodes.json, not failures.
     data_planes: Sequence[models.DataPlanePod] = ()
+    #: Why the pods' own datastore is not read (it could not be reached from here): one
+    #: gateway's own /license/report then gives the counters and counts.
+    datastore_unread: str | None = None
 
 
 def _control_plane(obs: aggregation.NodeObservation) -> bool:
@@ -148,6 +151,7 @@ async def collect(request: Request) -> models.Collection:
             hash_key=request.hash_key,
             generated_at=now,
             datastore=None if figures is None else figures.result(),
+            datastore_unread=request.datastore_unread if request.database is None else None,
             listed_counts=listed,
             license=facts,
             format=request.format,

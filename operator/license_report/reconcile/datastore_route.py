@@ -49,6 +49,28 @@ _SERVICE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
+#: A datastore error that says it could not be reached from here (no route, a refused or
+#: silent connection: a NetworkPolicy, say), rather than that it answered wrongly (a
+#: password, a missing table). A datastore derived from the pods falls back on a gateway's
+#: own report for these; one the spec names fails.
+UNREACHABLE = frozenset(
+    {
+        errors.Reason.DATASTORE_CONNECTION_REFUSED,
+        errors.Reason.DATASTORE_TIMEOUT,
+        errors.Reason.DATASTORE_HOST_NOT_FOUND,
+        errors.Reason.DATASTORE_SERVICE_NOT_FOUND,
+        errors.Reason.DATASTORE_SERVICE_PORT_NOT_FOUND,
+        errors.Reason.DATASTORE_NO_READY_ENDPOINT,
+        errors.Reason.DATASTORE_LOOKUP_FORBIDDEN,
+        errors.Reason.PORT_FORWARD_FORBIDDEN,
+        errors.Reason.PORT_FORWARD_FAILED,
+        errors.Reason.POD_GONE,
+        errors.Reason.CONNECTION_REFUSED,
+        errors.Reason.API_SERVER_UNREACHABLE,
+    }
+)
+
+
 class Via(enum.StrEnum):
     """How the datastore is reached (the status shows it)."""
 

@@ -49,14 +49,11 @@ class Derived:
     database: datastore.DatastoreSettings | None
     status: v1alpha1.DerivedSettings | None
     notes: list[str]
-
-
-async def datastore_address(*, host: str, port: int, namespace: str) -> tuple[str, int]:
-    """Where a derived datastore host is dialled from here. The seam for reaching a Service
-    name from outside the cluster (DNS, else a port-forward to a pod behind the Service):
-    for now the host and port as derived."""
-    del namespace  # the pod's namespace, for the Service lookup to come
-    return host, port
+    #: The gateway pods' namespace when the datastore's host is theirs (``KONG_PG_HOST``, not
+    #: spec.datastore.postgres.host): it is then reached along `datastore_route.route` (a
+    #: Service name resolved there), and when it cannot be, a gateway's own report stands
+    #: for it. None: no datastore, or the host is the spec's (unreachable is a failure).
+    datastore_namespace: str | None = None
 
 
 class _Values:
@@ -295,10 +292,11 @@ async def _database(
     values: _Values,
     facts: Sequence[discovery.PodFacts],
     password: str | None,
-) -> tuple[datastore.DatastoreSettings | None, str | None]:
+) -> tuple[datastore.DatastoreSettings | None, str | None, str | None]:
+    """The settings, how they were derived, and the pods' namespace when the host is theirs."""
     given = spec.datastore.postgres if spec.datastore else None
     if spec.datastore is not None and spec.datastore.disabled:
-        return None, None
+        return None, None, None
     found: dict[_Postgres, list[str]] = {}
     for pod in facts:
         pg = _pod_postgres(pod)
@@ -307,7 +305,7 @@ async def _database(
     _one({pg.describe(): pods for pg, pods in found.items()}, "the datastore (KONG_PG_*)")
     pg = next(iter(found), None)
     if given is None and pg is None:
-        return None, None
+        return None, None, None
     host = (given.host if given else None) or (pg.host if pg else None)
     if host is None:
         raise DerivationError(
@@ -316,8 +314,7 @@ async def _database(
             reason=errors.Reason.DATASTORE_NOT_CONFIGURED,
         )
     port = (given.port if given else None) or (pg.port if pg else defaults.POSTGRES_PORT)
-    if pg is not None and (given is None or given.host is None):
-        host, port = await datastore_address(host=host, port=port, namespace=pg.namespace)
+    routed = pg.namespace if pg is not None and (given is None or given.host is None) else None
     if (
         password is None
         and pg is not None
@@ -337,7 +334,7 @@ async def _database(
         or (pg.sslmode if pg else defaults.POSTGRES_SSL_MODE),
     )
     if pg is None:
-        return settings, None
+        return settings, None, None
     described = (
         f"{settings.host}:{settings.port} database {settings.database} user {settings.user} "
         f"sslmode {settings.sslmode} (KONG_PG_*"
@@ -351,7 +348,7 @@ async def _database(
     ]
     if overridden:
         described += "; spec.datastore.postgres gives " + ", ".join(overridden)
-    return settings, described + ")"
+    return settings, described + ")", routed
 
 
 async def derive(
@@ -378,7 +375,7 @@ async def derive(
     license_source = None
     if license_text is None and spec.license is None:
         license_text, license_source = await _license(values=values, facts=every)
-    database, datastore_source = await _database(
+    database, datastore_source, datastore_namespace = await _database(
         spec=spec, values=values, facts=asked, password=password
     )
     described = v1alpha1.DerivedSettings(
@@ -393,4 +390,5 @@ async def derive(
         database=database,
         status=described if described.model_dump(exclude_none=True) else None,
         notes=notes,
+        datastore_namespace=datastore_namespace,
     )

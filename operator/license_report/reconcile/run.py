@@ -10,12 +10,21 @@ license, a CA that does not parse).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime
 import ssl
 
 from license_report.api import defaults, errors, v1alpha1
-from license_report.reconcile import collection, derivation, discovery, kube, output, secrets
+from license_report.reconcile import (
+    collection,
+    datastore_route,
+    derivation,
+    discovery,
+    kube,
+    output,
+    secrets,
+)
 from license_report.report import models, packaging, signing
 from license_report.sources import datastore, kong, license, portforward
 
@@ -31,6 +40,9 @@ class OperatorSettings:
     backoff_max_seconds: float = defaults.BACKOFF_MAX_SECONDS
     # What one report ConfigMap may hold before nodes.json goes to part ConfigMaps.
     config_map_budget: int = defaults.CONFIG_MAP_BUDGET
+    # How long the pods' datastore host may take to resolve before a Service name is
+    # reached through port-forward instead.
+    dns_timeout_seconds: float = defaults.DATASTORE_DNS_TIMEOUT_SECONDS
 
 
 class RunError(errors.ReportError):
@@ -273,6 +285,63 @@ async def _collect(request: collection.Request, spec: v1alpha1.Spec) -> models.C
         ) from None
 
 
+@dataclasses.dataclass(frozen=True)
+class _Datastore:
+    """The datastore as a run reads it: along its route, or not read and why."""
+
+    settings: datastore.DatastoreSettings | None
+    route: datastore_route.Route | None = None
+    unread: str | None = None
+
+
+async def _route_datastore(
+    *,
+    stack: contextlib.AsyncExitStack,
+    clients: kube.Clients,
+    settings: OperatorSettings,
+    derived: derivation.Derived,
+) -> _Datastore:
+    """The pods' own datastore along its route (kept open in ``stack``); one that cannot be
+    reached is not read, and a gateway's own report stands for it. A datastore the spec
+    names is connected to as given: unreachable, it fails the run."""
+    if derived.database is None or derived.datastore_namespace is None:
+        return _Datastore(settings=derived.database)
+    try:
+        route = await datastore_route.route(
+            clients=clients,
+            host=derived.database.host,
+            port=derived.database.port,
+            namespace=derived.datastore_namespace,
+            dns_timeout=settings.dns_timeout_seconds,
+        )
+    except datastore_route.RouteError as error:
+        if error.reason not in datastore_route.UNREACHABLE:
+            raise
+        return _Datastore(settings=None, unread=_unread(error))
+    await stack.enter_async_context(route)
+    return _Datastore(settings=route.settings(derived.database), route=route)
+
+
+def _unread(error: errors.ReportError) -> str:
+    return f"{error.reason}: {error.message}"
+
+
+def _described(derived: derivation.Derived, read: _Datastore) -> v1alpha1.DerivedSettings | None:
+    """status.derived, the datastore's route (or why it was not read) said after it."""
+    status = derived.status
+    if status is None or status.datastore is None or derived.datastore_namespace is None:
+        return status
+    if read.unread is not None:
+        said = (
+            f"{status.datastore}; not read, {read.unread}; the figures are a gateway's own report"
+        )
+    elif read.route is not None:
+        said = f"{status.datastore}; {read.route.message}"
+    else:
+        return status
+    return status.model_copy(update={"datastore": said})
+
+
 def backoff(settings: OperatorSettings, retry: int) -> float:
     """The delay before retry number ``retry`` (from 0): doubled each time, capped."""
     return float(min(settings.backoff_seconds * 2**retry, settings.backoff_max_seconds))
@@ -349,7 +418,11 @@ async def run(
     connection = portforward.Connection(
         configuration=clients.api.configuration, user_agent=kube.USER_AGENT
     )
-    async with portforward.Pool(connection=connection) as pool:
+    async with contextlib.AsyncExitStack() as stack:
+        pool = await stack.enter_async_context(portforward.Pool(connection=connection))
+        read = await _route_datastore(
+            stack=stack, clients=clients, settings=settings, derived=derived
+        )
         targets, unforwarded, routes = (
             await _forward(
                 pool=pool,
@@ -361,23 +434,33 @@ async def run(
             else (derived.targets, [], {})
         )
         admin_api = dataclasses.replace(admin_api, routes=routes)
-        result = await _collect(
-            collection.Request(
-                targets=targets,
-                hash_key=hash_key,
-                admin_api=admin_api,
-                database=derived.database,
-                license_text=derived.license_text,
-                format=spec.report.chosen_format,
-                months=spec.report.months,
-                hash_names=spec.report.hash_names,
-                now=now,
-                known_failures=[*found.failures, *derived.failures, *unforwarded],
-                notes=[*found.notes, *derived.notes],
-                data_planes=found.data_planes,
-            ),
-            spec,
+        wanted = collection.Request(
+            targets=targets,
+            hash_key=hash_key,
+            admin_api=admin_api,
+            database=read.settings,
+            license_text=derived.license_text,
+            format=spec.report.chosen_format,
+            months=spec.report.months,
+            hash_names=spec.report.hash_names,
+            now=now,
+            known_failures=[*found.failures, *derived.failures, *unforwarded],
+            notes=[*found.notes, *derived.notes],
+            data_planes=found.data_planes,
+            datastore_unread=read.unread,
         )
+        try:
+            result = await _collect(wanted, spec)
+        except datastore.DatastoreError as error:
+            # Connected along the route but refused or silent (a NetworkPolicy, nothing
+            # listening in the pod): the pods' own datastore falls back like no route.
+            # A port-forward's own failure says more than psycopg's closed connection.
+            cause = (read.route.failure if read.route else None) or error
+            if read.route is None or cause.reason not in datastore_route.UNREACHABLE:
+                raise
+            read = _Datastore(settings=None, unread=_unread(cause))
+            wanted = dataclasses.replace(wanted, database=None, datastore_unread=read.unread)
+            result = await _collect(wanted, spec)
     package = packaging.package(result, signing_key=signing_key)
     config_map = output.config_map_name(request=name, spec=spec)
     try:
@@ -402,5 +485,5 @@ async def run(
         package=package,
         config_map=config_map,
         skipped=len(found.skipped),
-        derived=derived.status,
+        derived=_described(derived, read),
     )

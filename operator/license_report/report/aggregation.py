@@ -118,6 +118,9 @@ class Inputs:
     hash_names: bool = True
     #: Hybrid data plane pods: no Admin API, not asked, not failures.
     data_planes: Sequence[models.DataPlanePod] = ()
+    #: Why a PostgreSQL datastore the pods name was not read (it could not be reached from
+    #: here): one node's own /license/report then stands for it, as for Cassandra.
+    datastore_unread: str | None = None
 
 
 class NoNodeReached(Exception):
@@ -168,10 +171,21 @@ def _not_counting(observations: Sequence[NodeObservation]) -> str:
 
 
 def _cassandra_report(inputs: Inputs) -> NodeObservation | None:
-    """The node whose own report stands for a Cassandra datastore: the first by name
-    with a report (every DB-mode node's shows the same table)."""
-    reporting = [obs for obs in inputs.observations if obs.cassandra and obs.license_report]
-    return min(reporting, key=lambda obs: obs.target.name) if reporting else None
+    """The node whose own report stands for a datastore not read here (Cassandra, or a
+    PostgreSQL out of reach): the first by name with a report, counters kept where any
+    node keeps them (every DB-mode node's shows the same tables)."""
+    if inputs.datastore is not None:
+        return None
+    reporting = [
+        obs
+        for obs in inputs.observations
+        if obs.license_report
+        and (obs.cassandra or (inputs.datastore_unread is not None and not obs.dbless))
+    ]
+    if not reporting:
+        return None
+    fallback = inputs.datastore_unread is not None
+    return min(reporting, key=lambda obs: (fallback and not obs.keeps_counters, obs.target.name))
 
 
 def _counters(inputs: Inputs, span: window.Window, *, notes: list[str]) -> dict[str, int] | None:
@@ -184,11 +198,15 @@ def _counters(inputs: Inputs, span: window.Window, *, notes: list[str]) -> dict[
         dark = f"{DATA_PLANE_NOTE}: {_named(silent)}"
         missing = f"{missing}; {dark}" if missing else dark
     cassandra = _cassandra_report(inputs)
-    if inputs.datastore is None and cassandra is not None:
+    if cassandra is not None:
         assert cassandra.license_report is not None
         notes.append(
             f"Cassandra datastore (not read directly): the counters and counts are "
             f"{cassandra.target.name}'s own /license/report."
+            if inputs.datastore_unread is None
+            else f"The datastore could not be read ({inputs.datastore_unread}): the "
+            f"counters and counts are {cassandra.target.name}'s own /license/report, "
+            "which reads the same tables."
         )
         reports = [cassandra.license_report] if cassandra.keeps_counters else []
         return _node_counters(reports, span) if reports else None

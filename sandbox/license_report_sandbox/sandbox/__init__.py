@@ -2,11 +2,14 @@
 
 It starts, all on loopback: an emulated Kubernetes API server (HTTPS, with a
 kubeconfig that kubectl can use while it runs) holding the LicenseReportRequest
-CRD; simulated Kong gateway pods registered as Pods on Nodes; a real PostgreSQL
-holding Kong's tables and 14 months of usage; and the operator itself, the code
-of ``license-report run``. It then applies a sample LicenseReportRequest, shows
-its progress, prints the report read back from the ConfigMap the operator wrote
-and writes report.json, nodes.json and the tar into --out.
+CRD; Kong gateway pods as the chart of --topology renders them (the Kong chart
+with its PostgreSQL by default), a simulated Kong on each pod's loopback that
+only the API server's port-forward reaches; a real PostgreSQL holding Kong's
+tables and 14 months of usage, behind the sub-chart's Service; and the
+operator itself, the code of ``license-report run``. It then applies a sample
+LicenseReportRequest that is only a selector, shows its progress, prints the
+report read back from the ConfigMap the operator wrote and what the operator
+derived from the pods, and writes report.json, nodes.json and the tar into --out.
 
 Exit codes: 0 the report Succeeded; 1 it Failed, or did not end within
 --timeout; 2 usage error (a taken port or address); 3 Degraded

@@ -9,45 +9,134 @@ repository's ``crds/``, so an installed package works too).
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from license_report.api import crd, v1alpha1
-from license_report_sandbox import demo, kubeapi, seed
+from license_report_sandbox import demo, kubeapi, seed, topologies
 from license_report_sandbox import kong as sim
 from license_report_sandbox.sandbox import database, options
+from license_report_sandbox.topologies import postgresql
 
 NAMESPACE = "kong"
 OPERATOR_NAMESPACE = "license-report"
 RELEASE = "sandbox"
-LABELS = {"app.kubernetes.io/name": "kong", "app.kubernetes.io/instance": RELEASE}
 REQUEST = "sandbox"
-PASSWORD_SECRET = "kong-postgres"  # noqa: S105 (a Secret's name)
-LICENSE_SECRET = "kong-enterprise-license"  # noqa: S105
+LICENSE_SECRET = topologies.LICENSE_SECRET
+#: The port the simulated Kong's Admin API listens on inside every gateway pod (the charts'
+#: ``admin_listen`` TLS port): its pod-side end, reached through port-forward.
+ADMIN_PORT = 8444
 #: The machines the pods are spread over, round-robin, and their cores.
 MACHINES: tuple[tuple[str, int], ...] = (
     ("sandbox-node-a", 8),
     ("sandbox-node-b", 4),
     ("sandbox-node-c", 2),
 )
-_SIM_MODES = {
-    options.Mode.EE_DB: sim.Mode.EE_DB,
-    options.Mode.EE_DBLESS: sim.Mode.EE_DBLESS,
-    options.Mode.OSS: sim.Mode.OSS_DBLESS,
-}
 #: The image a pod of each edition runs, by version (the Kong chart's Enterprise and OSS images).
 _IMAGES = {True: "kong/kong-gateway:{version}", False: "kong:{version}"}
 
 
+def _sim_mode(chosen: options.Options) -> sim.Mode:
+    if chosen.deployment.uses_datastore:
+        return sim.Mode.EE_DB
+    return sim.Mode.EE_DBLESS if chosen.enterprise else sim.Mode.OSS_DBLESS
+
+
+def pod_ips(count: int) -> list[str]:
+    """The Pod objects' IPs, from a usual pod CIDR: nothing on this machine answers there, as
+    nothing outside a cluster reaches a real pod IP; the Admin API is reached through the
+    API server's port-forward to each pod's loopback."""
+    return [f"10.244.{index // 250}.{index % 250 + 2}" for index in range(count)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Install:
+    """What a topology puts in the cluster, and what the sample request selects."""
+
+    #: Every Pod, as its chart renders it: gateways, migration Jobs, controllers, data planes.
+    pods: list[dict[str, Any]]
+    #: The gateway pods served by a simulated Kong (their loopback Admin API), in order.
+    gateways: list[str]
+    #: The sample request's selector: all a user writes.
+    selector: dict[str, str]
+    #: The release whose PostgreSQL sub-chart (pod, Service, EndpointSlice) is installed.
+    postgres_release: str | None = None
+    #: A hybrid release's data plane pods (no Admin API, not simulated).
+    data_planes: int = 0
+
+
+_APP = {"app.kubernetes.io/name": "kong", "app.kubernetes.io/component": "app"}
+
+
+def render(chosen: options.Options) -> Install:
+    """The pods of ``chosen.deployment`` with ``chosen.pods`` gateways (hybrid: one control plane,
+    the others data planes), each on one of `MACHINES`."""
+    topology, count = chosen.deployment, chosen.pods
+    image = _IMAGES[chosen.enterprise].format(version=chosen.version)
+    license_secret = LICENSE_SECRET if chosen.enterprise else None
+    ips = pod_ips(count + 2)  # the gateways', then a migration or controller pod
+    install: Install
+    if topology is options.Topology.CHART_DEFAULT:
+        rendered = topologies.chart_default(
+            pod_ips=ips[:count], image=image, license_secret=license_secret
+        )
+        install = Install(pods=rendered, gateways=_names(rendered[:count]), selector=dict(_APP))
+    elif topology is options.Topology.CHART_POSTGRES:
+        rendered = topologies.chart_postgres(
+            pod_ips=ips[:count], migration_ip=ips[count], image=image, license_secret=license_secret
+        )
+        install = Install(
+            pods=rendered,
+            gateways=_names(rendered[:count]),
+            selector=dict(_APP),
+            postgres_release="kong",
+        )
+    elif topology is options.Topology.HYBRID:
+        control = topologies.hybrid_control_plane(
+            pod_ips=ips[:1], migration_ip=ips[count], image=image
+        )
+        data = topologies.hybrid_data_plane(namespace=NAMESPACE, pod_ips=ips[1:count], image=image)
+        install = Install(
+            pods=[*control, *data],
+            gateways=_names(control[:1]),
+            selector=dict(_APP),
+            postgres_release="cp",
+            data_planes=len(data),
+        )
+    elif topology is options.Topology.INGRESS_CHART:
+        rendered = topologies.ingress_chart(
+            gateway_ips=ips[:count], controller_ips=ips[count : count + 1], image=image
+        )
+        install = Install(
+            pods=rendered,
+            gateways=_names(rendered[:count]),
+            selector={"app.kubernetes.io/name": "gateway"},
+        )
+    else:
+        # gateway-operator: refused by preflight until a client certificate can be sent.
+        raise NotImplementedError(f"--topology {topology}")
+    for index, pod in enumerate(install.pods):
+        pod["spec"]["nodeName"] = MACHINES[index % len(MACHINES)][0]
+    return install
+
+
+def _names(pods: list[dict[str, Any]]) -> list[str]:
+    return [pod["metadata"]["name"] for pod in pods]
+
+
 def gateways(
     *,
-    mode: options.Mode,
-    version: str,
+    chosen: options.Options,
+    install: Install,
     addresses: Sequence[str],
     seeded: database.Seeded,
-    latency: float,
 ) -> list[sim.SimNode]:
-    """One simulated Kong node per pod; node ``i`` is the seed's node ``i``."""
+    """One simulated Kong node per gateway pod, on its own loopback address; node ``i`` is
+    the seed's node ``i``."""
+    mode = _sim_mode(chosen)
+    version, latency = chosen.version, chosen.latency
+    hybrid = chosen.deployment is options.Topology.HYBRID
     definition = seeded.seed
     shared = sim.Datastore(
         counters=database.counters(definition),
@@ -60,22 +149,24 @@ def gateways(
         cluster_id=RELEASE,
     )
     nodes = []
-    for index, address in enumerate(addresses):
+    for index, (pod, address) in enumerate(zip(install.gateways, addresses, strict=False)):
         node_id = seed.node_id(index)
         own = database.counters(definition, node_id=node_id)
         nodes.append(
             sim.SimNode(
-                name=f"{RELEASE}-kong-{index}",
-                mode=_SIM_MODES[mode],
+                name=pod,
+                hostname=pod,
+                mode=mode,
+                role="control_plane" if hybrid else "traditional",
                 version=version,
                 address=address,
                 node_id=node_id,
                 # DB-less: each node counts its own requests and serves the same config.
-                counters=own if mode is options.Mode.EE_DBLESS else {},
+                counters=own if mode is sim.Mode.EE_DBLESS else {},
                 services=definition.services,
                 routes=definition.routes,
                 consumers=definition.consumers,
-                datastore=shared if mode.uses_datastore else None,
+                datastore=shared if chosen.deployment.uses_datastore else None,
                 total_requests=sum(own.values()),
                 fault=sim.Fault(latency=latency),
             )
@@ -106,53 +197,37 @@ def deploy(
     api: kubeapi.KubeAPI,
     *,
     fleet: sim.Fleet,
-    mode: options.Mode,
-    version: str,
+    install: Install,
     seeded: database.Seeded,
 ) -> None:
-    """The gateways as Pods (IP: the simulator's address, port ``admin``: the fleet's) and
-    the Secrets a request names."""
-    ports = [
-        (name, fleet.port if name == "admin" else number) for name, number in kubeapi.KONG_PORTS
-    ]
-    for index, node in enumerate(fleet.nodes):
-        api.put(
-            kubeapi.make_pod(
-                node.name,
-                NAMESPACE,
-                labels=LABELS,
-                ip=node.address,
-                node_name=MACHINES[index % len(MACHINES)][0],
-                ports=ports,
-                image=_IMAGES[mode.enterprise].format(version=version),
-            )
-        )
-    api.put(_secret(PASSWORD_SECRET, {"password": seeded.password}))
+    """The Pods, each gateway's loopback Admin API (port 8444 inside the pod) the simulated
+    node's address, registered with the emulator's pod network: only a port-forward reaches
+    it, the pod IP serves nothing. Then the Secrets and Services the install has: the
+    license, and for PostgreSQL the sub-chart's password Secret, pod, Service and
+    EndpointSlice (its port 5432 the sandbox's PostgreSQL)."""
+    for pod in install.pods:
+        api.put(pod)
+    for name, node in zip(install.gateways, fleet.nodes, strict=True):
+        api.pod_network.listen(NAMESPACE, name, {ADMIN_PORT: (node.address, fleet.port)})
     api.put(_secret(LICENSE_SECRET, {"license": demo.DEMO_LICENSE}))
+    if install.postgres_release is not None:
+        release = install.postgres_release
+        api.put(_secret(f"{release}-postgresql", {"password": seeded.password}))
+        postgresql.install(
+            api,
+            release=release,
+            namespace=NAMESPACE,
+            pod_ip=pod_ips(len(install.pods) + 1)[-1],
+            server=(seeded.host, seeded.port),
+        )
 
 
-def request(*, mode: options.Mode, seeded: database.Seeded) -> dict[str, Any]:
-    """The sample LicenseReportRequest, as a user would write it for this cluster."""
-    spec: dict[str, Any] = {
-        # No report options: the shape and window follow the fleet's Kong version (auto).
-        "gateway": {"selector": {"matchLabels": dict(LABELS)}, "adminApi": {"portName": "admin"}},
-    }
-    if mode.enterprise:
-        spec["license"] = {"secretRef": {"name": LICENSE_SECRET, "key": "license"}}
-    if mode.uses_datastore:
-        spec["datastore"] = {
-            "postgres": {
-                "host": seeded.host,
-                "port": seeded.port,
-                "database": database.DATABASE,
-                "user": database.USER,
-                "passwordSecretRef": {"name": PASSWORD_SECRET, "key": "password"},
-                "sslMode": "disable",
-            }
-        }
+def request(*, install: Install) -> dict[str, Any]:
+    """The sample LicenseReportRequest: only a selector, everything else derived from the
+    pods (their Admin API listeners, datastore, license)."""
     return {
         "apiVersion": f"{v1alpha1.GROUP}/{v1alpha1.VERSION}",
         "kind": v1alpha1.KIND,
         "metadata": {"name": REQUEST, "namespace": NAMESPACE},
-        "spec": spec,
+        "spec": {"gateway": {"selector": {"matchLabels": dict(install.selector)}}},
     }

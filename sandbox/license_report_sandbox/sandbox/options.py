@@ -28,6 +28,35 @@ class Mode(enum.StrEnum):
         return self is Mode.EE_DB
 
 
+class Topology(enum.StrEnum):
+    """How Kong is deployed: the pods as that chart (or operator) renders them
+    (`license_report_sandbox.topologies`), and the Secrets and Services its install has."""
+
+    #: The Kong chart's defaults: DB-less, the Admin API on the pods' loopback only.
+    CHART_DEFAULT = "chart-default"
+    #: The Kong chart with its PostgreSQL sub-chart: the datastore behind a Service.
+    CHART_POSTGRES = "chart-postgres"
+    #: A hybrid control plane (PostgreSQL) and its data planes, matched by one selector.
+    HYBRID = "hybrid"
+    #: The kong/ingress chart: gateway pods ``app.kubernetes.io/name: gateway``, DB-less.
+    INGRESS_CHART = "ingress-chart"
+    #: The Kong Gateway Operator's DataPlane: its Admin API asks for a client certificate.
+    GATEWAY_OPERATOR = "gateway-operator"
+
+    @property
+    def uses_datastore(self) -> bool:
+        return self in (Topology.CHART_POSTGRES, Topology.HYBRID)
+
+
+#: What the older --mode chose, as a topology: ee-db and ee-dbless were the Kong chart
+#: with and without PostgreSQL; oss is the chart's defaults with Kong OSS's image.
+MODE_TOPOLOGIES = {
+    Mode.EE_DB: Topology.CHART_POSTGRES,
+    Mode.EE_DBLESS: Topology.CHART_DEFAULT,
+    Mode.OSS: Topology.CHART_DEFAULT,
+}
+
+
 #: The simulated Kong's version unless --kong-version says otherwise, by edition.
 DEFAULT_VERSIONS = {True: "3.4.3.12", False: "3.9.1"}
 
@@ -35,7 +64,10 @@ DEFAULT_VERSIONS = {True: "3.4.3.12", False: "3.9.1"}
 @dataclasses.dataclass(frozen=True)
 class Options:
     pods: int = 3
-    mode: Mode = Mode.EE_DB
+    #: None: the one --mode implies, else chart-postgres.
+    topology: Topology | None = None
+    #: None: Enterprise, with or without a datastore as the topology has it.
+    mode: Mode | None = None
     #: None: DEFAULT_VERSIONS for the mode's edition.
     kong_version: str | None = None
     latency: float = 0.0
@@ -50,9 +82,20 @@ class Options:
     log_level: str = "WARNING"
 
     @property
+    def deployment(self) -> Topology:
+        """The topology asked for, or the one --mode implies (checked to agree by preflight)."""
+        if self.topology is not None:
+            return self.topology
+        return MODE_TOPOLOGIES[self.mode] if self.mode else Topology.CHART_POSTGRES
+
+    @property
+    def enterprise(self) -> bool:
+        return self.mode is not Mode.OSS
+
+    @property
     def version(self) -> str:
         """The simulated Kong's version: the one asked for, or the edition's default."""
-        return self.kong_version or DEFAULT_VERSIONS[self.mode.enterprise]
+        return self.kong_version or DEFAULT_VERSIONS[self.enterprise]
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Options:
@@ -65,12 +108,22 @@ def add_arguments(cmd: argparse.ArgumentParser) -> None:
         "--pods", type=int, default=defaults.pods, help="simulated Kong gateway pods (default 3)"
     )
     cmd.add_argument(
+        "--topology",
+        type=Topology,
+        choices=list(Topology),
+        default=None,
+        help="how Kong is deployed, its pods as that chart renders them: chart-postgres (the "
+        "default: the Kong chart with its PostgreSQL, Admin API on loopback), chart-default, "
+        "hybrid, ingress-chart, gateway-operator",
+    )
+    cmd.add_argument(
         "--mode",
         type=Mode,
         choices=list(Mode),
-        default=defaults.mode,
-        help="Kong Enterprise with PostgreSQL (ee-db, the default), Enterprise DB-less "
-        "(ee-dbless), or OSS DB-less (oss)",
+        default=None,
+        help="the older shorthand: ee-db is --topology chart-postgres, ee-dbless is "
+        "chart-default, oss is chart-default with Kong OSS's image (with --topology: the "
+        "edition, oss or Enterprise)",
     )
     cmd.add_argument(
         "--kong-version",

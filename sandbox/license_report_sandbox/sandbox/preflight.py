@@ -79,6 +79,32 @@ def check(chosen: options.Options) -> Plan:
         raise PreflightError("--latency and --retry-seconds must be at least 0, --timeout above 0")
     if chosen.out.exists() and not chosen.out.is_dir():
         raise PreflightError(f"--out {chosen.out} exists and is not a directory")
+    implied = options.MODE_TOPOLOGIES.get(chosen.mode) if chosen.mode else None
+    if (
+        chosen.topology is not None
+        and chosen.mode is not None
+        and chosen.mode is not options.Mode.OSS
+        and chosen.topology.uses_datastore != (chosen.mode is options.Mode.EE_DB)
+    ):
+        raise PreflightError(
+            f"--mode {chosen.mode} and --topology {chosen.topology} disagree: --mode {chosen.mode}"
+            f" is --topology {implied}; leave --mode out"
+        )
+    if chosen.mode is options.Mode.OSS and chosen.deployment.uses_datastore:
+        raise PreflightError(
+            f"--mode oss with --topology {chosen.deployment}: the sandbox's Kong OSS is DB-less"
+        )
+    if chosen.deployment is options.Topology.GATEWAY_OPERATOR:
+        # Its Admin API asks for a client certificate; the request field that names one
+        # (spec.gateway.adminApi.tls.clientCertSecretRef) is not in this build yet.
+        raise PreflightError(
+            "--topology gateway-operator is not available yet: its Admin API requires a client"
+            " certificate, which the operator cannot send yet"
+        )
+    if chosen.deployment is options.Topology.HYBRID and chosen.pods < 2:
+        raise PreflightError(
+            "--topology hybrid needs --pods 2 or more: a control plane and data planes"
+        )
     addresses = _addresses(chosen.first_address, chosen.pods)
     wanted = [
         ("--api-port", LOCALHOST, chosen.api_port),

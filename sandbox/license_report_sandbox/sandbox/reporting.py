@@ -158,10 +158,25 @@ def conditions(current: v1alpha1.Status) -> str:
     return "\n".join(lines)
 
 
+def derived(settings: v1alpha1.DerivedSettings) -> str:
+    """status.derived: what the operator took from the pods' spec, and from where."""
+    rows = [
+        ("adminApi", settings.admin_api),
+        ("datastore", settings.datastore),
+        ("license", settings.license),
+        ("token", settings.token),
+    ]
+    lines = ["derived from the gateway pods (status.derived):"]
+    lines += [f"  {name:<10} {value}" for name, value in rows if value]
+    return "\n".join(lines)
+
+
 def summary(obj: dict[str, Any], package: packaging.Package) -> str:
     """``collect``'s table of the report, then the request's phase and conditions."""
     current = status_of(obj)
-    datastore = bool((obj.get("spec") or {}).get("datastore"))
+    datastore = bool((obj.get("spec") or {}).get("datastore")) or bool(
+        current.derived and current.derived.datastore
+    )
     meta = obj["metadata"]
     sha = package.report_sha256
     checked = "matches" if sha == current.report_sha256 else "DIFFERS from"

@@ -19,8 +19,11 @@ import functools
 import logging
 import pathlib
 import signal
+import ssl
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+import trustme
 
 from license_report.api import v1alpha1
 from license_report.cli import collect, collecting, loop
@@ -112,6 +115,15 @@ def _port_taken(error: OSError, *, option: str, where: str) -> StartError:
     return StartError(f"{option}: cannot listen on {where}: {error}", code=1)
 
 
+def _kong_certificate() -> ssl.SSLContext:
+    """A self-signed certificate, as each Kong pod makes for its TLS listeners when none is
+    given: no CA anyone could pin (a port-forward accepts it, the channel being the API
+    server's)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("localhost").configure_cert(context)
+    return context
+
+
 def _kubectl() -> str:
     try:
         return str(tools.kubectl_path())
@@ -170,25 +182,37 @@ async def _report(
         raise StartError(f"PostgreSQL did not start: {error}", code=1) from None
     console.say(f"{seeded.db_version} at {seeded.host}:{seeded.port}, database kong seeded")
 
+    install = cluster.render(chosen)
     nodes = cluster.gateways(
-        mode=chosen.mode,
-        version=chosen.version,
-        addresses=plan.addresses,
-        seeded=seeded,
-        latency=chosen.latency,
+        chosen=chosen, install=install, addresses=plan.addresses, seeded=seeded
     )
     try:
         fleet = await parts.enter_async_context(
-            sim.Fleet(nodes, port=chosen.admin_port, first_address=plan.addresses[0])
+            sim.Fleet(
+                nodes,
+                port=chosen.admin_port,
+                first_address=plan.addresses[0],
+                ssl_context=_kong_certificate(),
+            )
         )
     except OSError as error:
         where = f"{plan.addresses[0]}..{plan.addresses[-1]} port {chosen.admin_port}"
         raise _port_taken(error, option="--admin-port", where=where) from None
-    cluster.deploy(api, fleet=fleet, mode=chosen.mode, version=chosen.version, seeded=seeded)
+    cluster.deploy(api, fleet=fleet, install=install, seeded=seeded)
+    what = f"{len(nodes)} simulated Kong {chosen.version} gateway pods"
+    if install.data_planes:
+        what += f" (control planes) and {install.data_planes} data plane pods"
     console.say(
-        f"{len(nodes)} simulated Kong {chosen.version} gateway pods ({chosen.mode}) on "
-        f"{plan.addresses[0]}..{plan.addresses[-1]}, Admin API port {fleet.port}"
+        f"--topology {chosen.deployment}: {what}, pods as the chart renders them; each"
+        f" gateway's Admin API listens on its pod's loopback port {cluster.ADMIN_PORT} only"
+        f" (simulated on {plan.addresses[0]}..{plan.addresses[len(nodes) - 1]} port"
+        f" {fleet.port}), reached through the API server's port-forward"
     )
+    if install.postgres_release is not None:
+        console.say(
+            f"PostgreSQL behind Service {cluster.NAMESPACE}/{install.postgres_release}-postgresql"
+            " (the sub-chart's): its name resolves only inside a cluster"
+        )
 
     console.say("starting the operator (license-report run) ...")
     settings = run.OperatorSettings(
@@ -210,7 +234,7 @@ async def _report(
 
     clients = kube.Clients.from_api_client(api.client())
     where = f"{cluster.NAMESPACE}/{cluster.REQUEST}"
-    await reporting.apply(clients, cluster.request(mode=chosen.mode, seeded=seeded))
+    await reporting.apply(clients, cluster.request(install=install))
     console.say(f"applied LicenseReportRequest {where}; waiting for the operator ...")
     try:
         obj = await reporting.follow(
@@ -249,6 +273,8 @@ async def _show(
     )
     files = collecting.write(chosen.out, package)
     console.show(reporting.summary(obj, package))
+    if current.derived is not None:
+        console.show(reporting.derived(current.derived))
     console.show(f"read from ConfigMap {cluster.NAMESPACE}/{current.report_config_map}")
     console.show("wrote " + ", ".join(str(path) for path in files))
     if current.phase is v1alpha1.Phase.DEGRADED:
