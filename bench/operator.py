@@ -30,6 +30,7 @@ from bench import kongfleet
 from license_report.api import crd
 from license_report.reconcile import kube
 from license_report_sandbox import kubeapi, topologies
+from license_report_sandbox.topologies import pods as pod_shapes
 
 LABELS = {"app.kubernetes.io/name": "kong", "app.kubernetes.io/instance": "bench"}
 LICENSE = {
@@ -79,8 +80,16 @@ def _chart_pods(
         release="bench", namespace=namespace, pod_ips=pod_ips,
         image=topologies.ENTERPRISE_IMAGE, license_secret=topologies.LICENSE_SECRET,
     )  # fmt: skip
+    taken: set[str] = set()
     for index, pod in enumerate(pods):
         pod["spec"]["nodeName"] = f"machine-{index % 20}"
+        # The ReplicaSet's five-character suffixes collide about once in 2,000 pods at
+        # 10,000; the API server would refuse the name and the controller pick another.
+        name = pod["metadata"]["name"]
+        while name in taken:
+            name = name[:-5] + pod_shapes.suffix("retry", name, str(index), length=5)
+        pod["metadata"]["name"] = name
+        taken.add(name)
         for container in pod["spec"]["containers"]:
             for variable in container.get("env", []):
                 if admin_listen and variable["name"] == "KONG_ADMIN_LISTEN":
