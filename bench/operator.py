@@ -72,6 +72,10 @@ class Sampler:
         self.peak = max(self.peak, rss)
         return rss
 
+    def cpu(self) -> float:
+        times = self.process.cpu_times()
+        return float(times.user + times.system)
+
 
 def _chart_pods(
     *, namespace: str, pod_ips: list[str], admin_listen: str | None
@@ -125,8 +129,9 @@ async def _one(
     pods: int,
     latency: float,
     access: str,
-) -> float:
-    """One request over ``pods`` chart pods, creation to Succeeded in seconds: ``direct``
+) -> tuple[float, tuple[float, float]]:
+    """One request over ``pods`` chart pods, creation to Succeeded in seconds (and the CPU
+    seconds the operator and this process, the emulated API server, used meanwhile): ``direct``
     (the Admin API on the pod IP, plain HTTP: ``KONG_ADMIN_LISTEN=0.0.0.0:<port>``, and
     ``access: direct`` in the request) or ``portForward`` (the chart's loopback TLS
     listener, a selector-only request)."""
@@ -159,17 +164,19 @@ async def _one(
             "spec": {"gateway": gateway},
         }
         started = time.perf_counter()
+        cpu = (sampler.cpu(), time.process_time())
         await kube.call(
             clients.custom.create_namespaced_custom_object,
             "licensereport.io", "v1alpha1", namespace, "licensereportrequests", body,
         )  # fmt: skip
         finished, status = await _wait(clients, "bench", namespace, sampler)
+        cpu = (sampler.cpu() - cpu[0], time.process_time() - cpu[1])
     reached = status["summary"]["podsReached"]
     if reached != pods:
         raise RuntimeError(f"{namespace}: {reached} pods reached of {pods}: {status}")
     for name in names:
         api.pod_network.forget(namespace, name)
-    return finished - started
+    return finished - started, cpu
 
 
 @contextlib.asynccontextmanager
@@ -211,11 +218,9 @@ async def main(sizes: list[int], forwarded: list[int], latency: float) -> None:
         timings: dict[tuple[int, str], tuple[float, int, float, float]] = {}
         for size, access in runs:
             sampler.peak = 0
-            operator_cpu = sum(sampler.process.cpu_times()[:2])
-            emulator_cpu = time.process_time()
-            seconds = await _one(api, clients, sampler, pods=size, latency=latency, access=access)
-            operator_cpu = sum(sampler.process.cpu_times()[:2]) - operator_cpu
-            emulator_cpu = time.process_time() - emulator_cpu
+            seconds, (operator_cpu, emulator_cpu) = await _one(
+                api, clients, sampler, pods=size, latency=latency, access=access
+            )
             timings[size, access] = (seconds, sampler.peak, operator_cpu, emulator_cpu)
             print(
                 f"{size} {access}: {seconds:.2f} s, {sampler.peak / 2**20:.0f} MB, CPU: operator"
