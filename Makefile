@@ -47,7 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.collection
 	$(BIN)/python -m bench.datastore
 	$(BIN)/python -m bench.operator
-	$(BIN)/python -m bench.operator --pods 10 10000
+	$(BIN)/python -m bench.operator --pods 1000 10000 --port-forward 1000
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.cli
 

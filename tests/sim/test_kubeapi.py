@@ -482,6 +482,26 @@ async def test_lists_are_paged_by_limit_and_continue(kube_http: aiohttp.ClientSe
     assert (status, error["reason"]) == (400, "BadRequest")
 
 
+async def test_a_paged_list_pages_the_snapshot_of_its_first_page(
+    kube_http: aiohttp.ClientSession,
+) -> None:
+    """As a real server pages etcd at the first page's revision: an object created between
+    pages is not in the later pages (and a list started afterwards has it). The emulator
+    keeps the first page's selection for the rest, rather than selecting again per page."""
+    path = "/api/v1/namespaces/kong/configmaps"
+    for i in range(4):
+        await call(kube_http, "POST", path, {"metadata": {"name": f"c{i}"}})
+    _, first = await call(kube_http, "GET", path, params={"limit": "2"})
+    await call(kube_http, "POST", path, {"metadata": {"name": "c9"}})
+    token = first["metadata"]["continue"]
+    _, second = await call(kube_http, "GET", path, params={"limit": "2", "continue": token})
+
+    assert [meta(item)["name"] for item in second["items"]] == ["c2", "c3"]
+    assert "continue" not in second["metadata"]
+    _, fresh = await call(kube_http, "GET", path)
+    assert [meta(item)["name"] for item in fresh["items"]] == ["c0", "c1", "c2", "c3", "c9"]
+
+
 @pytest.mark.parametrize(
     "selector", ["=kong", "app in (", "app in ()", "app=a=b", "a b", "app notin x", "-x=y", "a,,b"]
 )
