@@ -63,7 +63,7 @@ def expected(values: dict[str, Any]) -> Permissions:
         # Issue 13: gateway pods, the Secrets they reference, their datastore's Service.
         out[scope, "", "pods", ()] |= {"list"}
         out[scope, "", "secrets", ()] |= {"get"}
-        out[scope, "", "services", ()] |= {"get", "list"}
+        out[scope, "", "services", ()] |= {"get"}  # by name, never listed
         out[scope, "discovery.k8s.io", "endpointslices", ()] |= {"list"}
         if s["port_forward"]:
             out[scope, "", "pods/portforward", ()] |= {"get", "create"}

@@ -234,6 +234,26 @@ def test_each_topology_succeeds_with_a_request_that_is_only_a_selector(
     _assert_left_nothing(_workdir(done.stdout), short_tmpdir)
 
 
+def test_the_gateway_operator_topology_succeeds_with_its_client_certificate(
+    cli: Runner, short_tmpdir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """The simulated Kong refuses a request without a client certificate its CA signed (as
+    the Kong Gateway Operator's data planes do): Succeeded means the operator sent the one
+    the request's kubernetes.io/tls Secret holds, to every pod."""
+    out = tmp_path / "out"
+    done = _run(
+        cli, short_tmpdir, "--topology", "gateway-operator", "--pods", "2", "--out", str(out)
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "LicenseReportRequest kong/sandbox: Succeeded" in done.stdout
+    assert "Secret kong/controlplane-example-admin-client (kubernetes.io/tls)" in done.stdout
+    assert re.search(r"^nodes reached +2 of 2$", done.stdout, re.MULTILINE)
+    assert re.search(r"^mode +dbless, enterprise$", done.stdout, re.MULTILINE)
+    nodes = json.loads((out / "nodes.json").read_text())
+    assert [node["reachable"] for node in nodes] == [True, True]
+    _assert_left_nothing(_workdir(done.stdout), short_tmpdir)
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [
@@ -243,8 +263,6 @@ def test_each_topology_succeeds_with_a_request_that_is_only_a_selector(
         ),
         (("--mode", "oss", "--topology", "hybrid"), "the sandbox's Kong OSS is DB-less"),
         (("--topology", "hybrid", "--pods", "1"), "needs --pods 2 or more"),
-        # Until the operator can send a client certificate (issue 13, item 4).
-        (("--topology", "gateway-operator"), "requires a client certificate"),
     ],
 )
 def test_options_that_cannot_make_a_topology_are_a_usage_error(

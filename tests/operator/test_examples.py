@@ -6,23 +6,22 @@ simulated Kong behind each gateway pod's Admin API listener: on the pod's loopba
 (a port-forward is the only way in) where the chart puts it there. The real
 operator runs each request; a selector must be all it takes.
 
-The datastore of the chart's PostgreSQL sub-chart is the Service name
-``<release>-postgresql``, which does not resolve where the tests run: until the
-derived datastore goes through datastore_route (DNS, else a port-forward to a pod
-behind the Service), the PostgreSQL and hybrid tests add the test server's
-host, port and database to the example's spec (`reachable_datastore`); the user
-and the password are still derived from the pods.
+The datastore of the chart's PostgreSQL sub-chart is what a real install has: the
+Service ``<release>-postgresql``, its EndpointSlice and the sub-chart's pod, whose
+port 5432 is the test PostgreSQL (reached, as the name does not resolve here, through
+a port-forward to that pod), and in it the database ``kong`` the pods name (Kong's
+default, KONG_PG_DATABASE being unset), owned by role ``kong``.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import pathlib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+import psycopg
 import pytest
 import trustme
 import yaml
@@ -30,7 +29,8 @@ import yaml
 from license_report.reconcile import kube
 from license_report.sources import datastore
 from license_report_sandbox import kong as sim
-from license_report_sandbox import kubeapi, topologies
+from license_report_sandbox import kubeapi, postgres, seed, topologies
+from license_report_sandbox.topologies import postgresql
 from tests.helpers import datastores
 from tests.helpers.cluster import (
     Operator,
@@ -64,16 +64,45 @@ def example(name: str) -> dict[str, Any]:
     return docs[0]
 
 
-def reachable_datastore(
-    body: dict[str, Any], settings: datastore.DatastoreSettings
-) -> dict[str, Any]:
-    """The example with the test PostgreSQL's address: see the module's docstring."""
-    body = copy.deepcopy(body)
-    assert "datastore" not in body["spec"], "the example derives its datastore"
-    body["spec"]["datastore"] = {
-        "postgres": {"host": settings.host, "port": settings.port, "database": settings.database}
-    }
-    return body
+#: Where the sub-chart's PostgreSQL pod is: nothing listens there, only a port-forward
+#: reaches its port 5432.
+PG_POD_IP = "127.3.2.1"
+
+
+@pytest.fixture
+def chart_database(pg_server: postgres.Server) -> Iterator[datastores.Seeder]:
+    """The test PostgreSQL's database as the chart's pods name it, ``kong`` owned by role
+    ``kong`` (the sub-chart's defaults), to seed; dropped after. The server is this run's
+    own, so the name is free (creating it fails loudly if not)."""
+    name = postgres.create_kong_database(
+        pg_server, name="kong", owner_password=datastores.KONG_PASSWORD
+    )
+    settings = datastore.DatastoreSettings(
+        host=pg_server.host,
+        port=pg_server.port,
+        database=name,
+        user="kong",
+        password=datastores.KONG_PASSWORD,
+    )
+
+    def apply(definition: seed.Seed) -> datastore.DatastoreSettings:
+        with psycopg.connect(datastores.dsn(settings)) as conn:
+            seed.apply_seed(conn, definition)
+        return settings
+
+    yield apply
+    postgres.drop_database(pg_server, name=name)
+
+
+def sub_chart(api: kubeapi.KubeAPI, *, release: str, settings: datastore.DatastoreSettings) -> str:
+    """The release's PostgreSQL sub-chart: its password Secret (the pods' KONG_PG_PASSWORD
+    names it), pod, Service and EndpointSlice, the pod's port 5432 the test PostgreSQL.
+    Returns the pod's name."""
+    api.put(secret(f"{release}-postgresql", {"password": datastores.KONG_PASSWORD}))
+    postgresql.install(
+        api, release=release, pod_ip=PG_POD_IP, server=(settings.host, settings.port)
+    )
+    return f"{release}-postgresql-0"
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
@@ -167,10 +196,10 @@ async def test_the_postgres_example_reads_the_datastore_and_skips_the_migration_
     operator: Operator,
     fleet: FleetFactory,
     kong_tls: ssl.SSLContext,
-    seeded: datastores.Seeder,
+    chart_database: datastores.Seeder,
 ) -> None:
-    sample = datastores.seed_sample(seeded, nodes=2, window=24)  # 3.4: Kong's 24 months
-    body = reachable_datastore(example("kong-chart-postgres.yaml"), sample.settings)
+    sample = datastores.seed_sample(chart_database, nodes=2, window=24)  # 3.4: Kong's 24 months
+    body = example("kong-chart-postgres.yaml")
     pods = topologies.chart_postgres(
         pod_ips=["127.3.0.1", "127.3.0.2"],
         migration_ip="127.3.0.8",
@@ -179,8 +208,7 @@ async def test_the_postgres_example_reads_the_datastore_and_skips_the_migration_
     )
     gateways, migration = pods[:-1], pods[-1]
     api.put(secret(topologies.LICENSE_SECRET, {"license": LICENSE}))
-    # The sub-chart's Secret: the pods' KONG_PG_PASSWORD names it.
-    api.put(secret("kong-postgresql", {"password": datastores.KONG_PASSWORD}))
+    datastore_pod = sub_chart(api, release="kong", settings=sample.settings)
     async with fleet(db_nodes(2, sample.settings), ssl_context=kong_tls) as running:
         names = put(api, pods)
         serve(api, gateways, running)
@@ -194,7 +222,11 @@ async def test_the_postgres_example_reads_the_datastore_and_skips_the_migration_
     assert summary["requestCount"] == sum(sample.totals.values())
     assert any(migration["metadata"]["name"] in note for note in status["notes"])
     assert "password from Secret kong-postgresql key password" in status["derived"]["datastore"]
-    assert forwarded(api) == set(names[:-1])
+    assert status["derived"]["datastore"].endswith(
+        f"port-forward to port 5432 of pod kong/{datastore_pod}, a ready endpoint of Service"
+        " kong/kong-postgresql"
+    )
+    assert forwarded(api) == {*names[:-1], datastore_pod}
 
 
 async def test_the_hybrid_example_asks_the_control_plane_and_not_the_data_planes(
@@ -203,17 +235,17 @@ async def test_the_hybrid_example_asks_the_control_plane_and_not_the_data_planes
     operator: Operator,
     fleet: FleetFactory,
     kong_tls: ssl.SSLContext,
-    seeded: datastores.Seeder,
+    chart_database: datastores.Seeder,
 ) -> None:
-    sample = datastores.seed_sample(seeded, nodes=1, window=24)
-    body = reachable_datastore(example("hybrid.yaml"), sample.settings)
+    sample = datastores.seed_sample(chart_database, nodes=1, window=24)
+    body = example("hybrid.yaml")
     api.put(kubeapi.make_namespace("kong-dp"))
     control = topologies.hybrid_control_plane(pod_ips=["127.3.0.1"], migration_ip="127.3.0.8")
     data = topologies.hybrid_data_plane(pod_ips=["127.3.1.1", "127.3.1.2"])
     # Each release's license Secret in its own namespace, the control plane's datastore one.
     api.put(secret(topologies.LICENSE_SECRET, {"license": LICENSE}))
     api.put(secret(topologies.LICENSE_SECRET, {"license": LICENSE}, namespace="kong-dp"))
-    api.put(secret("cp-postgresql", {"password": datastores.KONG_PASSWORD}))
+    datastore_pod = sub_chart(api, release="cp", settings=sample.settings)
     planes = db_nodes(1, sample.settings, role="control_plane")
     async with fleet(planes, ssl_context=kong_tls) as running:
         put(api, control)
@@ -229,7 +261,7 @@ async def test_the_hybrid_example_asks_the_control_plane_and_not_the_data_planes
     assert (summary["gatewayPods"], summary["podsReached"], summary["podsSkipped"]) == (3, 1, 1)
     assert summary["requestCount"] == sum(sample.totals.values())
     assert not status.get("failures")
-    assert forwarded(api) == {control[0]["metadata"]["name"]}
+    assert forwarded(api) == {control[0]["metadata"]["name"], datastore_pod}
     (config_map,) = await report_config_maps(clients)
     notes = [e["counters_note"] for e in json.loads(config_map.data["nodes.json"])]
     assert notes.count("data plane: its counts go to the control plane (telemetry)") == 2

@@ -132,16 +132,18 @@ gateway pods live: the served namespaces and rbac.gatewayNamespaces.
 # Port-forward (rbac.portForward): to a gateway pod whose Admin API listens on
 # loopback only, and to a ready pod behind a datastore Service when the operator
 # runs outside the cluster. TCP to any port of any pod in this namespace. get:
-# the WebSocket upgrade is a GET; create: the SPDY form is a POST.
+# the WebSocket upgrade is a GET; create: the SPDY form is a POST, and from
+# Kubernetes 1.35 the API server also requires create for the WebSocket upgrade
+# (feature gate AuthorizePodWebsocketUpgradeCreatePermission, beta, on by default).
 - apiGroups: [""]
   resources: [pods/portforward]
   verbs: [get, create]
 {{- end }}
-# A datastore that a gateway pod names (KONG_PG_HOST) is a Service: read by
-# name, or listed to find it among this namespace's Services.
+# A datastore that a gateway pod names (KONG_PG_HOST) is a Service, read by
+# its name; never listed.
 - apiGroups: [""]
   resources: [services]
-  verbs: [get, list]
+  verbs: [get]
 # The ready pods behind that Service: its EndpointSlices, listed by the
 # kubernetes.io/service-name label.
 - apiGroups: [discovery.k8s.io]

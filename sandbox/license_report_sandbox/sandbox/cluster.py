@@ -13,6 +13,8 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import trustme
+
 from license_report.api import crd, v1alpha1
 from license_report_sandbox import demo, kubeapi, seed, topologies
 from license_report_sandbox import kong as sim
@@ -27,6 +29,10 @@ LICENSE_SECRET = topologies.LICENSE_SECRET
 #: The port the simulated Kong's Admin API listens on inside every gateway pod (the charts'
 #: ``admin_listen`` TLS port): its pod-side end, reached through port-forward.
 ADMIN_PORT = 8444
+#: The Kong Gateway Operator's DataPlane, and the Secret of the client certificate it keeps
+#: for its ControlPlane (as examples/gateway-operator.yaml names them).
+DATAPLANE = "dataplane-example"
+CLIENT_CERT_SECRET = "controlplane-example-admin-client"  # noqa: S105 -- a Secret's name
 #: The machines the pods are spread over, round-robin, and their cores.
 MACHINES: tuple[tuple[str, int], ...] = (
     ("sandbox-node-a", 8),
@@ -64,6 +70,9 @@ class Install:
     postgres_release: str | None = None
     #: A hybrid release's data plane pods (no Admin API, not simulated).
     data_planes: int = 0
+    #: The kubernetes.io/tls Secret with the client certificate the gateways' Admin API
+    #: requires (the Kong Gateway Operator's), named by the request; None: none required.
+    client_cert_secret: str | None = None
 
 
 _APP = {"app.kubernetes.io/name": "kong", "app.kubernetes.io/component": "app"}
@@ -114,8 +123,15 @@ def render(chosen: options.Options) -> Install:
             selector={"app.kubernetes.io/name": "gateway"},
         )
     else:
-        # gateway-operator: refused by preflight until a client certificate can be sent.
-        raise NotImplementedError(f"--topology {topology}")
+        rendered = topologies.gateway_operator(
+            dataplane=DATAPLANE, namespace=NAMESPACE, pod_ips=ips[:count], image=image
+        )
+        install = Install(
+            pods=rendered,
+            gateways=_names(rendered),
+            selector={"app": DATAPLANE},
+            client_cert_secret=CLIENT_CERT_SECRET,
+        )
     for index, pod in enumerate(install.pods):
         pod["spec"]["nodeName"] = MACHINES[index % len(MACHINES)][0]
     return install
@@ -174,13 +190,24 @@ def gateways(
     return nodes
 
 
-def _secret(name: str, data: Mapping[str, str]) -> dict[str, Any]:
+def _secret(name: str, data: Mapping[str, str], *, kind: str = "Opaque") -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": name, "namespace": NAMESPACE},
-        "type": "Opaque",
+        "type": kind,
         "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
+    }
+
+
+def client_certificate(ca: trustme.CA) -> dict[str, str]:
+    """A kubernetes.io/tls Secret's data: a client certificate ``ca`` signed, as the Kong
+    Gateway Operator issues one for its ControlPlane from the CA its data planes trust."""
+    issued = ca.issue_cert("controlplane-example")
+    return {
+        "tls.crt": b"".join(pem.bytes() for pem in issued.cert_chain_pems).decode(),
+        "tls.key": issued.private_key_pem.bytes().decode(),
+        "ca.crt": ca.cert_pem.bytes().decode(),
     }
 
 
@@ -199,17 +226,23 @@ def deploy(
     fleet: sim.Fleet,
     install: Install,
     seeded: database.Seeded,
+    ca: trustme.CA,
 ) -> None:
     """The Pods, each gateway's loopback Admin API (port 8444 inside the pod) the simulated
     node's address, registered with the emulator's pod network: only a port-forward reaches
     it, the pod IP serves nothing. Then the Secrets and Services the install has: the
-    license, and for PostgreSQL the sub-chart's password Secret, pod, Service and
-    EndpointSlice (its port 5432 the sandbox's PostgreSQL)."""
+    license, for PostgreSQL the sub-chart's password Secret, pod, Service and
+    EndpointSlice (its port 5432 the sandbox's PostgreSQL), and where the Admin API
+    requires one the client certificate ``ca`` signed."""
     for pod in install.pods:
         api.put(pod)
     for name, node in zip(install.gateways, fleet.nodes, strict=True):
         api.pod_network.listen(NAMESPACE, name, {ADMIN_PORT: (node.address, fleet.port)})
     api.put(_secret(LICENSE_SECRET, {"license": demo.DEMO_LICENSE}))
+    if install.client_cert_secret is not None:
+        api.put(
+            _secret(install.client_cert_secret, client_certificate(ca), kind="kubernetes.io/tls")
+        )
     if install.postgres_release is not None:
         release = install.postgres_release
         api.put(_secret(f"{release}-postgresql", {"password": seeded.password}))
@@ -224,10 +257,14 @@ def deploy(
 
 def request(*, install: Install) -> dict[str, Any]:
     """The sample LicenseReportRequest: only a selector, everything else derived from the
-    pods (their Admin API listeners, datastore, license)."""
+    pods (their Admin API listeners, datastore, license); and the client certificate's
+    Secret where the Admin API requires one, which no pod spec shows."""
+    gateway: dict[str, Any] = {"selector": {"matchLabels": dict(install.selector)}}
+    if install.client_cert_secret is not None:
+        gateway["adminApi"] = {"tls": {"clientCertSecretRef": {"name": install.client_cert_secret}}}
     return {
         "apiVersion": f"{v1alpha1.GROUP}/{v1alpha1.VERSION}",
         "kind": v1alpha1.KIND,
         "metadata": {"name": REQUEST, "namespace": NAMESPACE},
-        "spec": {"gateway": {"selector": {"matchLabels": dict(install.selector)}}},
+        "spec": {"gateway": gateway},
     }

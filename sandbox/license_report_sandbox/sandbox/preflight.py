@@ -94,13 +94,6 @@ def check(chosen: options.Options) -> Plan:
         raise PreflightError(
             f"--mode oss with --topology {chosen.deployment}: the sandbox's Kong OSS is DB-less"
         )
-    if chosen.deployment is options.Topology.GATEWAY_OPERATOR:
-        # Its Admin API asks for a client certificate; the request field that names one
-        # (spec.gateway.adminApi.tls.clientCertSecretRef) is not in this build yet.
-        raise PreflightError(
-            "--topology gateway-operator is not available yet: its Admin API requires a client"
-            " certificate, which the operator cannot send yet"
-        )
     if chosen.deployment is options.Topology.HYBRID and chosen.pods < 2:
         raise PreflightError(
             "--topology hybrid needs --pods 2 or more: a control plane and data planes"

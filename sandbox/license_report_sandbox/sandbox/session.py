@@ -115,12 +115,15 @@ def _port_taken(error: OSError, *, option: str, where: str) -> StartError:
     return StartError(f"{option}: cannot listen on {where}: {error}", code=1)
 
 
-def _kong_certificate() -> ssl.SSLContext:
-    """A self-signed certificate, as each Kong pod makes for its TLS listeners when none is
-    given: no CA anyone could pin (a port-forward accepts it, the channel being the API
-    server's)."""
+def _kong_certificate(ca: trustme.CA, *, trust_clients: bool) -> ssl.SSLContext:
+    """The Admin API's certificate. From a CA no one is given, as each Kong pod makes a
+    self-signed one for its TLS listeners when none is given (a port-forward accepts it,
+    the channel being the API server's); or, ``trust_clients``, the Kong Gateway
+    Operator's CA, which also signs the client certificates its data planes accept."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    trustme.CA().issue_cert("localhost").configure_cert(context)
+    ca.issue_cert("localhost").configure_cert(context)
+    if trust_clients:
+        ca.configure_trust(context)
     return context
 
 
@@ -186,19 +189,22 @@ async def _report(
     nodes = cluster.gateways(
         chosen=chosen, install=install, addresses=plan.addresses, seeded=seeded
     )
+    ca = trustme.CA()
+    client_cert = install.client_cert_secret is not None
     try:
         fleet = await parts.enter_async_context(
             sim.Fleet(
                 nodes,
                 port=chosen.admin_port,
                 first_address=plan.addresses[0],
-                ssl_context=_kong_certificate(),
+                ssl_context=_kong_certificate(ca, trust_clients=client_cert),
+                require_client_cert=client_cert,
             )
         )
     except OSError as error:
         where = f"{plan.addresses[0]}..{plan.addresses[-1]} port {chosen.admin_port}"
         raise _port_taken(error, option="--admin-port", where=where) from None
-    cluster.deploy(api, fleet=fleet, install=install, seeded=seeded)
+    cluster.deploy(api, fleet=fleet, install=install, seeded=seeded, ca=ca)
     what = f"{len(nodes)} simulated Kong {chosen.version} gateway pods"
     if install.data_planes:
         what += f" (control planes) and {install.data_planes} data plane pods"
@@ -208,6 +214,12 @@ async def _report(
         f" (simulated on {plan.addresses[0]}..{plan.addresses[len(nodes) - 1]} port"
         f" {fleet.port}), reached through the API server's port-forward"
     )
+    if install.client_cert_secret is not None:
+        console.say(
+            "the Admin API requires a client certificate signed by the Kong Gateway Operator's"
+            f" CA: Secret {cluster.NAMESPACE}/{install.client_cert_secret} (kubernetes.io/tls)"
+            " holds one, and the request names it (adminApi.tls.clientCertSecretRef)"
+        )
     if install.postgres_release is not None:
         console.say(
             f"PostgreSQL behind Service {cluster.NAMESPACE}/{install.postgres_release}-postgresql"
