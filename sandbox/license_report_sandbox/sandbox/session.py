@@ -210,9 +210,10 @@ async def _report(
         what += f" (control planes) and {install.data_planes} data plane pods"
     console.say(
         f"--topology {chosen.deployment}: {what}, pods as the chart renders them; each"
-        f" gateway's Admin API listens on its pod's loopback port {cluster.ADMIN_PORT} only"
-        f" (simulated on {plan.addresses[0]}..{plan.addresses[len(nodes) - 1]} port"
-        f" {fleet.port}), reached through the API server's port-forward"
+        f" gateway's Admin API (port {cluster.ADMIN_PORT}, as its KONG_ADMIN_LISTEN says) is"
+        f" simulated inside its pod (on {plan.addresses[0]}..{plan.addresses[len(nodes) - 1]}"
+        f" port {fleet.port}; nothing listens on the emulated pod IPs), so the operator"
+        " reaches it through the API server's port-forward"
     )
     if install.client_cert_secret is not None:
         console.say(
