@@ -50,6 +50,28 @@ PAGE = 500
 _KONG_IMAGES = frozenset({"kong", "kong-gateway"})
 #: Settings only a Kong Gateway container has (``kong.conf`` keys, from the env).
 _KONG_SETTINGS = ("KONG_ADMIN_LISTEN", "KONG_PROXY_LISTEN", "KONG_ROLE", "KONG_DATABASE")
+#: The Kong container's variables `derivation` reads; a pod's other env (the chart's
+#: Enterprise pod sets 32) is dropped at listing so that 10,000 pods' facts stay small.
+DERIVED_ENV = frozenset(
+    {
+        "KONG_ADMIN_LISTEN",
+        "KONG_DATABASE",
+        "KONG_KONNECT_MODE",
+        "KONG_LICENSE_DATA",
+        "KONG_PASSWORD",
+        "KONG_PG_DATABASE",
+        "KONG_PG_HOST",
+        "KONG_PG_PASSWORD",
+        "KONG_PG_PORT",
+        "KONG_PG_SSL",
+        "KONG_PG_SSL_VERIFY",
+        "KONG_PG_USER",
+        "KONG_ROLE",
+    }
+)
+#: The literal variables of any container discovery itself reads (`_Pod.env`).
+_POD_ENV = frozenset({"KONG_ROLE", "KONG_CLUSTER_TELEMETRY_ENDPOINT"})
+_CONTROLLER_ENV = frozenset({"CONTROLLER_KONG_ADMIN_TOKEN"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +94,8 @@ class PodFacts:
     pod: str  # the pod's own name (a target's name may be namespace-qualified)
     ip: str | None
     ports: Mapping[str, int]
-    #: The Kong container's env (``value`` or ``valueFrom.secretKeyRef``; the rest unread).
+    #: The Kong container's env (``value`` or ``valueFrom.secretKeyRef``), only the
+    #: variables in `DERIVED_ENV`: nothing else is read.
     env: Mapping[str, EnvValue]
     #: ``CONTROLLER_KONG_ADMIN_TOKEN`` of an ingress controller container in the same pod.
     controller_token: EnvValue | None
@@ -138,7 +161,8 @@ class _Pod:
     ip: str | None
     node_name: str | None
     ports: Mapping[str, int]  # container port name -> number
-    env: Mapping[str, str]  # literal env values of the containers (valueFrom is not read)
+    # Literal env values of the containers, those in `_POD_ENV` (valueFrom is not read).
+    env: Mapping[str, str]
     job: str | None  # the Job owning the pod (a migration), if any
     kong: bool  # whether a container runs Kong Gateway
     facts: PodFacts
@@ -187,12 +211,16 @@ def _env_value(var: Mapping[str, Any]) -> EnvValue | None:
     return None  # a fieldRef, a configMapKeyRef: nothing Kong's settings here come from
 
 
-def _env(container: Mapping[str, Any] | None) -> dict[str, EnvValue]:
+def _env(container: Mapping[str, Any] | None, *, names: frozenset[str]) -> dict[str, EnvValue]:
+    """The container's variables among ``names`` (the rest is never read)."""
     found: dict[str, EnvValue] = {}
     for var in (container or {}).get("env") or []:
+        name = var.get("name")
+        if name not in names:
+            continue
         value = _env_value(var)
-        if var.get("name") and value is not None:
-            found[str(var["name"])] = value  # the last one wins, as in Kubernetes
+        if value is not None:
+            found[str(name)] = value  # the last one wins, as in Kubernetes
     return found
 
 
@@ -205,7 +233,7 @@ def _pod(obj: Mapping[str, Any]) -> _Pod:
             value
             for container in containers
             if container is not kong
-            for name, value in _env(container).items()
+            for name, value in _env(container, names=_CONTROLLER_ENV).items()
             if name == "CONTROLLER_KONG_ADMIN_TOKEN"
         ),
         None,
@@ -220,7 +248,7 @@ def _pod(obj: Mapping[str, Any]) -> _Pod:
         str(var["name"]): str(var["value"])
         for container in spec.get("containers") or []
         for var in container.get("env") or []
-        if var.get("name") and isinstance(var.get("value"), str)
+        if var.get("name") in _POD_ENV and isinstance(var.get("value"), str)
     }
     ready = any(
         c.get("type") == "Ready" and c.get("status") == "True"
@@ -242,7 +270,7 @@ def _pod(obj: Mapping[str, Any]) -> _Pod:
             pod=str(metadata["name"]),
             ip=status.get("podIP") or None,
             ports=ports,
-            env=_env(kong),
+            env=_env(kong, names=DERIVED_ENV),
             controller_token=controller_token,
         ),
     )

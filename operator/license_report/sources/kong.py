@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import ssl
@@ -294,30 +295,64 @@ def _join(base: str, path: str) -> str:
     return base.rstrip("/") + path
 
 
+async def _ask(
+    *,
+    session: aiohttp.ClientSession,
+    target: models.Target,
+    settings: ClientSettings,
+    at_once: bool,
+) -> tuple[bytes, bytes, bytes | None]:
+    """The bodies of ``/``, ``/status`` and ``/license/report`` (None: a 404), asked at once
+    or in turn; either way the first failure is raised and no other request outlives it."""
+    info = functools.partial(_get, session=session, url=_join(target.url, "/"), settings=settings)
+    status = functools.partial(
+        _get, session=session, url=_join(target.url, "/status"), settings=settings
+    )
+    report = functools.partial(
+        _get_or_none,
+        session=session,
+        url=_join(target.url, "/license/report"),
+        settings=settings,
+        allow_404=True,
+    )
+    if not at_once:
+        return await info(), await status(), await report()
+    async with _requests() as group:
+        info_task = group.create_task(info())
+        status_task = group.create_task(status())
+        report_task = group.create_task(report())
+    return info_task.result(), status_task.result(), report_task.result()
+
+
+def _kept_alive(settings: ClientSettings) -> aiohttp.ClientSession:
+    """A session of one kept-alive connection, for one forwarded node's requests."""
+    connector = aiohttp.TCPConnector(
+        limit=1,
+        happy_eyeballs_delay=None,
+        ssl=settings.tls if settings.tls is not None else True,
+    )
+    return aiohttp.ClientSession(connector=connector, raise_for_status=False)
+
+
 async def fetch_node(
     *, session: aiohttp.ClientSession, target: models.Target, settings: ClientSettings
 ) -> aggregation.NodeObservation:
-    """Ask one node for ``/``, ``/status`` and ``/license/report`` at once.
+    """Ask one node for ``/``, ``/status`` and ``/license/report``.
 
-    The first failure cancels the other two requests before it is raised: no
-    request to a failed node outlives this call.
+    A node reached directly is asked the three at once on ``session``. Through a
+    port-forward each new connection is a WebSocket to the API server and a TLS
+    handshake with Kong, the operator's CPU rather than latency
+    (docs/benchmarks.md, issue 13), so a forwarded node is asked the three in turn
+    on one kept-alive connection of its own, closed with the node. The first
+    failure is raised before any other request is made or after they are
+    cancelled: no request to a failed node outlives this call.
     """
-    async with _requests() as group:
-        info = group.create_task(
-            _get(session=session, url=_join(target.url, "/"), settings=settings)
-        )
-        status = group.create_task(
-            _get(session=session, url=_join(target.url, "/status"), settings=settings)
-        )
-        license_report = group.create_task(
-            _get_or_none(
-                session=session,
-                url=_join(target.url, "/license/report"),
-                settings=settings,
-                allow_404=True,
-            )
-        )
-    info_body, status_body, report_body = info.result(), status.result(), license_report.result()
+    if settings.route(target.url).forwarder is None:
+        bodies = await _ask(session=session, target=target, settings=settings, at_once=True)
+    else:
+        async with _kept_alive(settings) as own:
+            bodies = await _ask(session=own, target=target, settings=settings, at_once=False)
+    info_body, status_body, report_body = bodies
     report = (
         None
         if report_body is None
