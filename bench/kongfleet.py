@@ -17,11 +17,11 @@ import datetime
 import json
 import signal
 import ssl
-import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
 
+from license_report_sandbox import process
 from license_report_sandbox.kong import child, fleet, nodes
 
 
@@ -63,16 +63,8 @@ def spawn(*, count: int, latency: float, tls: bool, first_address: str) -> Itera
     ]  # fmt: skip
     if tls:
         command.append("--tls")
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            if not line:
-                raise RuntimeError(f"the simulated fleet did not start (exit {process.wait()})")
-            yield json.loads(line)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with process.announced(command) as line:
+        yield line
 
 
 if __name__ == "__main__":

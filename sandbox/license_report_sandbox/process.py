@@ -12,14 +12,9 @@ from typing import Any
 
 
 @contextlib.contextmanager
-def spawn_fleet(
-    *, count: int, mode: str, latency: float = 0.0, services: int = 0
-) -> Iterator[dict[str, Any]]:
-    command = [
-        sys.executable, "-m", "license_report_sandbox.kong",
-        "--count", str(count), "--mode", mode,
-        "--latency", str(latency), "--services", str(services),
-    ]  # fmt: skip
+def announced(command: list[str]) -> Iterator[dict[str, Any]]:
+    """Run ``command``, a fleet that prints one JSON line once it listens; that line while
+    it runs. The child is terminated on the way out, whatever happened."""
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as child:
         try:
             assert child.stdout is not None
@@ -30,3 +25,16 @@ def spawn_fleet(
         finally:
             child.terminate()
             child.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def spawn_fleet(
+    *, count: int, mode: str, latency: float = 0.0, services: int = 0
+) -> Iterator[dict[str, Any]]:
+    command = [
+        sys.executable, "-m", "license_report_sandbox.kong",
+        "--count", str(count), "--mode", mode,
+        "--latency", str(latency), "--services", str(services),
+    ]  # fmt: skip
+    with announced(command) as line:
+        yield line
