@@ -16,8 +16,9 @@ upper bound on the operator's side. Measured, each direct and forwarded:
 - connections: ``--requests`` GETs, ``--concurrency`` at once, each on a new connection
   (so each forwarded one opens a WebSocket: the API server's handshake is in it);
 - bulk: ``--megabytes`` down and up on one connection;
-- pods: ``--pods`` pods, one forwarder each through a `portforward.Pool`, one GET each,
-  all at once: what a collection run over that many loopback-only Admin APIs pays.
+- pods: ``--pods`` pods, one forwarder each from a `portforward.Pool`, opened for one GET
+  and closed after it, all at once: what a collection run over that many loopback-only
+  Admin APIs pays.
 """
 
 from __future__ import annotations
@@ -114,10 +115,10 @@ async def main(*, requests: int, concurrency: int, pods: int, megabytes: int) ->
             ):
 
                 async def ask(index: int) -> None:
-                    found = await pool.get(
+                    forwarder = pool.forwarder(
                         namespace="kong", pod=f"kong-{index}", port=loopback.ADMIN_PORT
                     )
-                    async with http.get(found.url() + "/hello") as response:
+                    async with forwarder, http.get(forwarder.url() + "/hello") as response:
                         await response.read()
 
                 await asyncio.gather(*(ask(index) for index in range(pods)))

@@ -243,26 +243,32 @@ async def test_credentials_are_the_clients_own_and_refreshed_as_in_cluster(
     assert caught.value.reason == errors.Reason.API_ERROR
 
 
-async def test_the_pool_starts_one_forwarder_per_pod_port_however_many_ask(
+async def test_a_pools_forwarders_are_opened_by_their_use_and_closed_with_it(
     api: kubeapi.KubeAPI,
     http: aiohttp.ClientSession,
 ) -> None:
     async with loopback.loopback_pod(api), loopback.loopback_pod(api, name="kong-2"):
         async with portforward.Pool(connection=_connection(api)) as pool:
-            first = await asyncio.gather(
-                *(
-                    pool.get(namespace="kong", pod="kong-1", port=loopback.ADMIN_PORT)
-                    for _ in range(10)
-                )
-            )
-            other = await pool.get(namespace="kong", pod="kong-2", port=loopback.ADMIN_PORT)
-            assert len({id(found) for found in first}) == 1
-            assert other is not first[0]
-            for found in (first[0], other):
-                async with http.get(found.url() + "/hello") as response:
+            forwarders = [
+                pool.forwarder(namespace="kong", pod=pod, port=loopback.ADMIN_PORT)
+                for pod in ("kong-1", "kong-2")
+            ]
+            assert not [r for r in api.requests if r.path.endswith("/portforward")]
+            addresses = []
+            for forwarder in forwarders:
+                async with forwarder, http.get(forwarder.url() + "/hello") as response:
                     assert response.status == 200
-            with pytest.raises(portforward.PortForwardError):
-                await pool.get(namespace="kong", pod="kong-gone", port=loopback.ADMIN_PORT)
+                    addresses.append(forwarder.address)
+            # Closed with its use: nothing listens on its local endpoint any more.
+            for host, port in addresses:
+                with pytest.raises(ConnectionRefusedError):
+                    await asyncio.open_connection(host, port)
+            with pytest.raises(portforward.PortForwardError) as gone:
+                async with pool.forwarder(
+                    namespace="kong", pod="kong-gone", port=loopback.ADMIN_PORT
+                ):
+                    pass
+            assert gone.value.reason == errors.Reason.POD_GONE
         handshakes = [r for r in api.requests if r.path.endswith("/portforward")]
         assert len(handshakes) == 3
 

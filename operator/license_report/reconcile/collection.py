@@ -17,7 +17,7 @@ import aiohttp
 
 from license_report.api import defaults, errors
 from license_report.report import aggregation, models
-from license_report.sources import datastore, kong, license
+from license_report.sources import datastore, kong, license, portforward
 
 # How many reached nodes to try, in turn, for counting configuration through
 # the Admin API before giving up: one answering is enough.
@@ -105,7 +105,8 @@ async def _count_configuration(
 
 async def collect(request: Request) -> models.Collection:
     """Collect one report. Raises ``CollectionFailed``, ``datastore.DatastoreError``,
-    ``license.LicenseError`` or ``kong.ConfigError``; node failures alone only degrade it."""
+    ``license.LicenseError``, ``kong.ConfigError`` or ``portforward.PortForwardError`` (a
+    403: the operator may not port-forward); node failures alone only degrade it."""
     if not request.targets:
         raise CollectionFailed("no gateway nodes to ask", failures=request.known_failures)
     facts = None if request.license_text is None else license.parse(request.license_text)
@@ -128,7 +129,11 @@ async def collect(request: Request) -> models.Collection:
                     if request.database is None
                     else group.create_task(datastore.read(settings=request.database, window=span))
                 )
-        except* (datastore.DatastoreError, kong.ConfigError) as group_error:
+        except* (
+            datastore.DatastoreError,
+            kong.ConfigError,
+            portforward.PortForwardError,
+        ) as group_error:
             raise group_error.exceptions[0] from None
         observations, failures = nodes.result()
         failures = [*request.known_failures, *failures]

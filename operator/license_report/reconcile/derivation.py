@@ -41,7 +41,7 @@ class DerivationError(errors.ReportError):
 @dataclasses.dataclass(frozen=True)
 class Derived:
     targets: list[models.Target]
-    # Targets reached through port-forward, by name: their URLs are set once it is open.
+    # Targets reached through port-forward, by name: their URLs are `Forward.url`.
     forwards: dict[str, Forward]
     failures: list[models.Failure]  # pods whose spec leaves nothing to ask (admin_listen off)
     token: str | None = dataclasses.field(repr=False)
@@ -113,13 +113,19 @@ def _literal(value: discovery.EnvValue | None) -> str | None:
 
 @dataclasses.dataclass(frozen=True)
 class Forward:
-    """A target reached through the API server's ``pods/portforward``: its URL is the local
-    endpoint's, known once the forward is open."""
+    """A target reached through the API server's ``pods/portforward``. Its local endpoint
+    exists only while its requests are made (`kong.reach`), so the target's URL names
+    the pod instead, under ``.invalid`` (RFC 2606: it never resolves), and the run
+    maps that URL to the forward (`kong.Route.forward`)."""
 
     namespace: str
     pod: str
     port: int
     scheme: str
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.pod}.{self.namespace}.portforward.invalid:{self.port}"
 
 
 def _routes(
@@ -171,10 +177,9 @@ def _admin(
         scheme = admin.scheme or (chosen.scheme if chosen else given.scheme)
         source = " (KONG_ADMIN_LISTEN)" if chosen else ""
         if route == "portForward":
-            forwards[target.name] = Forward(
-                namespace=facts.namespace, pod=facts.pod, port=port, scheme=scheme
-            )
-            targets.append(target)
+            forward = Forward(namespace=facts.namespace, pod=facts.pod, port=port, scheme=scheme)
+            forwards[target.name] = forward
+            targets.append(target.model_copy(update={"url": forward.url}))
             described.add(f"{scheme} localhost:{port} via port-forward{source}")
         elif chosen is None and listeners is not None:
             failures.append(

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime
+import functools
 import ssl
 
 from license_report.api import defaults, errors, v1alpha1
@@ -195,43 +196,21 @@ def _signing_key(
         ) from None
 
 
-async def _forward(
-    *, pool: portforward.Pool, derived: derivation.Derived, concurrency: int, tls: ssl.SSLContext
-) -> tuple[list[models.Target], list[models.Failure], dict[str, kong.Route]]:
-    """Open the port-forwards; each forwarded target's URL becomes its local endpoint, reached
-    with ``tls`` (no name checked) and its forwarder's failures named (`kong.Route`).
-
-    A 403 is the operator's RBAC, the same for every pod of the namespace: the run
-    fails at once (PortForwardForbidden), never five minutes of retries. Other
-    refusals (the pod gone, the kubelet's error) are that pod's failure."""
-    gate = asyncio.Semaphore(concurrency)
-    routes: dict[str, kong.Route] = {}
-
-    async def one(target: models.Target) -> models.Target | models.Failure:
-        route = derived.forwards.get(target.name)
-        if route is None:
-            return target
-        async with gate:
-            try:
-                opened = await pool.get(namespace=route.namespace, pod=route.pod, port=route.port)
-            except portforward.PortForwardError as error:
-                if error.reason == errors.Reason.PORT_FORWARD_FORBIDDEN:
-                    raise RunError(
-                        f"{error} (spec.gateway.adminApi.access)",
-                        reason=error.reason,
-                        transient=False,
-                    ) from None
-                return models.Failure(pod=target.name, reason=error.reason, message=str(error))
-        url = opened.url(route.scheme)
-        routes[url] = kong.Route(tls=tls, forwarder=opened)
-        return target.model_copy(update={"url": url})
-
-    results = await asyncio.gather(*(one(t) for t in derived.targets))
-    return (
-        [r for r in results if isinstance(r, models.Target)],
-        [r for r in results if isinstance(r, models.Failure)],
-        routes,
-    )
+def _forward_routes(
+    *, pool: portforward.Pool, derived: derivation.Derived, tls: ssl.SSLContext
+) -> dict[str, kong.Route]:
+    """Each forwarded target's route: its forwarder comes from ``pool`` when its requests
+    are made and is closed after them (`kong.reach`), reached with ``tls`` (no name
+    checked)."""
+    return {
+        forward.url: kong.Route(
+            tls=tls,
+            forward=functools.partial(
+                pool.forwarder, namespace=forward.namespace, pod=forward.pod, port=forward.port
+            ),
+        )
+        for forward in derived.forwards.values()
+    }
 
 
 #: Failures that, on every pod, say the configuration is wrong: retrying cannot help.
@@ -282,6 +261,12 @@ async def _collect(request: collection.Request, spec: v1alpha1.Spec) -> models.C
     except kong.ConfigError as error:
         raise RunError(
             f"spec.gateway.adminApi: {error}", reason=error.reason, transient=False
+        ) from None
+    except portforward.PortForwardError as error:
+        # Only a 403 ends a collection (`kong.reach`): the operator's RBAC, the same for
+        # every pod of the namespace, so the run fails at once, never five minutes of retries.
+        raise RunError(
+            f"{error} (spec.gateway.adminApi.access)", reason=error.reason, transient=False
         ) from None
 
 
@@ -423,19 +408,10 @@ async def run(
         read = await _route_datastore(
             stack=stack, clients=clients, settings=settings, derived=derived
         )
-        targets, unforwarded, routes = (
-            await _forward(
-                pool=pool,
-                derived=derived,
-                concurrency=spec.gateway.max_concurrency,
-                tls=tls.forwarded,
-            )
-            if forwarded
-            else (derived.targets, [], {})
-        )
+        routes = _forward_routes(pool=pool, derived=derived, tls=tls.forwarded)
         admin_api = dataclasses.replace(admin_api, routes=routes)
         wanted = collection.Request(
-            targets=targets,
+            targets=derived.targets,
             hash_key=hash_key,
             admin_api=admin_api,
             database=read.settings,
@@ -444,7 +420,7 @@ async def run(
             months=spec.report.months,
             hash_names=spec.report.hash_names,
             now=now,
-            known_failures=[*found.failures, *derived.failures, *unforwarded],
+            known_failures=[*found.failures, *derived.failures],
             notes=[*found.notes, *derived.notes],
             data_planes=found.data_planes,
             datastore_unread=read.unread,

@@ -17,7 +17,7 @@ import os
 import ssl
 import tempfile
 import urllib.parse
-from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
@@ -56,14 +56,19 @@ class NodeError(errors.ReportError):
 class Route:
     """How one node is reached when it is not the settings' default (a direct connection).
 
-    Through a port-forward the local endpoint is 127.0.0.1, which no certificate names, and the
-    channel is the API server's authenticated TLS connection: ``tls`` then checks no name.
-    ``forwarder`` names what the Admin API client only sees as a dropped connection.
+    ``forward``: through the API server's ``pods/portforward``. The node's URL then
+    names the pod, not an address; ``forward()`` gives a forwarder, opened for that
+    node's requests and closed after them (`reach`), so a run holds only as many as
+    it asks nodes at once. The local endpoint is 127.0.0.1, which no certificate
+    names, and the channel is the API server's authenticated TLS connection: ``tls``
+    then checks no name. While open, ``forwarder`` names what the Admin API client
+    only sees as a dropped connection.
     """
 
     tls: ssl.SSLContext | None = None  # None: the settings' own
     server_name: str | None = None
-    forwarder: portforward.Forwarder | None = None
+    forward: Callable[[], portforward.Forwarder] | None = None
+    forwarder: portforward.Forwarder | None = None  # the open one, inside `reach`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,13 +190,17 @@ def _kong_message(body: bytes) -> str:
 
 
 async def _get_or_none(
-    *, session: aiohttp.ClientSession, url: str, settings: ClientSettings, allow_404: bool
+    *,
+    session: aiohttp.ClientSession,
+    url: str,
+    route: Route,
+    settings: ClientSettings,
+    allow_404: bool,
 ) -> bytes | None:
-    """GET ``url`` and return the body of a 200 (``None`` for an allowed 404)."""
+    """GET ``url`` along ``route`` and return the body of a 200 (``None`` for an allowed 404)."""
     path = urllib.parse.urlsplit(url).path or "/"
     what = f"GET {path}"
     headers = {TOKEN_HEADER: settings.token} if settings.token else {}
-    route = settings.route(url)
     try:
         async with session.get(
             url,
@@ -253,8 +262,12 @@ def _forwarding_failure(route: Route, *, what: str) -> None:
         raise NodeError(failure.reason, f"{what}: {failure.message}")
 
 
-async def _get(*, session: aiohttp.ClientSession, url: str, settings: ClientSettings) -> bytes:
-    body = await _get_or_none(session=session, url=url, settings=settings, allow_404=False)
+async def _get(
+    *, session: aiohttp.ClientSession, url: str, route: Route, settings: ClientSettings
+) -> bytes:
+    body = await _get_or_none(
+        session=session, url=url, route=route, settings=settings, allow_404=False
+    )
     assert body is not None  # a 404 raised NodeError above
     return body
 
@@ -295,23 +308,52 @@ def _join(base: str, path: str) -> str:
     return base.rstrip("/") + path
 
 
+@contextlib.asynccontextmanager
+async def reach(*, url: str, settings: ClientSettings) -> AsyncIterator[tuple[str, Route]]:
+    """The base URL a node's requests go to, and along which route: its own URL, or a
+    port-forward's local endpoint, opened here and closed when the requests are done.
+
+    A port-forward that cannot be opened is that node's failure (`NodeError`: the
+    pod gone, nothing listening), except a 403, which is the operator's own RBAC and
+    the same for every pod of the namespace: `portforward.PortForwardError` is
+    raised, and the caller ends the run at once.
+    """
+    route = settings.route(url)
+    if route.forward is None:
+        yield url, route
+        return
+    forwarder = route.forward()
+    try:
+        await forwarder.__aenter__()
+    except portforward.PortForwardError as error:
+        if error.reason == Reason.PORT_FORWARD_FORBIDDEN:
+            raise
+        raise NodeError(error.reason, error.message) from None
+    try:
+        scheme = urllib.parse.urlsplit(url).scheme
+        yield forwarder.url(scheme), dataclasses.replace(route, forwarder=forwarder)
+    finally:
+        await forwarder.close()
+
+
 async def _ask(
     *,
     session: aiohttp.ClientSession,
-    target: models.Target,
+    base: str,
+    route: Route,
     settings: ClientSettings,
     at_once: bool,
 ) -> tuple[bytes, bytes, bytes | None]:
     """The bodies of ``/``, ``/status`` and ``/license/report`` (None: a 404), asked at once
     or in turn; either way the first failure is raised and no other request outlives it."""
-    info = functools.partial(_get, session=session, url=_join(target.url, "/"), settings=settings)
-    status = functools.partial(
-        _get, session=session, url=_join(target.url, "/status"), settings=settings
-    )
+    ask = functools.partial(_get, session=session, route=route, settings=settings)
+    info = functools.partial(ask, url=_join(base, "/"))
+    status = functools.partial(ask, url=_join(base, "/status"))
     report = functools.partial(
         _get_or_none,
         session=session,
-        url=_join(target.url, "/license/report"),
+        url=_join(base, "/license/report"),
+        route=route,
         settings=settings,
         allow_404=True,
     )
@@ -343,15 +385,20 @@ async def fetch_node(
     port-forward each new connection is a WebSocket to the API server and a TLS
     handshake with Kong, the operator's CPU rather than latency
     (docs/benchmarks.md, issue 13), so a forwarded node is asked the three in turn
-    on one kept-alive connection of its own, closed with the node. The first
-    failure is raised before any other request is made or after they are
-    cancelled: no request to a failed node outlives this call.
+    on one kept-alive connection of its own, closed with the node and its
+    forward. The first failure is raised before any other request is made or after
+    they are cancelled: no request to a failed node outlives this call.
     """
-    if settings.route(target.url).forwarder is None:
-        bodies = await _ask(session=session, target=target, settings=settings, at_once=True)
-    else:
-        async with _kept_alive(settings) as own:
-            bodies = await _ask(session=own, target=target, settings=settings, at_once=False)
+    async with reach(url=target.url, settings=settings) as (base, route):
+        if route.forwarder is None:
+            bodies = await _ask(
+                session=session, base=base, route=route, settings=settings, at_once=True
+            )
+        else:
+            async with _kept_alive(settings) as own:
+                bodies = await _ask(
+                    session=own, base=base, route=route, settings=settings, at_once=False
+                )
     info_body, status_body, report_body = bodies
     report = (
         None
@@ -384,32 +431,52 @@ def new_session(settings: ClientSettings) -> aiohttp.ClientSession:
 async def fetch_nodes(
     *, session: aiohttp.ClientSession, targets: Sequence[models.Target], settings: ClientSettings
 ) -> tuple[list[aggregation.NodeObservation], list[models.Failure]]:
-    """Ask every node, at most ``max_concurrency`` at a time; every node ends in one list."""
+    """Ask every node, ``max_concurrency`` at a time; every node ends in one list.
+
+    ``max_concurrency`` workers take the nodes in turn, rather than a waiting
+    coroutine per node: 10,000 nodes cost 64 tasks, not 10,000. A 403 on a
+    port-forward (`reach`) ends them all and is raised.
+    """
     check_settings(settings=settings, targets=targets)
-    gate = asyncio.Semaphore(settings.max_concurrency)
+    results: list[aggregation.NodeObservation | models.Failure | None] = [None] * len(targets)
+    waiting = iter(enumerate(targets))
 
-    async def one(target: models.Target) -> aggregation.NodeObservation | models.Failure:
-        async with gate:
+    async def worker() -> None:
+        for index, target in waiting:
             try:
-                return await fetch_node(session=session, target=target, settings=settings)
+                results[index] = await fetch_node(session=session, target=target, settings=settings)
             except NodeError as error:
-                return models.Failure(pod=target.name, reason=error.reason, message=error.message)
+                results[index] = models.Failure(
+                    pod=target.name, reason=error.reason, message=error.message
+                )
 
-    results = await asyncio.gather(*(one(target) for target in targets))
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(settings.max_concurrency, len(targets))):
+                group.create_task(worker())
+    except* portforward.PortForwardError as forbidden:
+        raise forbidden.exceptions[0] from None
     observations = [r for r in results if isinstance(r, aggregation.NodeObservation)]
     failures = [r for r in results if isinstance(r, models.Failure)]
     return observations, failures
 
 
 async def _pages(
-    *, session: aiohttp.ClientSession, base_url: str, path: str, settings: ClientSettings
+    *,
+    session: aiohttp.ClientSession,
+    base_url: str,
+    route: Route,
+    path: str,
+    settings: ClientSettings,
 ) -> list[admin_api.Page] | None:
     """Every page of a paged list, following ``next`` as Kong gives it; ``None`` on 404."""
     pages: list[admin_api.Page] = []
     url = _join(base_url, f"{path}?size={settings.page_size}")
     seen: set[str] = set()
     while True:
-        body = await _get_or_none(session=session, url=url, settings=settings, allow_404=not pages)
+        body = await _get_or_none(
+            session=session, url=url, route=route, settings=settings, allow_404=not pages
+        )
         if body is None:
             return None
         page = parse_body(body, admin_api.Page, what=f"GET {path}")
@@ -430,11 +497,14 @@ async def _count(
     *,
     session: aiohttp.ClientSession,
     base_url: str,
+    route: Route,
     path: str,
     settings: ClientSettings,
     if_absent: int,
 ) -> int:
-    pages = await _pages(session=session, base_url=base_url, path=path, settings=settings)
+    pages = await _pages(
+        session=session, base_url=base_url, route=route, path=path, settings=settings
+    )
     return if_absent if pages is None else sum(len(page.data) for page in pages)
 
 
@@ -479,10 +549,25 @@ async def count_entities(
     ``/workspaces`` and ``/rbac/users`` answer 404 on Kong OSS: 1 and 0.
     Routes and plugins are read, not only counted, for Kong 3.5's plugin
     figures. ``data_planes``: the node is a hybrid control plane, and its
-    ``/clustering/data-planes`` is counted too.
+    ``/clustering/data-planes`` is counted too. ``base_url`` is the node's target
+    URL: a forwarded node is reached through a port-forward of its own (`reach`).
     """
+    async with reach(url=base_url, settings=settings) as (base, route):
+        return await _count_entities(
+            session=session, base_url=base, route=route, settings=settings, data_planes=data_planes
+        )
+
+
+async def _count_entities(
+    *,
+    session: aiohttp.ClientSession,
+    base_url: str,
+    route: Route,
+    settings: ClientSettings,
+    data_planes: bool,
+) -> models.EntityCounts:
     workspace_pages = await _pages(
-        session=session, base_url=base_url, path="/workspaces", settings=settings
+        session=session, base_url=base_url, route=route, path="/workspaces", settings=settings
     )
     workspaces = _workspace_names(workspace_pages)
     prefixes = (
@@ -496,6 +581,7 @@ async def count_entities(
             _count(
                 session=session,
                 base_url=base_url,
+                route=route,
                 path=prefix + path,
                 settings=settings,
                 if_absent=if_absent,
@@ -506,7 +592,13 @@ async def count_entities(
 
     async def listing(path: str) -> list[list[admin_api.Page] | None]:
         return await _together(
-            _pages(session=session, base_url=base_url, path=prefix + path, settings=settings)
+            _pages(
+                session=session,
+                base_url=base_url,
+                route=route,
+                path=prefix + path,
+                settings=settings,
+            )
             for prefix in prefixes
         )
 
@@ -516,6 +608,7 @@ async def count_entities(
         return await _count(
             session=session,
             base_url=base_url,
+            route=route,
             path="/clustering/data-planes",
             settings=settings,
             if_absent=0,
@@ -529,7 +622,7 @@ async def count_entities(
         rbac_users = group.create_task(total("/rbac/users", if_absent=0))
         dps = group.create_task(dp_count())
     routes = _items(route_pages.result(), admin_api.Route, what="/routes")
-    serviceless = {route.id for route in routes if route.service is None}
+    serviceless = {item.id for item in routes if item.service is None}
     return models.EntityCounts(
         services=services.result(),
         routes=len(routes),

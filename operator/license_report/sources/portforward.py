@@ -270,6 +270,11 @@ class Forwarder:
         self.websockets = 0
 
     @property
+    def listening(self) -> bool:
+        """Whether the local endpoint is open: from entering to closing."""
+        return self._server is not None
+
+    @property
     def address(self) -> tuple[str, int]:
         assert self._server is not None, "not started"
         host, port = self._server.sockets[0].getsockname()[:2]
@@ -377,13 +382,17 @@ async def _pump(
 
 
 class Pool:
-    """Forwarders keyed by (namespace, pod, port), opened on first use and closed together:
-    what a collection run holds while it asks many pods."""
+    """Forwarders for a collection run, all on one HTTP session to the API server.
+
+    Each forwarder is opened by the one node's requests that use it and closed with
+    them, so a run holds at most as many listening sockets and WebSockets as it asks
+    nodes at once, whatever the fleet's size (at 10,000 pods, opening them all first
+    took 20,000 descriptors, the whole ``ulimit -n``; docs/benchmarks.md, issue 13).
+    """
 
     def __init__(self, *, connection: Connection) -> None:
         self.connection = connection
         self._http: aiohttp.ClientSession | None = None
-        self._forwarders: dict[Target, asyncio.Future[Forwarder]] = {}
 
     async def __aenter__(self) -> Pool:
         self._http = session()
@@ -392,38 +401,14 @@ class Pool:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def get(self, *, namespace: str, pod: str, port: int) -> Forwarder:
-        """The forwarder for this pod port, started once however many ask at the same time;
-        a refusal is raised to each asker and not kept (the next ask tries again)."""
+    def forwarder(self, *, namespace: str, pod: str, port: int) -> Forwarder:
+        """A forwarder to this pod port, not yet open: ``async with`` opens and closes it."""
         assert self._http is not None, "use `async with Pool(...)`"
-        target = Target(namespace=namespace, pod=pod, port=port)
-        found = self._forwarders.get(target)
-        if found is None:
-            found = asyncio.get_running_loop().create_future()
-            self._forwarders[target] = found
-            forwarder = Forwarder(
-                connection=self.connection, namespace=namespace, pod=pod, port=port, http=self._http
-            )
-            try:
-                found.set_result(await forwarder.__aenter__())
-            except BaseException as error:
-                del self._forwarders[target]
-                if isinstance(error, asyncio.CancelledError):
-                    found.cancel()
-                else:
-                    found.set_exception(error)
-                    found.exception()  # marked retrieved: this asker raises it now
-                raise
-        return await asyncio.shield(found)
+        return Forwarder(
+            connection=self.connection, namespace=namespace, pod=pod, port=port, http=self._http
+        )
 
     async def close(self) -> None:
-        forwarders = [
-            f.result()
-            for f in self._forwarders.values()
-            if f.done() and not f.cancelled() and f.exception() is None
-        ]
-        self._forwarders.clear()
-        await asyncio.gather(*(f.close() for f in forwarders), return_exceptions=True)
         if self._http is not None:
             await self._http.close()
             self._http = None
