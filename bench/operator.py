@@ -202,6 +202,8 @@ async def operator_and_api() -> AsyncIterator[tuple[kubeapi.KubeAPI, kube.Client
                 "--kubeconfig", str(kubeconfig), "--standalone",
                 "--operator-namespace", "license-report",
                 "--liveness", "", "--log-level", "WARNING",
+                # Served, as in a cluster, on a port of its own: other runs may hold 8081.
+                "--metrics-address", "127.0.0.1:0",
             ]  # fmt: skip
             operator = await asyncio.create_subprocess_exec(*command)
             try:
