@@ -108,8 +108,7 @@ def samples(node: nodes.SimNode) -> list[tuple[str, int]]:
         counter = "http_requests_total"
         ids = [("node_id", node.node_id), ("subsystem", "http")]
         out += [
-            (_key("nginx_connections_total", [*ids, ("state", s)]), connections[s])
-            for s in _STATES
+            (_key("nginx_connections_total", [*ids, ("state", s)]), connections[s]) for s in _STATES
         ]
         out.append((_key("nginx_requests_total", ids), node.total_requests))
         info = [("node_id", node.node_id), ("version", node.version)]

@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from license_report_sandbox import faults
-from license_report_sandbox.kong import nodes as model  # `nodes` is Fleet's argument
 from license_report_sandbox.kong import nginx, routing, status_api
+from license_report_sandbox.kong import nodes as model  # `nodes` is Fleet's argument
 
 _NODE_KEY: web.RequestKey[model.SimNode] = web.RequestKey("sim_node", model.SimNode)
 _NO_FAULT = faults.Fault()
@@ -162,6 +162,37 @@ class Fleet:
                 transport = connection.transport
                 if transport is not None and self._address_of(transport) == node.address:
                     transport.abort()
+
+    def free_address(self) -> str:
+        """The address `add_node` would give a new node now (render its pod with it first)."""
+        probe = model.SimNode(name="", mode=model.Mode.OSS_DBLESS)
+        _assign_addresses([*self.nodes, probe], self._first_address)
+        return probe.address
+
+    async def add_node(self, node: model.SimNode) -> None:
+        """A new pod's node joins the running fleet (a rolling update): an address of its own
+        (the next free one unless given), its Admin API site and status listener."""
+        if node.name in self._by_name:
+            raise ValueError(f"node {node.name!r} already exists")
+        _assign_addresses([*self.nodes, node], self._first_address)
+        self.nodes = (*self.nodes, node)
+        self._by_name[node.name] = node
+        self._by_address[node.address] = node
+        if self._runner is None:
+            return
+        if node.serves_admin_api and not node.refuse:
+            await self._start_site(node, self.port)
+        if self._status_runner is not None and self.status_port is not None:
+            site = web.TCPSite(self._status_runner, node.address, self.status_port, backlog=1024)
+            await site.start()
+            self._status_sites[node.address] = site
+
+    async def remove_node(self, name: str) -> None:
+        """The pod is gone: its listeners close and its address is free again."""
+        await self.stop_node(name)
+        node = self._by_name.pop(name)
+        self._by_address.pop(node.address, None)
+        self.nodes = tuple(n for n in self.nodes if n is not node)
 
     async def flush(self) -> None:
         """Every node's flush timer fires once (data planes send, then everyone writes)."""
