@@ -265,11 +265,13 @@ class SimNode:
         route_id: str | None = None,
         route: nginx.Route | None = nginx.DEFAULT_ROUTE,
         code: int = 200,
+        at: datetime.datetime | None = None,
     ) -> None:
         """``count`` proxied requests reach this node's log phase (``log_request``).
 
         ``route`` None: no route matched (Kong answers 404 itself); Kong's sales counter
         counts them all the same, the Prometheus plugin does not (`prometheus.counts`).
+        ``at``: when they were served (the truth's month), default the node's clock now.
         """
         if self.role == "control_plane":
             raise ValueError("a control plane renders no proxy server (nginx_kong.lua:85)")
@@ -279,7 +281,7 @@ class SimNode:
         ):
             series = prometheus.series(route, code=code)
             self.series[series] = self.series.get(series, 0) + count
-        month = self.clock().strftime("%Y-%m")
+        month = (at or self.clock()).strftime("%Y-%m")
         self.proxied[month] = self.proxied.get(month, 0) + count
         if not self.mode.enterprise:
             return

@@ -5,7 +5,8 @@ time: on a looptime loop a test sleeps through days in a moment, and the counts
 are the same on every run (no randomness). Each `Traffic.step` brings every
 lane up to the clock's now; the counts in ``(last, now]`` come from floors of
 ``rate * t`` and of the probe schedule, so they do not depend on how often a step
-runs (only the month a request is booked in can be late by one ``tick``).
+runs, and a step that crosses a UTC month's start is split there, so the truth's
+months are exact (to a microsecond) whatever the ``tick``.
 
 Probes are what the kubelet does with the Pod's probe specs: a probe fires at
 ``startedAt + initialDelaySeconds + k * periodSeconds`` (k = 0, 1, ...), readiness
@@ -29,6 +30,13 @@ from typing import Any
 from license_report_sandbox.kong import nginx, nodes
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+_INSTANT = datetime.timedelta(microseconds=1)
+
+
+def _next_month(moment: datetime.datetime) -> datetime.datetime:
+    utc = moment.astimezone(datetime.UTC)
+    year, month = (utc.year + 1, 1) if utc.month == 12 else (utc.year, utc.month + 1)
+    return datetime.datetime(year, month, 1, tzinfo=datetime.UTC)
 
 
 @dataclasses.dataclass
@@ -163,17 +171,26 @@ class Traffic:
             self._advance(lane, now)
 
     def _advance(self, lane: _Lane, now: datetime.datetime) -> None:
+        if now <= lane.last or lane.node.stopped:
+            return
+        # Requests before a UTC month's first instant are the old month's truth.
+        boundary = _next_month(lane.last)
+        if boundary < now:
+            self._advance(lane, boundary - _INSTANT)
+        self._advance_within(lane, now)
+
+    def _advance_within(self, lane: _Lane, now: datetime.datetime) -> None:
         node, since = lane.node, lane.last
-        if now <= since or node.stopped:
+        if now <= since:
             return
         # Proxied traffic counts from the epoch, so a restart neither loses nor repeats any.
         span = {"origin": _EPOCH, "since": since, "until": now}
         routed = _between(self.rate, **span)
         unrouted = _between(self.unrouted_rate, **span)
         if routed:
-            node.proxy(routed, route=self.route)
+            node.proxy(routed, route=self.route, at=now)
         if unrouted:
-            node.proxy(unrouted, route=None, code=404)
+            node.proxy(unrouted, route=None, code=404, at=now)
         admin = _between(self.admin_rate, **span) if node.serves_admin_api else 0
         if admin:
             node.serve(nginx.Kind.ADMIN, admin)
