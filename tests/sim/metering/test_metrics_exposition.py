@@ -21,7 +21,8 @@ def families(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
 
 async def scrape(node: kong.SimNode, session: aiohttp.ClientSession) -> str:
     async with kong.Fleet([node], status_port=status_api.PORT) as fleet:
-        async with session.get(fleet.status_url(node) + "/metrics") as response:
+        response = await session.get(fleet.status_url(node) + "/metrics")
+        async with response:
             assert response.status == 200
             assert response.content_type == "text/plain"
             return await response.text()

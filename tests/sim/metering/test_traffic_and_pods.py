@@ -1,4 +1,4 @@
-"""Traffic and probes by loop time, restarts and rolling updates of a metered fleet in the emulator."""
+"""Traffic and probes by loop time; restarts and rolling updates of a metered fleet."""
 
 from __future__ import annotations
 
@@ -68,7 +68,6 @@ async def test_a_restart_shows_on_the_pod_and_resets_the_counters(
         assert proxy["state"]["running"]["startedAt"] == "2026-03-15T12:10:00Z"
         assert proxy["lastState"]["terminated"]["startedAt"] == "2026-03-15T12:00:00Z"
         await asyncio.sleep(100)
-        node = fleet.nodes[name]
         async with session.get(f"http://{pod['status']['podIP']}:8100/status") as response:
             body = await response.json()
         # 100 s at 2/s, probes at 5, 15, ..., 95 s after the restart (two kinds), and this.
