@@ -12,6 +12,10 @@
 - `lists` -- the paged entity lists and Kong's opaque offsets;
 - `routing` -- which of those a request gets (token, path, method);
 - `fleet` -- the server: one aiohttp application, one site per node address;
+- `nginx` -- what one nginx master counts, by kind (the truth a test compares with);
+- `prometheus`, `exposition` -- what the Prometheus plugin counts and ``/metrics`` shows;
+- `status_api` -- the status listener (``/status``, ``/status/ready``, ``/metrics``);
+- `traffic` -- proxied requests, Admin API calls and kubelet probes by the loop's clock;
 - `child` -- the same fleet in its own process (``python -m license_report_sandbox.kong``).
 
 Callers import this package alone: ``kong.SimNode(...)``, ``kong.Fleet(nodes)``.
@@ -22,6 +26,7 @@ from __future__ import annotations
 from license_report_sandbox import faults
 from license_report_sandbox.kong.child import demo_nodes
 from license_report_sandbox.kong.fleet import Fleet
+from license_report_sandbox.kong.nginx import Kind, Route
 from license_report_sandbox.kong.nodes import (
     DEFAULT_TELEMETRY_ENDPOINT,
     UNKNOWN_BUCKET,
@@ -32,6 +37,7 @@ from license_report_sandbox.kong.nodes import (
     Strategy,
 )
 from license_report_sandbox.kong.store import PostgresStore
+from license_report_sandbox.kong.traffic import LoopClock, Probe, Traffic
 
 #: Re-exported so that a test needs one import: ``kong.Fault(latency=0.1)``.
 Fault = faults.Fault
@@ -42,10 +48,15 @@ __all__ = [
     "Datastore",
     "Fault",
     "Fleet",
+    "Kind",
+    "LoopClock",
     "Mode",
     "PostgresStore",
+    "Probe",
+    "Route",
     "SimNode",
     "SimPlugin",
     "Strategy",
+    "Traffic",
     "demo_nodes",
 ]

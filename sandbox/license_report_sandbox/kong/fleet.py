@@ -5,6 +5,14 @@ site per node address (the whole 127.0.0.0/8 is loopback on Linux, so every
 node can use the same port). A request belongs to the node whose address it
 arrived on, read from the socket's local address, so a thousand nodes cost a
 thousand listening sockets rather than a thousand applications.
+
+With ``status_port`` every node also gets Kong's status listener
+(`status_api`) on the same address, the pod IP where a Pod shows it: a second
+application and a second listening socket per node address, so 10,000 nodes
+then hold 20,000 listening descriptors besides their connections (check
+``ulimit -n``: 20,000 here). Without it nothing more is opened. The Admin API's
+port is a free one no Pod names (reached through port-forward, `PodNetwork.listen`);
+the status port is the one ``KONG_STATUS_LISTEN`` gives (the chart's 8100).
 """
 
 from __future__ import annotations
@@ -19,8 +27,8 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from license_report_sandbox import faults
+from license_report_sandbox.kong import nginx, routing, status_api
 from license_report_sandbox.kong import nodes as model  # `nodes` is Fleet's argument
-from license_report_sandbox.kong import routing
 
 _NODE_KEY: web.RequestKey[model.SimNode] = web.RequestKey("sim_node", model.SimNode)
 _NO_FAULT = faults.Fault()
@@ -69,6 +77,7 @@ class Fleet:
         ssl_context: ssl.SSLContext | None = None,
         first_address: str = "127.0.0.2",
         require_client_cert: bool = False,
+        status_port: int | None = None,
     ) -> None:
         """``require_client_cert``: as Kong with ``nginx_admin_ssl_verify_client on`` (the Kong
         Gateway Operator's data planes): ``ssl_context`` must trust the client CA; a client
@@ -92,6 +101,9 @@ class Fleet:
         self._runner: web.AppRunner | None = None
         self._sites: dict[str, web.TCPSite] = {}
         self._inflight: set[asyncio.Task[object]] = set()
+        self.status_port = status_port
+        self._status_runner: web.AppRunner | None = None
+        self._status_sites: dict[str, web.TCPSite] = {}
 
     @property
     def port(self) -> int:
@@ -127,6 +139,61 @@ class Fleet:
         elif not refuse and node.address not in self._sites:
             await self._start_site(node, self.port)
 
+    def status_url(self, node: model.SimNode | str) -> str:
+        """The status listener on the node's address (its pod IP): ``http://<ip>:<port>``."""
+        target = self._by_name[node] if isinstance(node, str) else node
+        if self.status_port is None:
+            raise RuntimeError("this fleet was started without status listeners")
+        return f"http://{target.address}:{self.status_port}"
+
+    async def stop_node(self, name: str) -> None:
+        """``kong quit`` after its wait: every nginx worker closes its listening sockets
+        (b8fb83b8d2:src/os/unix/ngx_process_cycle.c:728-739); open connections are dropped
+        here too (in-flight requests of a draining Kong are not modelled)."""
+        node = self._by_name[name]
+        node.stopped = True
+        for sites in (self._sites, self._status_sites):
+            site = sites.pop(node.address, None)
+            if site is not None:
+                await site.stop()
+        for runner in (self._runner, self._status_runner):
+            server = runner.server if runner is not None else None
+            for connection in server.connections if server is not None else []:
+                transport = connection.transport
+                if transport is not None and self._address_of(transport) == node.address:
+                    transport.abort()
+
+    def free_address(self) -> str:
+        """The address `add_node` would give a new node now (render its pod with it first)."""
+        probe = model.SimNode(name="", mode=model.Mode.OSS_DBLESS)
+        _assign_addresses([*self.nodes, probe], self._first_address)
+        return probe.address
+
+    async def add_node(self, node: model.SimNode) -> None:
+        """A new pod's node joins the running fleet (a rolling update): an address of its own
+        (the next free one unless given), its Admin API site and status listener."""
+        if node.name in self._by_name:
+            raise ValueError(f"node {node.name!r} already exists")
+        _assign_addresses([*self.nodes, node], self._first_address)
+        self.nodes = (*self.nodes, node)
+        self._by_name[node.name] = node
+        self._by_address[node.address] = node
+        if self._runner is None:
+            return
+        if node.serves_admin_api and not node.refuse:
+            await self._start_site(node, self.port)
+        if self._status_runner is not None and self.status_port is not None:
+            site = web.TCPSite(self._status_runner, node.address, self.status_port, backlog=1024)
+            await site.start()
+            self._status_sites[node.address] = site
+
+    async def remove_node(self, name: str) -> None:
+        """The pod is gone: its listeners close and its address is free again."""
+        await self.stop_node(name)
+        node = self._by_name.pop(name)
+        self._by_address.pop(node.address, None)
+        self.nodes = tuple(n for n in self.nodes if n is not node)
+
     async def flush(self) -> None:
         """Every node's flush timer fires once (data planes send, then everyone writes)."""
         for node in self.nodes:
@@ -146,6 +213,8 @@ class Fleet:
         await self._runner.setup()
         try:
             await self._start_sites()
+            if self.status_port is not None:
+                await self._start_status_sites(self.status_port)
         except BaseException:
             await self._stop()
             raise
@@ -175,6 +244,20 @@ class Fleet:
             return
         raise OSError(errno.EADDRINUSE, "no port was free on every node address")
 
+    async def _start_status_sites(self, port: int) -> None:
+        """Every node renders the status server when ``status_listen`` is set, data planes too."""
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle_status)
+        app.on_response_prepare.append(self._stamp)
+        self._status_runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+        await self._status_runner.setup()
+        for node in self.nodes:
+            if node.stopped:
+                continue
+            site = web.TCPSite(self._status_runner, node.address, port, backlog=1024)
+            await site.start()
+            self._status_sites[node.address] = site
+
     async def _start_site(self, node: model.SimNode, port: int) -> None:
         assert self._runner is not None
         site = web.TCPSite(
@@ -186,9 +269,13 @@ class Fleet:
     async def _stop(self) -> None:
         if self._runner is None:
             return
-        for site in self._sites.values():
+        for site in [*self._sites.values(), *self._status_sites.values()]:
             await site.stop()
         self._sites.clear()
+        self._status_sites.clear()
+        if self._status_runner is not None:
+            await self._status_runner.cleanup()
+            self._status_runner = None
         await asyncio.sleep(0)  # connections accepted just before the sites stopped
         server = self._runner.server
         transports = [
@@ -225,6 +312,7 @@ class Fleet:
             )
         request[_NODE_KEY] = node
         node.requests_seen.append(request.path)
+        node.serve(nginx.Kind.ADMIN)
         task = asyncio.current_task()
         assert task is not None
         self._inflight.add(task)
@@ -238,6 +326,15 @@ class Fleet:
             return await faults.answer(request, fault=fault, status=status, body=body)
         finally:
             self._inflight.discard(task)
+
+    async def _handle_status(self, request: web.Request) -> web.StreamResponse:
+        transport = request.transport
+        node = self._by_address.get(self._address_of(transport) or "") if transport else None
+        if node is None:
+            return faults.json_response(421, {"message": "Misdirected request"})
+        request[_NODE_KEY] = node
+        node.serve(status_api.kind_of(request))
+        return status_api.answer(node, request)
 
     @staticmethod
     async def _stamp(request: web.Request, response: web.StreamResponse) -> None:

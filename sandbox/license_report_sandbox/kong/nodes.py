@@ -7,6 +7,11 @@ cluster's `store.Datastore`, ``clustering`` to its control plane (which writes
 them under the data plane's ``node_id`` with its own clock), or ``off``
 (dropped). `SimNode.proxied` keeps the true count per UTC month, so a test can
 compare a report with what really went through the gateways.
+
+Every request the node's nginx serves is also counted by kind (`SimNode.serve`,
+`nginx.Kind`) into ``total_requests``, nginx's counter, which `SimNode.restart`
+(a new nginx master) sets back to 0 with the Prometheus series; what
+``/metrics`` shows of them is `prometheus`'s business.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ import dataclasses
 import datetime
 import enum
 import uuid
+from collections import Counter
 from collections.abc import Callable
 
 from license_report_sandbox import faults
-from license_report_sandbox.kong import store, versions
+from license_report_sandbox.kong import nginx, prometheus, store, versions
 
 UNKNOWN_BUCKET = store.UNKNOWN_BUCKET
+#: `SimNode.prometheus`'s values.
+PROMETHEUS_SETTINGS = (None, "default", "status_code_metrics")
 SimPlugin = store.SimPlugin
 Datastore = store.Datastore
 #: The path (without its slash) of a control plane's list of its data planes.
@@ -103,7 +111,8 @@ class SimNode:
     #: The node's local clock (``os.date`` without ``!``): real UTC plus ``clock_skew``.
     clock: Callable[[], datetime.datetime] = _utcnow
     clock_skew: datetime.timedelta = datetime.timedelta(0)
-    #: nginx's request count since start, as ``/status`` shows it (admin requests not added).
+    #: nginx's ``stub_status`` requests since its master started, as ``/status`` shows it:
+    #: the value given (what it served before the simulation) plus every request `serve`d.
     total_requests: int = 0
     configuration_hash: str = ""
     #: The license payload's ``license_key``; None -> unlicensed (Kong's built-in payload).
@@ -126,10 +135,27 @@ class SimNode:
     #: Requests this data plane sent its control plane, and those lost on the way.
     sent: int = 0
     lost: int = 0
+    #: Prometheus plugin instances: None (none configured: 3.2+ shows no shm metrics),
+    #: ``"default"`` (a global instance as the schema defaults it: 3.0+ counts no requests),
+    #: ``"status_code_metrics"`` (a global instance with the flag on). The plugin is loaded
+    #: (``plugins = bundled``) either way, so ``/metrics`` answers on the status listener.
+    prometheus: str | None = None
+    #: Requests served since this nginx master started, by kind (`total_requests` is their sum
+    #: plus the value given at creation); `served_ever` keeps counting across restarts.
+    served: Counter[nginx.Kind] = dataclasses.field(default_factory=Counter)
+    served_ever: Counter[nginx.Kind] = dataclasses.field(default_factory=Counter)
+    #: The Prometheus plugin's per-route counter (shm), since this master started.
+    series: dict[nginx.Series, int] = dataclasses.field(default_factory=dict)
+    #: New nginx masters after the first (container restarts).
+    restarts: int = 0
+    #: After ``kong quit``'s wait: the listeners are closed, nothing is served.
+    stopped: bool = False
     release: versions.Release = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         self.mode = Mode(self.mode)
+        if self.prometheus not in PROMETHEUS_SETTINGS:
+            raise ValueError(f"node {self.name!r}: prometheus must be one of {PROMETHEUS_SETTINGS}")
         default = "3.4.3.12" if self.mode.enterprise else "3.9.1"
         self.release = versions.parse(self.version or default, enterprise=self.mode.enterprise)
         self.version = self.release.version
@@ -198,11 +224,64 @@ class SimNode:
 
     # --- counting ---------------------------------------------------------------------
 
-    def proxy(self, count: int = 1, *, route_id: str | None = None) -> None:
-        """``count`` proxied requests reach this node's log phase (``log_request``)."""
+    def serve(self, kind: nginx.Kind, count: int = 1) -> None:
+        """nginx reads ``count`` requests of ``kind``: its counter goes up before any handler."""
+        if self.stopped:
+            raise RuntimeError(f"node {self.name!r} has stopped: its listeners are closed")
+        self.total_requests += count
+        self.served[kind] += count
+        self.served_ever[kind] += count
+
+    def restart(self) -> None:
+        """A new nginx master (the container restarted): nginx's counter and the Prometheus shm
+        start at 0 (kong-research-metering.md §1e, §2: the shared zone is allocated anew).
+
+        ``node_id`` is Kong's shm-generated id, new at each start
+        (a643428bc4:kong/pdk/node.lua:72-93, 299-301), except on a ``data_plane`` from 3.1,
+        which reads it back from ``<prefix>/kong.id`` (a643428bc4:kong/pdk/private/node.lua:
+        16-53, 72-97; pdk/node.lua:286-297; 630f58de86): the chart's prefix is an emptyDir
+        (e76b80031a:charts/kong/ci/__snapshots__/default-values.snap:1013-1015), which a
+        container restart keeps and a new pod does not.
+        """
+        keeps_id = self.role == "data_plane" and self.release.at_least(versions.V3_1)
+        if not keeps_id:
+            self.node_id = str(uuid.uuid4())
+        self.total_requests = 0
+        self.served.clear()
+        self.series.clear()
+        self.pending = 0  # the sales counters' shm went with the master
+        self.restarts += 1
+        self.stopped = False
+
+    def reload(self) -> None:
+        """``kong reload`` (SIGHUP): nginx keeps its shared zones and counters, so nothing here
+        changes (b8fb83b8d2:src/core/ngx_cycle.c:465-473; 0e769b7643:src/ngx_http_lua_shdict.c:
+        70-84; b8fb83b8d2:src/event/ngx_event.c:545-547)."""
+
+    def proxy(
+        self,
+        count: int = 1,
+        *,
+        route_id: str | None = None,
+        route: nginx.Route | None = nginx.DEFAULT_ROUTE,
+        code: int = 200,
+        at: datetime.datetime | None = None,
+    ) -> None:
+        """``count`` proxied requests reach this node's log phase (``log_request``).
+
+        ``route`` None: no route matched (Kong answers 404 itself); Kong's sales counter
+        counts them all the same, the Prometheus plugin does not (`prometheus.counts`).
+        ``at``: when they were served (the truth's month), default the node's clock now.
+        """
         if self.role == "control_plane":
             raise ValueError("a control plane renders no proxy server (nginx_kong.lua:85)")
-        month = self.clock().strftime("%Y-%m")
+        self.serve(nginx.Kind.UNROUTED if route is None else nginx.Kind.ROUTED, count)
+        if route is not None and prometheus.counts(
+            release=self.release, setting=self.prometheus, route=route
+        ):
+            series = prometheus.series(route, code=code)
+            self.series[series] = self.series.get(series, 0) + count
+        month = (at or self.clock()).strftime("%Y-%m")
         self.proxied[month] = self.proxied.get(month, 0) + count
         if not self.mode.enterprise:
             return

@@ -14,7 +14,9 @@ EE_SUFFIX = "-enterprise-edition"
 #: Kong EE master releases that changed what the simulator answers (commit: what).
 V2_8 = (2, 8)  # 196dc9f0bb: entity counts absent without a counter row
 V3_0 = (3, 0)  # e33c7bdb8a: kong.version without the -enterprise-edition suffix
-V3_1 = (3, 1)  # 7bda2fe7db: consumers_count; OSS 94766211ef: next carries &size=
+V3_1 = (3, 1)  # 7bda2fe7db: consumers_count; OSS 94766211ef: &size=; 630f58de86: DP node_id kept
+V3_2 = (3, 2)  # 9c65255a09: no prometheus instance => no shm metrics on /metrics
+V3_3 = (3, 3)  # bd77954680: /status/ready
 V3_4 = (3, 4)  # 858f8ccc14 / OSS 1ab321a902: DB-less /status drops `database`
 V3_5 = (3, 5)  # a5675f3bde: the 3.5 report shape, checksum, MONTHS_TO_REPORT = 11
 V3_6 = (3, 6)  # c014727394 / e8c3fbb9f1: `edition`; abc2579022: telemetry NONE => off

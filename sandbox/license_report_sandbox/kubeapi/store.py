@@ -557,6 +557,30 @@ class Store:
             },
         }
 
+    def begin_graceful_deletion(
+        self, kind: Kind, namespace: str | None, name: str, *, grace_seconds: int
+    ) -> Body:
+        """A pod's first DELETE on a real server: it stays, marked ``deletionTimestamp`` =
+        now + grace (a time in the future, when the kubelet will kill it) and
+        ``deletionGracePeriodSeconds`` (kubernetes release-1.34
+        staging/src/k8s.io/apiserver/pkg/registry/rest/delete.go:163-165), until the kubelet
+        deletes it for good (`delete`). Our HTTP DELETE removes pods at once; this is for
+        tests and the sandbox playing the Deployment controller and the kubelet."""
+        key = self._key(kind, namespace, name)
+        old = self._current(key)
+        if old is None:
+            raise errors.not_found(kind, name)
+        if _meta(old).get("deletionTimestamp"):
+            return resources.as_version(kind, old)
+        new = copy.deepcopy(old)
+        when = self._now() + datetime.timedelta(seconds=grace_seconds)
+        new["metadata"]["deletionTimestamp"] = rules.timestamp(when)
+        new["metadata"]["deletionGracePeriodSeconds"] = grace_seconds
+        new["metadata"]["resourceVersion"] = self._next_rv()
+        self.objects[key].history.append(new)
+        self._record(kind, "MODIFIED", old, new)
+        return resources.as_version(kind, new)
+
     def delete_collection(
         self,
         kind: Kind,
