@@ -444,8 +444,8 @@ def usage(documents: Iterable[Document], *, span: window.Window) -> Usage:
             if newer:
                 latest[uid] = entry.last.at
     totals: dict[str, int] = {}
-    for pod in merged.values():
-        for bucket, requests in pod.buckets.items():
+    for metered in merged.values():
+        for bucket, requests in metered.buckets.items():
             totals[bucket] = totals.get(bucket, 0) + requests
     pods = tuple(sorted(merged.values(), key=lambda pod: (pod.namespace, pod.pod, pod.uid)))
     return Usage(
