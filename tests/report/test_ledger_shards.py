@@ -102,11 +102,11 @@ def test_usage_merges_a_pod_over_months_and_keeps_the_window() -> None:
     assert pod.buckets == {"2025-01": 100, "2025-02": 30}
     assert both.since == SINCE
     assert not both.estimated
-    # A 12-month window ending in February 2026 no longer holds January 2025.
+    # A 12-month window ending in January 2026 no longer holds January 2025.
     later = ledger.usage(
         documents.values(),
         span=window.Window.ending(
-            now=datetime.datetime(2026, 2, 1, tzinfo=datetime.UTC), months=12
+            now=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC), months=12
         ),
     )
     assert later.buckets == {"2025-02": 30}
