@@ -28,6 +28,7 @@ raises them and share one base::
     ├── SecretMissing                    reconcile.secrets     SecretNotFound
     ├── SecretInvalid                    reconcile.secrets     InvalidSecret
     ├── NotOurs                          reconcile.output      ConfigMapNotOwned
+    ├── LedgerUnreadable                 reconcile.ledger      LedgerUnreadable
     ├── CollectionFailed                 reconcile.collection  NoPodReachable
     └── RunError                         reconcile.run         how a run ends, any reason
 
@@ -100,6 +101,10 @@ class Reason(enum.StrEnum):
     )
     NO_POD_REACHABLE = "NoPodReachable", "No gateway pod answered."
     CONFIG_MAP_NOT_OWNED = "ConfigMapNotOwned", "The report ConfigMap exists and is not ours."
+    LEDGER_UNREADABLE = (
+        "LedgerUnreadable",
+        "A metering ledger ConfigMap's ledger.json is not a ledger this operator reads.",
+    )
     API_ERROR = "ApiError", "The Kubernetes API refused a call."
     DATASTORE_CONNECTION_REFUSED = (
         "DatastoreConnectionRefused",

@@ -1,0 +1,244 @@
+"""The metering ledger's ConfigMaps: read by label, written with resourceVersion preconditions.
+
+The documents (``report.ledger``) live in the request's namespace, one
+ConfigMap each, named ``license-report-ledger-<fleet>-<YYYY-MM>-<shard>`` and
+labelled with the fleet and the month. They are the only copy of what a
+DB-less fleet served, so they outlive requests: labelled, never owned (no
+ownerReferences, so deleting or renaming a request in Git loses nothing).
+
+Every write replaces exactly the version read (or creates a shard that was not
+there). A conflict means another writer (a second request on the same fleet,
+the termination sampler, an operator replica) got there first: the ledger is
+read again and the same samples applied again, so each delta is taken against
+the ``last`` counter as written and nothing is counted twice. A
+``ledger.json`` that does not parse is never overwritten: `LedgerUnreadable`
+names it, and a person decides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
+
+import pydantic
+
+from license_report.api import errors, v1alpha1
+from license_report.reconcile import kube
+from license_report.report import ledger
+
+FLEET_LABEL: Final = f"{v1alpha1.GROUP}/ledger"
+MONTH_LABEL: Final = f"{v1alpha1.GROUP}/ledger-month"
+MANAGED_BY: Final = {"app.kubernetes.io/managed-by": "license-report-operator"}
+DATA_KEY: Final = "ledger.json"
+#: Tries of one `record` (a read, an apply and the writes) before a conflict is raised:
+#: each conflict means another writer succeeded, so this bounds only a pathological race.
+ATTEMPTS: Final = 5
+
+
+class LedgerUnreadable(errors.ReportError):
+    """A ledger ConfigMap whose ledger.json is not a ledger document (corrupted, edited by
+    hand, or written by a later schema): it is left as it is, and named."""
+
+    reason = errors.Reason.LEDGER_UNREADABLE
+
+
+@dataclasses.dataclass(frozen=True)
+class Stored:
+    """A document and the resourceVersion it was read at (None: not written yet)."""
+
+    document: ledger.Document
+    resource_version: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Recorded:
+    """What one `record` did, for the metrics."""
+
+    writes: int
+    conflicts: int
+    counted: int
+    stale: int
+
+
+def _selector(fleet_key: str, months: Iterable[str] | None) -> str:
+    selector = f"{FLEET_LABEL}={fleet_key}"
+    if months is not None:
+        selector += f",{MONTH_LABEL} in ({','.join(sorted(set(months)))})"
+    return selector
+
+
+async def read(
+    *, clients: kube.Clients, namespace: str, fleet_key: str, months: Iterable[str] | None
+) -> list[Stored]:
+    """The fleet's documents of ``months`` (``YYYY-MM``; None: every month), in one LIST.
+
+    Raises `LedgerUnreadable` for a ConfigMap whose ledger.json does not parse, or whose
+    content is not the document its name and labels say.
+    """
+    months = None if months is None else sorted(set(months))
+    if months == []:
+        return []
+    listed = await kube.call(
+        clients.core.list_namespaced_config_map,
+        namespace,
+        label_selector=_selector(fleet_key, months),
+    )
+    stored = [_parse(item, namespace=namespace, fleet_key=fleet_key) for item in listed.items]
+    return sorted(stored, key=lambda one: (one.document.month, one.document.shard))
+
+
+def _parse(item: Any, *, namespace: str, fleet_key: str) -> Stored:
+    name = item.metadata.name
+    text = (item.data or {}).get(DATA_KEY)
+    where = f"ConfigMap {namespace}/{name}, key {DATA_KEY}"
+    if text is None:
+        raise LedgerUnreadable(f"{where}: missing; the ledger ConfigMap is left as it is")
+    try:
+        document = ledger.Document.model_validate_json(text)
+    except pydantic.ValidationError as error:
+        problem = error.errors(include_url=False, include_input=False)[0]
+        raise LedgerUnreadable(
+            f"{where}: not a ledger document ({problem['msg']} at "
+            f"{'.'.join(str(part) for part in problem['loc']) or 'the top'}); it is left as it "
+            "is: restore it or delete it"
+        ) from None
+    if document.fleet != fleet_key or document.name != name:
+        raise LedgerUnreadable(
+            f"{where}: holds {document.name}, not what its name says; it is left as it is"
+        )
+    return Stored(document=document, resource_version=item.metadata.resource_version)
+
+
+def config_map(document: ledger.Document, *, namespace: str) -> dict[str, Any]:
+    """The ConfigMap holding a document: labelled with its fleet and month, owned by nobody."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": document.name,
+            "namespace": namespace,
+            "labels": {FLEET_LABEL: document.fleet, MONTH_LABEL: document.month, **MANAGED_BY},
+        },
+        "data": {DATA_KEY: document.dumps().decode()},
+    }
+
+
+def months_to_read(samples: Iterable[ledger.Sample]) -> set[str]:
+    """The months of the samples and the month before each: where their pods' ``last`` is."""
+    months: set[str] = set()
+    for sample in samples:
+        months.add(ledger.month_of(sample.at))
+        first = sample.at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        months.add(ledger.month_of(first - datetime.timedelta(days=1)))
+    return months
+
+
+async def record(
+    *,
+    clients: kube.Clients,
+    namespace: str,
+    fleet_key: str,
+    samples: Sequence[ledger.Sample],
+    since: datetime.datetime,
+    budget: int = ledger.BUDGET_BYTES,
+    attempts: int = ATTEMPTS,
+) -> Recorded:
+    """Add ``samples`` to the fleet's ledger: read, apply, write each changed document.
+
+    On a conflict the ledger is read again and the same samples applied again (those
+    another writer's documents already cover are then stale and skipped), at most
+    ``attempts`` times; then `kube.Conflict`. Other refusals raise as `kube.call` wraps
+    them (transient for 429 and 5xx). Documents written before a failure stay written:
+    each is whole on its own (its pods' ``last`` moved with their deltas).
+    """
+    months = months_to_read(samples)
+    writes = conflicts = 0
+    for _ in range(attempts):
+        stored = await read(
+            clients=clients, namespace=namespace, fleet_key=fleet_key, months=months
+        )
+        versions = {one.document.name: one.resource_version for one in stored}
+        changes = ledger.apply(
+            [one.document for one in stored],
+            samples,
+            fleet=fleet_key,
+            since=since,
+            budget=budget,
+        )
+        try:
+            for document in changes.documents:
+                await _write(
+                    clients, document, namespace=namespace, version=versions.get(document.name)
+                )
+                writes += 1
+        except kube.Conflict:
+            # Someone else wrote (or removed) a document since it was read.
+            conflicts += 1
+            continue
+        return Recorded(
+            writes=writes, conflicts=conflicts, counted=changes.counted, stale=changes.stale
+        )
+    raise kube.Conflict(
+        status=409,
+        http_reason=f"the ledger {fleet_key} in {namespace} kept changing ({attempts} tries)",
+    )
+
+
+async def _write(
+    clients: kube.Clients, document: ledger.Document, *, namespace: str, version: str | None
+) -> None:
+    body = config_map(document, namespace=namespace)
+    if version is None:
+        await kube.call(clients.core.create_namespaced_config_map, namespace, body)
+        return
+    body["metadata"]["resourceVersion"] = version
+    try:
+        await kube.call(clients.core.replace_namespaced_config_map, document.name, namespace, body)
+    except kube.NotFound:
+        # Deleted since it was read: the same as changed since (read again and retry).
+        raise kube.Conflict(
+            status=409, http_reason=f"ConfigMap {namespace}/{document.name} is gone"
+        ) from None
+
+
+async def trim(
+    *,
+    clients: kube.Clients,
+    namespace: str,
+    fleet_key: str,
+    now: datetime.datetime,
+    retention_months: int = ledger.RETENTION_MONTHS,
+) -> list[str]:
+    """Delete the fleet's documents past retention (by their month label); their names.
+
+    Only the labels are looked at, so an old unreadable document is trimmed like any other.
+    One deleted meanwhile by someone else is not an error.
+    """
+    listed = await kube.call(
+        clients.core.list_namespaced_config_map,
+        namespace,
+        label_selector=_selector(fleet_key, None),
+    )
+    deleted: list[str] = []
+    for item in listed.items:
+        month = (item.metadata.labels or {}).get(MONTH_LABEL, "")
+        try:
+            old = ledger.expired(month, retention_months=retention_months, now=now)
+        except ValueError:
+            continue  # a month label that is not YYYY-MM: not ours to judge
+        if not old:
+            continue
+        options = {"preconditions": {"uid": item.metadata.uid}}
+        try:
+            await kube.call(
+                clients.core.delete_namespaced_config_map,
+                item.metadata.name,
+                namespace,
+                body=options,
+            )
+        except (kube.NotFound, kube.Conflict):
+            continue
+        deleted.append(item.metadata.name)
+    return sorted(deleted)
