@@ -53,7 +53,7 @@ def expected(values: dict[str, Any]) -> Permissions:
         requests = {"get", "list", "watch", "patch"}
         out[scope, "licensereport.io", "licensereportrequests", ()] |= requests
         out[scope, "licensereport.io", "licensereportrequests/status", ()] |= {"patch"}
-        out[scope, "", "pods", ()] |= {"list"}
+        out[scope, "", "pods", ()] |= {"list", "watch"}  # metering watches for terminating pods
         out[scope, "", "secrets", ()] |= {"get"}
         out[scope, "", "configmaps", ()] |= {"create", "get", "update", "delete"}
     gateways = (
@@ -61,7 +61,7 @@ def expected(values: dict[str, Any]) -> Permissions:
     )
     for scope in gateways:
         # Issue 13: gateway pods, the Secrets they reference, their datastore's Service.
-        out[scope, "", "pods", ()] |= {"list"}
+        out[scope, "", "pods", ()] |= {"list", "watch"}
         out[scope, "", "secrets", ()] |= {"get"}
         out[scope, "", "services", ()] |= {"get"}  # by name, never listed
         out[scope, "discovery.k8s.io", "endpointslices", ()] |= {"list"}

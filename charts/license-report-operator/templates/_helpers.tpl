@@ -167,10 +167,11 @@ Application rules needed in every namespace the operator serves.
   resources: [licensereportrequests/status]
   verbs: [patch]
 # Gateway discovery: the pods matching spec.gateway.selector, listed with a
-# label selector. Read only.
+# label selector; metering (spec.metering) watches them with the same selector,
+# to sample a pod the moment it starts terminating. Read only.
 - apiGroups: [""]
   resources: [pods]
-  verbs: [list]
+  verbs: [list, watch]
 # The Secrets a request names (Admin API token, CA, license, datastore
 # password), read one by one. Never listed or watched, never written.
 - apiGroups: [""]
@@ -180,8 +181,11 @@ Application rules needed in every namespace the operator serves.
 # when it is owned by the request); for fleets whose nodes.json passes 1 MiB,
 # its part ConfigMaps too. A schedule's history ConfigMaps past
 # spec.historyLimit are deleted: by name, taken from the request's status,
-# after checking the request owns them, with its uid as a precondition. Never
-# listed, so no other ConfigMap's content is ever read.
+# after checking the request owns them, with its uid as a precondition. The
+# metering ledger's ConfigMaps (licensereport.io/ledger) are read by name,
+# created, and replaced with a resourceVersion precondition; those past
+# spec.metering.retentionMonths are deleted by name. Never listed, so no other
+# ConfigMap's content is ever read.
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [create, get, update, delete]

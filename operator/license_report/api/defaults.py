@@ -50,6 +50,16 @@ HASH_NAMES: typing.Final = True
 #: Reports of a schedule kept as ConfigMaps of their own (two years of monthly ones).
 HISTORY_LIMIT: typing.Final = 24
 
+# --- metering (spec.metering) ------------------------------------------------------
+
+#: Seconds between two samples of a metered fleet's pods.
+METERING_INTERVAL_SECONDS: typing.Final = 60
+#: Where a pod's request counter is read: ``auto`` (the Prometheus plugin's per-route
+#: counter where a pod shows it, else nginx's total from /status), ``prometheus``, ``status``.
+METERING_SOURCE: typing.Final = "auto"
+#: Months of ledger kept: Kong's 24-month 2.x window plus the current month.
+METERING_RETENTION_MONTHS: typing.Final = 25
+
 # --- the operator (``license-report run``) -------------------------------------------
 
 #: The Secret holding the installation hash key, in the operator's namespace.

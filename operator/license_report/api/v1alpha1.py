@@ -419,6 +419,42 @@ class Signing(_Model):
     fails the run (InvalidSigningKey)."""
 
 
+class Metering(_Model):
+    """Metering for fleets that keep no request counts of their own (docs/metering.md): the
+    operator samples each gateway pod's request counter on its status listener, keeps the
+    deltas in a ledger of ConfigMaps that survives pod churn and its own restarts, and the
+    report's counters come from that ledger, with metering.json saying how."""
+
+    enabled: bool | None = None
+    """true: meter whatever the fleet keeps (where Kong keeps counts, the report still takes
+    Kong's and the status notes compare them with the metered ones); false: never. Default:
+    on when the fleet keeps no counts of its own (DB-less pods, data planes without
+    KONG_CLUSTER_TELEMETRY_ENDPOINT, Kong OSS), off otherwise."""
+    interval_seconds: int = pydantic.Field(
+        default=defaults.METERING_INTERVAL_SECONDS, ge=5, le=3600
+    )
+    """Seconds between two samples of every pod (5-3600). A pod that dies without a
+    termination sample loses at most one interval of its traffic. Default: 60."""
+    source: Literal["auto", "prometheus", "status"] = defaults.METERING_SOURCE
+    """Which counter is read: prometheus (the Prometheus plugin's per-route request counter
+    on /metrics: proxied requests only, exact; needs a prometheus plugin instance with
+    status_code_metrics on Kong 3.0+), status (nginx's total_requests on /status: every
+    request the pod served, less the probes and the operator's own samples: an upper
+    bound), or auto (prometheus on each pod that shows the counter, else status). Default:
+    auto."""
+    status_port: Port | None = None
+    """Port of the pods' status listener. Default: derived from KONG_STATUS_LISTEN (the Kong
+    chart: 8100), else the container port named status. Set it when KONG_STATUS_LISTEN is in
+    envFrom or kong.conf, which the pod spec does not show."""
+    status_scheme: Literal["http", "https"] | None = None
+    """Scheme of the status listener. Default: derived from KONG_STATUS_LISTEN (ssl: https),
+    else http."""
+    retention_months: int = pydantic.Field(default=defaults.METERING_RETENTION_MONTHS, ge=1, le=120)
+    """Months of ledger kept (1-120); older months are deleted. The ledger belongs to the
+    fleet (its namespaces and selector), not to this request: deleting or renaming the
+    request deletes nothing. Default: 25 (Kong's 24-month 2.x window and the current month)."""
+
+
 class Spec(_Model):
     """What to report on and how: the gateway pods, their datastore, the license, the
     report's shape, where it goes, and an optional schedule. Each spec generation gets one
@@ -443,6 +479,10 @@ class Spec(_Model):
     Default: none; report.json is not signed."""
     output: Output = Output()
     """Where the report is written. Default: ConfigMap <request name>-report."""
+    metering: Metering = Metering()
+    """Sampling of the gateway pods' request counters, for fleets that keep no counts of
+    their own (DB-less, data planes without telemetry, Kong OSS). Default: on for those
+    fleets, every 60 s, source auto."""
     schedule: str | None = pydantic.Field(default=None, min_length=1, max_length=128)
     """Recurring reports: a cron expression (minute hour day-of-month month day-of-week) or
     one of @yearly, @quarterly, @monthly, @weekly, @daily, @hourly, evaluated in timeZone.
@@ -598,6 +638,31 @@ class HistoryEntry(_Status):
     """SHA-256 (hex) of that report's report.json."""
 
 
+class MeteringStatus(_Status):
+    """What the sampler is doing for this request's fleet (docs/metering.md)."""
+
+    active: bool | None = None
+    """Whether the fleet is metered now (spec.metering.enabled, or the default's verdict on
+    the pods)."""
+    why: str | None = None
+    """Why it is metered or not: what the pods say (KONG_DATABASE=off, a data plane without
+    telemetry, Kong OSS) or the spec."""
+    ledger: str | None = None
+    """Label value licensereport.io/ledger of the ledger ConfigMaps (in this namespace) that
+    hold the fleet's metered history: kubectl get configmaps -l licensereport.io/ledger=..."""
+    since: str | None = None
+    """When metering of this fleet began (RFC 3339, UTC); what pods served before goes to
+    UNKNOWN."""
+    last_sample_time: str | None = None
+    """When the last sampling round was written to the ledger (RFC 3339, UTC)."""
+    pods_sampled: int | None = None
+    """Pods read in the last round."""
+    sources: list[str] | None = None
+    """Counters read in the last round: prometheus (exact), status (an upper bound)."""
+    last_error: str | None = None
+    """Why the last round, or some pods in it, could not be sampled; absent when all were."""
+
+
 class Status(_Status):
     """What the operator did with the request: the last run's phase, conditions, summary
     and failures, and a schedule's times and kept reports."""
@@ -645,6 +710,8 @@ class Status(_Status):
     suspended."""
     history: list[HistoryEntry] | None = None
     """Scheduled requests: the reports kept, newest first, at most spec.historyLimit."""
+    metering: MeteringStatus | None = None
+    """Metered fleets: what the sampler does between reports."""
 
 
 _READING = "reading"

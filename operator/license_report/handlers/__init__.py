@@ -3,6 +3,6 @@
 Importing this package registers the handlers with kopf's default registry.
 """
 
-from license_report.handlers import reporting, schedule, setup
+from license_report.handlers import metering, reporting, schedule, setup
 
-__all__ = ["reporting", "schedule", "setup"]
+__all__ = ["metering", "reporting", "schedule", "setup"]

@@ -87,6 +87,38 @@ class Metrics:
             ["namespace", "name", "state"],
             registry=self.registry,
         )
+        # Metering (docs/metering.md): what the samplers read and write.
+        self.samples = prometheus_client.Counter(
+            "license_report_metering_samples_total",
+            "Gateway pod counters read by the metering samplers, by source (prometheus: "
+            "exact; status: an upper bound) and why (round, or termination: a pod that "
+            "started terminating, sampled at once).",
+            ["source", "trigger"],
+            registry=self.registry,
+        )
+        self.sample_failures = prometheus_client.Counter(
+            "license_report_metering_sample_failures_total",
+            "Gateway pods whose counter could not be read, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.ledger_writes = prometheus_client.Counter(
+            "license_report_metering_ledger_writes_total",
+            "Ledger ConfigMaps written (created or replaced).",
+            registry=self.registry,
+        )
+        self.ledger_conflicts = prometheus_client.Counter(
+            "license_report_metering_ledger_conflicts_total",
+            "Ledger writes refused by their resourceVersion precondition (409) and redone "
+            "against the ledger as it was then.",
+            registry=self.registry,
+        )
+        self.pods_metered = prometheus_client.Gauge(
+            "license_report_metering_pods",
+            "Gateway pods read in the request's last metering round.",
+            ["namespace", "name"],
+            registry=self.registry,
+        )
         # Every result from the start, at zero: a rate() or an alert on
         # result="failed" needs the series before the first failure.
         for result in RESULTS:
@@ -183,6 +215,7 @@ def forget(metrics: Metrics, *, namespace: str, name: str) -> None:
     metrics.last_success.remove(namespace, name)
     for state in POD_STATES:
         metrics.gateway_pods.remove(namespace, name, state)
+    metrics.pods_metered.remove(namespace, name)
 
 
 @contextlib.asynccontextmanager

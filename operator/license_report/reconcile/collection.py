@@ -59,6 +59,8 @@ class Request:
     #: Why the pods' own datastore is not read (it could not be reached from here): one
     #: gateway's own /license/report then gives the counters and counts.
     datastore_unread: str | None = None
+    #: A metered fleet: its ledger's figures (docs/metering.md).
+    metered: aggregation.Metered | None = None
 
 
 def _control_plane(obs: aggregation.NodeObservation) -> bool:
@@ -163,6 +165,7 @@ async def collect(request: Request) -> models.Collection:
             months=request.months,
             hash_names=request.hash_names,
             data_planes=request.data_planes,
+            metered=request.metered,
         )
     )
     if request.notes:

@@ -16,7 +16,7 @@ gateway that should have answered, so they are *skipped* (counted, and named
 with why in a note), never failures that would make every report Degraded:
 
 - a pod owned by a Job (``kong migrations``: it never serves an Admin API);
-- a pod without a Kong container (see `_kong_container`: an ingress
+- a pod without a Kong container (see `kong_container`: an ingress
   controller's own pod, say);
 - a completed pod (phase Succeeded or Failed);
 - a pod not started yet (Pending without an IP);
@@ -31,12 +31,14 @@ import dataclasses
 import ipaddress
 import json
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from license_report.api import defaults, errors, v1alpha1
 from license_report.reconcile import kube
 from license_report.report import models
+
+_T = TypeVar("_T")
 
 # Kubernetes' architecture names, as ``uname -m`` (which Kong reports) spells them.
 _UNAME_ARCH = {"amd64": "x86_64", "arm64": "aarch64", "386": "i686", "arm": "armv7l"}
@@ -168,7 +170,7 @@ class _Pod:
     facts: PodFacts
 
 
-def _kong_container(containers: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+def kong_container(containers: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     """The container running Kong Gateway, if any.
 
     The rule: the container named ``proxy`` (every Kong chart, the kong/ingress
@@ -195,7 +197,7 @@ def _kong_container(containers: list[Mapping[str, Any]]) -> Mapping[str, Any] | 
     return None
 
 
-def _job(metadata: Mapping[str, Any]) -> str | None:
+def job_of(metadata: Mapping[str, Any]) -> str | None:
     for owner in metadata.get("ownerReferences") or []:
         if owner.get("kind") == "Job" and str(owner.get("apiVersion", "")).startswith("batch/"):
             return str(owner.get("name"))
@@ -227,7 +229,7 @@ def _env(container: Mapping[str, Any] | None, *, names: frozenset[str]) -> dict[
 def _pod(obj: Mapping[str, Any]) -> _Pod:
     metadata, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
     containers = spec.get("containers") or []
-    kong = _kong_container(containers)
+    kong = kong_container(containers)
     controller_token = next(
         (
             value
@@ -263,7 +265,7 @@ def _pod(obj: Mapping[str, Any]) -> _Pod:
         node_name=spec.get("nodeName") or None,
         ports=ports,
         env=env,
-        job=_job(metadata),
+        job=job_of(metadata),
         kong=kong is not None,
         facts=PodFacts(
             namespace=str(metadata.get("namespace") or ""),
@@ -276,9 +278,16 @@ def _pod(obj: Mapping[str, Any]) -> _Pod:
     )
 
 
-async def _list_pods(clients: kube.Clients, namespace: str, selector: str) -> list[_Pod]:
-    """The matching pods of one namespace, page by page."""
-    pods: list[_Pod] = []
+async def list_pods(
+    clients: kube.Clients,
+    namespace: str,
+    selector: str,
+    parse: Callable[[Mapping[str, Any]], _T | None],
+) -> list[_T]:
+    """The matching pods of one namespace, page by page, each page read as raw JSON and kept
+    only as ``parse`` makes it (None: left out): the client's models cost ~40 KB a pod
+    (docs/benchmarks.md, issue 6)."""
+    pods: list[_T] = []
     token: str | None = None
     while True:
         page: dict[str, Any] = {"label_selector": selector, "limit": PAGE}
@@ -288,7 +297,7 @@ async def _list_pods(clients: kube.Clients, namespace: str, selector: str) -> li
             clients.core.list_namespaced_pod, namespace, _preload_content=False, **page
         )
         listing = json.loads(response.data)
-        pods += [_pod(item) for item in listing.get("items") or []]
+        pods += [pod for item in listing.get("items") or [] if (pod := parse(item)) is not None]
         token = (listing.get("metadata") or {}).get("continue")
         if not token:
             return pods
@@ -388,7 +397,7 @@ async def discover(
     selector = label_selector(gateway.selector)
     listed: list[_Pod] = []
     for pods_namespace in where:
-        found = await _list_pods(clients, pods_namespace, selector)
+        found = await list_pods(clients, pods_namespace, selector, _pod)
         if len(where) > 1:
             # Pod names are unique per namespace only: qualified when there are several.
             found = [dataclasses.replace(p, name=f"{pods_namespace}/{p.name}") for p in found]

@@ -60,6 +60,8 @@ class Recorded:
     conflicts: int
     counted: int
     stale: int
+    #: When metering of the fleet began, as the documents written say (None: none written).
+    since: datetime.datetime | None = None
 
 
 def _selector(fleet_key: str, months: Iterable[str] | None) -> str:
@@ -178,7 +180,11 @@ async def record(
             conflicts += 1
             continue
         return Recorded(
-            writes=writes, conflicts=conflicts, counted=changes.counted, stale=changes.stale
+            writes=writes,
+            conflicts=conflicts,
+            counted=changes.counted,
+            stale=changes.stale,
+            since=min((document.since for document in changes.documents), default=None),
         )
     raise kube.Conflict(
         status=409,

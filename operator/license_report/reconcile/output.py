@@ -156,6 +156,8 @@ def layout(
         # Beside the report they sign: the base64 signature and the public key (PEM).
         main["data"][SIGNATURE_KEY] = package.signature.signature_text.decode()
         main["data"][PUBLIC_KEY_KEY] = package.signature.public_key_pem.decode()
+    if package.metering_json is not None:
+        main["data"][packaging.METERING_MEMBER] = package.metering_json.decode()
     main["binaryData"] = {package.tar_name: base64.b64encode(package.tar_bytes).decode()}
     room = budget - sum(len(value) for value in main["data"].values())
     room -= len(package.tar_bytes) + 4096

@@ -26,7 +26,8 @@ from license_report.reconcile import (
     output,
     secrets,
 )
-from license_report.report import models, packaging, signing
+from license_report.reconcile import ledger as ledger_store
+from license_report.report import aggregation, ledger, models, packaging, signing
 from license_report.sources import datastore, kong, license, portforward
 
 
@@ -270,6 +271,33 @@ async def _collect(request: collection.Request, spec: v1alpha1.Spec) -> models.C
         ) from None
 
 
+async def _metered(
+    *, clients: kube.Clients, namespace: str, spec: v1alpha1.Spec, now: datetime.datetime
+) -> aggregation.Metered | None:
+    """The fleet's metered figures, when it is metered and its ledger holds any: reports
+    read the ledger, the sampler (`handlers.metering`) alone writes it."""
+    if spec.metering.enabled is False:
+        return None
+    fleet = ledger.fleet_key(
+        namespaces=discovery.namespaces(spec.gateway, default=namespace),
+        selector=spec.gateway.selector,
+    )
+    try:
+        stored = await ledger_store.read(
+            clients=clients, namespace=namespace, fleet_key=fleet, months=None
+        )
+    except ledger_store.LedgerUnreadable as error:
+        raise RunError(str(error), reason=error.reason, transient=False) from None
+    if not stored:
+        return None
+    span = aggregation.widest_window(months=spec.report.months, now=now)
+    return aggregation.Metered(
+        usage=ledger.usage([one.document for one in stored], span=span),
+        interval_seconds=spec.metering.interval_seconds,
+        ledger=fleet,
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class _Datastore:
     """The datastore as a run reads it: along its route, or not read and why."""
@@ -400,6 +428,12 @@ async def run(
     except secrets.SecretInvalid as error:
         raise RunError(str(error), reason=errors.Reason.INVALID_HASH_KEY, transient=False) from None
 
+    metered = await _metered(
+        clients=clients,
+        namespace=namespace,
+        spec=spec,
+        now=now or datetime.datetime.now(datetime.UTC),
+    )
     connection = portforward.Connection(
         configuration=clients.api.configuration, user_agent=kube.USER_AGENT
     )
@@ -424,6 +458,7 @@ async def run(
             notes=[*found.notes, *derived.notes],
             data_planes=found.data_planes,
             datastore_unread=read.unread,
+            metered=metered,
         )
         try:
             result = await _collect(wanted, spec)

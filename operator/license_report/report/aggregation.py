@@ -27,7 +27,7 @@ import dataclasses
 import datetime
 from collections.abc import Iterable, Sequence
 
-from license_report.report import admin_api, hashing, models, versions, window
+from license_report.report import admin_api, hashing, ledger, models, versions, window
 
 UNLICENSED = "UNLICENSED"
 DB_OFF = "off"
@@ -40,6 +40,9 @@ HYBRID_ROLES = frozenset({"control_plane", "data_plane"})
 TELEMETRY_NONE = "NONE"
 
 KEPT, NONE = "kept", "none"
+#: nodes.json: a metered pod that no longer runs; its months come from the ledger.
+METERED = "metered"
+GONE_NOTE = "no longer running: its requests were metered by the operator"
 DBLESS_NOTE = "DB-less: Kong's counter strategy is off"
 DATA_PLANE_NOTE = "data plane without telemetry"
 #: A data plane with telemetry: its counts are in license_data, written by its control plane.
@@ -101,6 +104,28 @@ class NodeObservation:
 
 
 @dataclasses.dataclass(frozen=True)
+class Metered:
+    """A metered fleet's figures from the ledger (docs/metering.md), in the widest window a
+    report may need: aggregation keeps what the report's own window keeps."""
+
+    usage: ledger.Usage
+    interval_seconds: int
+    #: The ledger ConfigMaps' label value (licensereport.io/ledger).
+    ledger: str
+
+
+METERING_METHOD = (
+    "Kong keeps no license counters for these gateways (DB-less, data planes without "
+    "telemetry, or Kong OSS). The operator read each pod's request counter on its status "
+    "listener every interval and on termination, and kept the per-month deltas in a ledger "
+    "that outlives the pods: prometheus is the Prometheus plugin's per-route counter "
+    "(proxied requests, exact for routed traffic); status is nginx's total_requests less "
+    "the kubelet's probes and the operator's own samples (an upper bound). See "
+    "docs/metering.md."
+)
+
+
+@dataclasses.dataclass(frozen=True)
 class Inputs:
     observations: Sequence[NodeObservation]
     failures: Sequence[models.Failure]
@@ -121,6 +146,8 @@ class Inputs:
     #: Why a PostgreSQL datastore the pods name was not read (it could not be reached from
     #: here): one node's own /license/report then stands for it, as for Cassandra.
     datastore_unread: str | None = None
+    #: The fleet is metered (spec.metering): the ledger's figures.
+    metered: Metered | None = None
 
 
 class NoNodeReached(Exception):
@@ -188,8 +215,11 @@ def _cassandra_report(inputs: Inputs) -> NodeObservation | None:
     return min(reporting, key=lambda obs: (fallback and not obs.keeps_counters, obs.target.name))
 
 
-def _counters(inputs: Inputs, span: window.Window, *, notes: list[str]) -> dict[str, int] | None:
-    """The fleet's buckets; ``None`` when nothing holds counters (the key is then absent)."""
+def _counters(
+    inputs: Inputs, span: window.Window, *, notes: list[str]
+) -> tuple[dict[str, int] | None, bool]:
+    """The fleet's buckets (``None`` when nothing holds counters: the key is then absent),
+    and whether they are the ledger's (a metered fleet)."""
     observations = inputs.observations
     keepers = [obs for obs in observations if obs.keeps_counters]
     missing = _not_counting(observations)
@@ -209,27 +239,76 @@ def _counters(inputs: Inputs, span: window.Window, *, notes: list[str]) -> dict[
             "which reads the same tables."
         )
         reports = [cassandra.license_report] if cassandra.keeps_counters else []
-        return _node_counters(reports, span) if reports else None
+        return (_node_counters(reports, span) if reports else None), False
     if inputs.datastore is not None and "license_data" not in inputs.datastore.missing_tables:
         if missing:
             notes.append(
                 "Counters are the datastore's (license_data); these nodes keep none and "
                 f"their own requests are not counted: {missing}."
             )
-        return _datastore_counters(inputs.datastore, span)
+        kept = _datastore_counters(inputs.datastore, span)
+        return _cross_checked(kept, inputs, span, notes), False
+    if not keepers and inputs.metered is not None:
+        notes.append(_metered_note(inputs.metered, missing))
+        return _metered_counters(inputs.metered, span), True
     if not keepers:
         notes.append(
             f"No node keeps license counters ({missing}): report.json has no counters, as "
             "Kong's own report has none."
         )
-        return None
+        return None, False
     if missing:
         notes.append(f"These nodes keep no counters and are not counted: {missing}.")
     notes.append(
         "No datastore read: counters are the nodes' views of the shared license_data "
         "table, combined per month by maximum (not summed, which would multiply them)."
     )
-    return _node_counters([obs.license_report for obs in keepers if obs.license_report], span)
+    kept = _node_counters([obs.license_report for obs in keepers if obs.license_report], span)
+    return _cross_checked(kept, inputs, span, notes), False
+
+
+def _metered_counters(metered: Metered, span: window.Window) -> dict[str, int]:
+    return {
+        bucket: requests
+        for bucket, requests in metered.usage.buckets.items()
+        if window.keeps_bucket(span, bucket)
+    }
+
+
+def _metered_note(metered: Metered, missing: str) -> str:
+    usage = metered.usage
+    since = usage.since.strftime("%Y-%m-%d %H:%M UTC") if usage.since else "now"
+    bound = (
+        " Parts read from nginx's total (source status) are an upper bound."
+        if usage.estimated
+        else ""
+    )
+    return (
+        f"No node keeps license counters ({missing}): the counters are metered by the "
+        f"operator since {since} (sources: {', '.join(usage.sources) or 'none yet'}, every "
+        f"{metered.interval_seconds} s, {usage.pods_metered} pods), see metering.json; what "
+        f"the pods served before metering began is under UNKNOWN.{bound}"
+    )
+
+
+def _cross_checked(
+    kept: dict[str, int], inputs: Inputs, span: window.Window, notes: list[str]
+) -> dict[str, int]:
+    """Kong's counters, as they are; metered too (spec.metering.enabled): a note compares."""
+    if inputs.metered is None:
+        return kept
+    metered = _metered_counters(inputs.metered, span)
+    compared = [
+        f"{bucket} Kong {kept.get(bucket, 0)}, metered {metered.get(bucket, 0)}"
+        for bucket in sorted(set(kept) | set(metered))
+        if bucket != window.UNKNOWN_BUCKET and metered.get(bucket) is not None
+    ]
+    notes.append(
+        "Cross-check (spec.metering.enabled): the counters are Kong's; metered by the operator: "
+        + ("; ".join(compared) if compared else "nothing in this window yet")
+        + "."
+    )
+    return kept
 
 
 def _reported_counts(
@@ -431,9 +510,11 @@ def _configuration_drift(observations: Sequence[NodeObservation], notes: list[st
         )
 
 
-def _node_entries(inputs: Inputs) -> list[models.NodeEntry]:
+def _node_entries(inputs: Inputs, span: window.Window) -> list[models.NodeEntry]:
     def name(value: str) -> str:
         return hashing.keyed_hash(key=inputs.hash_key, value=value) if inputs.hash_names else value
+
+    metered = _metered_pods(inputs, span)
 
     def own(obs: NodeObservation) -> admin_api.ReportSystemInfo | None:
         return obs.license_report.system_info if obs.license_report else None
@@ -457,6 +538,7 @@ def _node_entries(inputs: Inputs) -> list[models.NodeEntry]:
                 configuration_hash=obs.status.configuration_hash,
                 counters=KEPT if obs.keeps_counters else NONE,
                 counters_note=obs.counters_note,
+                metered=metered.pop(obs.target.name, None),
             )
         )
     entries += [
@@ -474,7 +556,56 @@ def _node_entries(inputs: Inputs) -> list[models.NodeEntry]:
         )
         for plane in inputs.data_planes
     ]
+    # Metered pods no longer running (replaced, scaled down): their months still count.
+    entries += [
+        models.NodeEntry(
+            pod=name(pod),
+            reachable=False,
+            counters=METERED,
+            counters_note=GONE_NOTE,
+            metered=buckets,
+        )
+        for pod, buckets in metered.items()
+    ]
     return sorted(entries, key=lambda entry: entry.pod)
+
+
+def _metered_pods(inputs: Inputs, span: window.Window) -> dict[str, dict[str, int]]:
+    """Each metered pod's buckets in ``span``, by its name as the targets give it
+    (``<namespace>/<pod>`` when the fleet spans several namespaces)."""
+    if inputs.metered is None:
+        return {}
+    asked = {obs.target.name for obs in inputs.observations}
+    asked |= {failure.pod for failure in inputs.failures}
+    qualified = any("/" in pod for pod in asked)
+    found: dict[str, dict[str, int]] = {}
+    for pod in inputs.metered.usage.pods:
+        named = f"{pod.namespace}/{pod.pod}" if qualified else pod.pod
+        buckets = {b: n for b, n in pod.buckets.items() if window.keeps_bucket(span, b)}
+        if named in found:  # a pod name reused by a later pod (a StatefulSet's): both count
+            for bucket, requests in buckets.items():
+                found[named][bucket] = found[named].get(bucket, 0) + requests
+        else:
+            found[named] = buckets
+    return found
+
+
+def _metering_info(
+    inputs: Inputs, span: window.Window, *, from_ledger: bool
+) -> models.MeteringInfo:
+    assert inputs.metered is not None
+    usage = inputs.metered.usage
+    return models.MeteringInfo(
+        counters="ledger" if from_ledger else "kong",
+        metered_since=usage.since,
+        sources=list(usage.sources),
+        interval_seconds=inputs.metered.interval_seconds,
+        pods_metered=usage.pods_metered,
+        upper_bound=usage.estimated,
+        months=_metered_counters(inputs.metered, span),
+        ledger=inputs.metered.ledger,
+        method=METERING_METHOD,
+    )
 
 
 def report_format(requested: str, release: versions.Release) -> str:
@@ -541,7 +672,7 @@ def aggregate(inputs: Inputs) -> models.Collection:
 
     shape = report_format(inputs.format, release)
     span = report_window(format=shape, months=inputs.months, now=inputs.generated_at, notes=notes)
-    counters = _counters(inputs, span, notes=notes)
+    counters, from_ledger = _counters(inputs, span, notes=notes)
     counts = _counts(inputs, release, notes)
     if counts is None:
         notes.append("Configuration could not be counted; services and workspaces show 0.")
@@ -562,7 +693,7 @@ def aggregate(inputs: Inputs) -> models.Collection:
     )
     return models.Collection(
         report=report,
-        nodes=_node_entries(inputs),
+        nodes=_node_entries(inputs, span),
         failures=sorted(inputs.failures, key=lambda failure: failure.pod),
         notes=notes,
         outcome=models.Outcome.DEGRADED if inputs.failures else models.Outcome.COMPLETE,
@@ -575,4 +706,7 @@ def aggregate(inputs: Inputs) -> models.Collection:
         deployment=deployment,
         license_expiration_date=_license_expiration(inputs),
         format=shape,
+        metering=None
+        if inputs.metered is None
+        else _metering_info(inputs, span, from_ledger=from_ledger),
     )

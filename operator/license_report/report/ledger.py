@@ -29,12 +29,14 @@ import datetime
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from typing import Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 import pydantic
 
-from license_report.api import v1alpha1
 from license_report.report import window
+
+if TYPE_CHECKING:  # the models import croniter, which `collect` never needs (tests/cli)
+    from license_report.api import v1alpha1
 
 SCHEMA_VERSION: Final = 1
 #: What one document's ``ledger.json`` may hold before a new shard is started: the API
@@ -86,6 +88,9 @@ class Sample(_Model):
     probes: int = pydantic.Field(default=0, ge=0)
     """Kubelet probe requests since the container started, up to ``at``, from the pod's
     probe specs (the caller's estimate); 0 for ``prometheus``, which never counts them."""
+    own_requests: int = pydantic.Field(default=1, ge=1)
+    """Requests this sample made to the pod's nginx up to the reading, that one included
+    (``/metrics`` answering 404, then ``/status``: 2); ``status`` takes them out."""
 
 
 class Last(_Model):
@@ -212,9 +217,9 @@ def _counted(sample: Sample, last: Last | None, *, since: datetime.datetime) -> 
     """The bucket and the requests a sample adds, given the pod's ``last`` (None: first sight).
 
     For ``status`` the requests the pod served that we know are not traffic are taken
-    off: its probes, and our own samples (1 each, this one included).
+    off: its probes, and our own requests (``own_requests`` a sample, this one included).
     """
-    own = sample.probes + 1 if sample.source == STATUS else 0
+    own = sample.probes + sample.own_requests if sample.source == STATUS else 0
     observed = month_of(sample.at)
     if last is None:
         # The counter counts from the container's start, which may be after the pod's.
@@ -234,7 +239,7 @@ def _counted(sample: Sample, last: Last | None, *, since: datetime.datetime) -> 
     if last.source == PROMETHEUS and sample.source == STATUS:
         # The series went away: nothing is known of the gap; count from here on.
         return observed, 0
-    overhead = sample.probes - last.probes + 1 if sample.source == STATUS else 0
+    overhead = sample.probes - last.probes + sample.own_requests if sample.source == STATUS else 0
     return observed, max(0, sample.counter - last.counter - overhead)
 
 
@@ -308,13 +313,16 @@ class _Applier:
         buckets = dict(old.buckets) if old is not None else {}
         if added:
             buckets[bucket] = buckets.get(bucket, 0) + added
-        sources = sorted({*(old.sources if old is not None else ()), sample.source})
+        # What the figures came from: a counter read that added nothing (a pod with no
+        # routed traffic yet, read through nginx's total) makes nothing an estimate.
+        contributed = {sample.source} if added else set()
+        sources = sorted({*(old.sources if old is not None else ()), *contributed})
         entry = Pod(
             pod=sample.pod,
             namespace=sample.namespace,
             node_id=sample.node_id or (old.node_id if old is not None else None),
             buckets=buckets,
-            estimated=(old is not None and old.estimated) or sample.source == STATUS,
+            estimated=(old is not None and old.estimated) or STATUS in contributed,
             sources=sources,
             samples=(old.samples if old is not None else 0) + 1,
             last=Last(

@@ -191,6 +191,29 @@ class NodeEntry(_Strict):
     counters: str | None = None
     counters_note: str | None = None
     error: str | None = None
+    #: Metered fleets: the pod's metered requests per bucket in the report's window (the
+    #: ledger's, docs/metering.md); left out of nodes.json when the fleet is not metered.
+    metered: dict[str, int] | None = None
+
+
+class MeteringInfo(_Strict):
+    """``metering.json``: how a metered fleet's figures were obtained (docs/metering.md)."""
+
+    #: Where report.json's counters come from: "ledger" (metered), or "kong" (Kong keeps
+    #: counts; the metered figures are a cross-check).
+    counters: str
+    metered_since: datetime.datetime | None
+    #: Counters read: "prometheus" (proxied requests, exact) and/or "status" (an upper bound).
+    sources: list[str]
+    interval_seconds: int
+    pods_metered: int
+    #: Some figures came from nginx's total (status): they are an upper bound.
+    upper_bound: bool
+    #: The metered requests per bucket in the report's window, every pod included.
+    months: dict[str, int]
+    #: The label value of the ledger ConfigMaps: licensereport.io/ledger=<ledger>.
+    ledger: str
+    method: str
 
 
 class Outcome(enum.StrEnum):
@@ -218,6 +241,8 @@ class Collection(_Strict):
     license_expiration_date: str | None = None
     #: report.json's shape ("kong-2.7" or "kong-3.5"), ``auto`` already resolved.
     format: str = "kong-2.7"
+    #: Metered fleets: what metering.json says.
+    metering: MeteringInfo | None = None
 
 
 # --- inputs, as the sources layer hands them over -----------------------------------

@@ -19,6 +19,8 @@ from license_report.report import formats, models, signing
 
 #: The member name Kong's docs give the JSON inside the report tar.
 TAR_MEMBER = "response.json"
+#: Beside it, for a metered fleet: how its figures were obtained (docs/metering.md).
+METERING_MEMBER = "metering.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +32,8 @@ class Package:
     format: formats.Format = formats.Format.KONG_2_7
     # Of ``report_json`` exactly; ``None`` when no signing key was given.
     signature: signing.Signature | None = None
+    # A metered fleet's metering.json (also in the tar); ``None`` when not metered.
+    metering_json: bytes | None = None
 
     @property
     def report_sha256(self) -> str:
@@ -45,17 +49,18 @@ def tar_name(collection: models.Collection) -> str:
     return collection.generated_at.strftime("report-%Y_%m_%d_%I_%M_%p.tar")
 
 
-def _tar(*, member: str, content: bytes, mtime: float) -> bytes:
+def _tar(*, members: dict[str, bytes], mtime: float) -> bytes:
     buffer = io.BytesIO()
     # USTAR and fixed owner/mode: no local user names or umask leak into the file.
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        info = tarfile.TarInfo(member)
-        info.size = len(content)
-        info.mtime = int(mtime)
-        info.mode = 0o644
-        info.uid = info.gid = 0
-        info.uname = info.gname = ""
-        tar.addfile(info, io.BytesIO(content))
+        for member, content in members.items():
+            info = tarfile.TarInfo(member)
+            info.size = len(content)
+            info.mtime = int(mtime)
+            info.mode = 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(content))
     return buffer.getvalue()
 
 
@@ -94,14 +99,25 @@ def package(
     """The files of ``collection`` in ``format`` (default: the one it was made for)."""
     format = format or formats.Format(collection.format)
     report_json = _dump(formats.document(collection, format=format))
-    nodes_json = _dump([node.model_dump(mode="json") for node in collection.nodes])
+    # ``metered`` only where the fleet is metered: other reports stay as they were.
+    nodes_json = _dump(
+        [
+            node.model_dump(mode="json", exclude=None if node.metered else {"metered"})
+            for node in collection.nodes
+        ]
+    )
+    metering_json = (
+        None if collection.metering is None else _dump(collection.metering.model_dump(mode="json"))
+    )
+    members = {TAR_MEMBER: report_json}
+    if metering_json is not None:
+        members[METERING_MEMBER] = metering_json
     return Package(
         report_json=report_json,
         nodes_json=nodes_json,
         tar_name=tar_name(collection),
-        tar_bytes=_tar(
-            member=TAR_MEMBER, content=report_json, mtime=collection.generated_at.timestamp()
-        ),
+        tar_bytes=_tar(members=members, mtime=collection.generated_at.timestamp()),
         format=format,
         signature=None if signing_key is None else signing.sign(key=signing_key, data=report_json),
+        metering_json=metering_json,
     )

@@ -1,0 +1,158 @@
+"""A metered fleet with the operator's metering daemon, on a looptime loop.
+
+The emulated API server (its timestamps on the loop's clock), the Kong chart's
+DB-less pods served by simulated Kong nodes with traffic and probes
+(`license_report_sandbox.metering`), a LicenseReportRequest on them, and
+``handlers.metering.serve`` running as kopf's daemon would run it, with the
+same clock. Tests compare what the ledger (and a report) says with the
+simulator's truth: the proxied requests each pod really served, per month.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime
+from collections.abc import AsyncIterator
+from typing import Any
+
+import yaml
+
+from license_report.api import v1alpha1
+from license_report.handlers import context as operator_context
+from license_report.handlers import metering as metering_daemon
+from license_report.reconcile import discovery, kube, run
+from license_report.reconcile import ledger as ledger_store
+from license_report.report import ledger, window
+from license_report_sandbox import kong as sim
+from license_report_sandbox import kubeapi
+from license_report_sandbox import metering as sim_metering
+from tests.helpers.cluster import CRD_FILE, OPERATOR_NAMESPACE, create, request
+
+SELECTOR = {"app.kubernetes.io/name": "kong", "app.kubernetes.io/instance": "kong"}
+NAMESPACE = "kong"
+
+
+@dataclasses.dataclass(frozen=True)
+class Clock:
+    """The operator's clock on the loop's time (`handlers.context.Clock`)."""
+
+    loop_clock: sim.LoopClock
+
+    def now(self) -> datetime.datetime:
+        return self.loop_clock.now()
+
+    def loop_seconds(self, seconds: float) -> float:
+        return seconds
+
+
+@dataclasses.dataclass
+class Metered:
+    api: kubeapi.KubeAPI
+    clients: kube.Clients
+    fleet: sim_metering.MeteredFleet
+    clock: Clock
+    context: operator_context.Context
+    spec: v1alpha1.Spec
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def fleet_key(self) -> str:
+        return ledger.fleet_key(
+            namespaces=discovery.namespaces(self.spec.gateway, default=NAMESPACE),
+            selector=self.spec.gateway.selector,
+        )
+
+    def start(self) -> None:
+        """The daemon, as kopf starts it for a metered request (again after a stop)."""
+        self.task = asyncio.create_task(
+            metering_daemon.serve(self.context, namespace=NAMESPACE, name="metered")
+        )
+
+    async def stop(self) -> None:
+        """The operator killed: its daemon cancelled wherever it was."""
+        assert self.task is not None
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        self.task = None
+
+    async def usage(self) -> ledger.Usage:
+        stored = await ledger_store.read(
+            clients=self.clients, namespace=NAMESPACE, fleet_key=self.fleet_key, months=None
+        )
+        # Every month metered: a window far wider than any report's.
+        span = window.Window.ending(now=self.clock.now(), months=600)
+        return ledger.usage([one.document for one in stored], span=span)
+
+    async def status(self) -> dict[str, Any]:
+        obj = await kube.call(
+            self.clients.custom.get_namespaced_custom_object,
+            v1alpha1.GROUP,
+            v1alpha1.VERSION,
+            NAMESPACE,
+            v1alpha1.PLURAL,
+            "metered",
+        )
+        status: dict[str, Any] = obj.get("status") or {}
+        return status
+
+
+@contextlib.asynccontextmanager
+async def metered(
+    *,
+    start: datetime.datetime,
+    pods: int = 3,
+    rate: float = 5.0,
+    prometheus: str | None = "status_code_metrics",
+    metering: dict[str, Any] | None = None,
+    tick: float = 10.0,
+    admin_rate: float = 0.0,
+    unrouted_rate: float = 0.0,
+    emulator_hook: Any = None,
+) -> AsyncIterator[Metered]:
+    loop_clock = sim.LoopClock(start=start)
+    emulator = sim_metering.emulator(loop_clock)
+    async with kubeapi.serve(emulator=emulator) as api:
+        api.register_crd(yaml.safe_load(CRD_FILE.read_text()))
+        for namespace in (OPERATOR_NAMESPACE, NAMESPACE):
+            api.put(kubeapi.make_namespace(namespace))
+        if emulator_hook is not None:
+            emulator_hook(api)
+        clients = kube.Clients.from_api_client(api.client(), user_agent=kube.USER_AGENT)
+        async with sim_metering.metered_fleet(
+            api,
+            clock=loop_clock,
+            pods=pods,
+            rate=rate,
+            prometheus=prometheus,
+            tick=tick,
+            admin_rate=admin_rate,
+            unrouted_rate=unrouted_rate,
+        ) as fleet:
+            spec = {
+                "gateway": {"selector": {"matchLabels": SELECTOR}},
+                "metering": {"intervalSeconds": 60, **(metering or {})},
+            }
+            await create(clients, request("metered", spec=spec))
+            clock = Clock(loop_clock)
+            context = operator_context.Context(
+                clients=clients,
+                settings=run.OperatorSettings(namespace=OPERATOR_NAMESPACE),
+                clock=clock,
+            )
+            running = Metered(
+                api=api,
+                clients=clients,
+                fleet=fleet,
+                clock=clock,
+                context=context,
+                spec=v1alpha1.Spec.model_validate(spec),
+            )
+            running.start()
+            try:
+                yield running
+            finally:
+                if running.task is not None:
+                    await running.stop()
