@@ -80,7 +80,10 @@ class Metered:
 
     async def usage(self) -> ledger.Usage:
         stored = await ledger_store.read(
-            clients=self.clients, namespace=NAMESPACE, fleet_key=self.fleet_key, months=None
+            clients=self.clients,
+            namespace=NAMESPACE,
+            fleet_key=self.fleet_key,
+            months=ledger.months_back(now=self.clock.now(), count=ledger.RETENTION_MONTHS),
         )
         # Every month metered: a window far wider than any report's.
         span = window.Window.ending(now=self.clock.now(), months=600)

@@ -32,6 +32,7 @@ from tests.helpers.cluster import (
     db_gateway_nodes,
     deploy,
     gateway_nodes,
+    gateway_spec,
     get,
     operator_clients,
     patch,
@@ -294,20 +295,22 @@ async def test_every_write_of_a_run_refused_once_still_makes_one_consistent_repo
         clients=operator_clients(api), settings=dataclasses.replace(settings, retry_seconds=30)
     )
     flaky = _FlakyWrites(api, status, frozenset(methods))
+    # The run's writes only: no metering daemon (it writes status.metering of its own).
+    unmetered = request("flaky", spec=gateway_spec(metering={"enabled": False}))
     nodes = gateway_nodes()
     async with fleet(nodes) as running:
         deploy(api, running)
         await operator.start()
         try:
             if status == 409:  # a rerun: the first run goes through untouched
-                await create(clients, request("flaky"))
+                await create(clients, unmetered)
                 await wait_phase(clients, "flaky", {"Succeeded"}, generation=1)
                 flaky.install()  # the operator is idle now: its next write is the rerun's
                 await patch(clients, "flaky", {"spec": {"report": {"months": 6}}})
                 generation = 2
             else:
                 flaky.install()
-                await create(clients, request("flaky"))
+                await create(clients, unmetered)
                 generation = 1
             done = await wait_phase(clients, "flaky", TERMINAL, generation=generation, timeout=20)
         finally:

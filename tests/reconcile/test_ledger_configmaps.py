@@ -19,6 +19,8 @@ NAMESPACE = "kong"  # the one namespace the api fixture of this area's conftest 
 FLEET = "0123456789ab"
 SINCE = datetime.datetime(2025, 1, 10, tzinfo=datetime.UTC)
 BEFORE = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
+#: Every month these tests write in (2023-01 to 2025-12).
+EVERY_MONTH = ledger.months_back(now=datetime.datetime(2025, 12, 1, tzinfo=datetime.UTC), count=36)
 SPAN = window.Window.ending(now=datetime.datetime(2025, 3, 1, tzinfo=datetime.UTC), months=24)
 
 
@@ -38,7 +40,7 @@ async def record(clients: kube.Clients, *samples: ledger.Sample) -> stored.Recor
 
 async def totals(clients: kube.Clients) -> dict[str, int]:
     documents = await stored.read(
-        clients=clients, namespace=NAMESPACE, fleet_key=FLEET, months=None
+        clients=clients, namespace=NAMESPACE, fleet_key=FLEET, months=EVERY_MONTH
     )
     return ledger.usage([one.document for one in documents], span=SPAN).buckets
 
@@ -78,7 +80,9 @@ async def test_documents_are_labelled_with_the_fleet_and_month_and_owned_by_nobo
     # Another fleet's ledger in the same namespace is not read.
     other = ledger.Document(fleet="ffffffffffff", month="2025-01", shard=0, since=SINCE, pods={})
     api.put(stored.config_map(other, namespace=NAMESPACE))
-    (one,) = await stored.read(clients=clients, namespace=NAMESPACE, fleet_key=FLEET, months=None)
+    (one,) = await stored.read(
+        clients=clients, namespace=NAMESPACE, fleet_key=FLEET, months=EVERY_MONTH
+    )
     assert one.document.name == name
     assert await totals(clients) == {"UNKNOWN": 107}
 
@@ -260,6 +264,8 @@ async def test_trim_deletes_the_months_past_retention_and_nothing_else(
     )
     # 25 months: March 2023 to March 2025.
     assert deleted == ["license-report-ledger-0123456789ab-2023-02-0"]
-    left = await stored.read(clients=clients, namespace=NAMESPACE, fleet_key=FLEET, months=None)
+    left = await stored.read(
+        clients=clients, namespace=NAMESPACE, fleet_key=FLEET, months=EVERY_MONTH
+    )
     assert [one.document.month for one in left] == ["2023-03", "2025-03"]
     assert api.get("v1", "ConfigMap", other.name, NAMESPACE) is not None

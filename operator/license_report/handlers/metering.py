@@ -29,6 +29,7 @@ from license_report.api import v1alpha1
 from license_report.handlers import context as operator_context
 from license_report.handlers import lifecycle, reporting
 from license_report.reconcile import kube, metering, podwatch, statuses
+from license_report.report import ledger
 from license_report.sources import portforward
 
 logger = logging.getLogger(__name__)
@@ -156,6 +157,8 @@ async def serve(context: operator_context.Context, *, namespace: str, name: str)
     fleet: _Fleet | None = None
     watches: list[asyncio.Task[None]] = []
     watched: tuple[str, ...] = ()
+    trimmed: str | None = None  # the month the ledger was last trimmed in
+    written: v1alpha1.Status | None = None  # the last status.metering written
     try:
         while True:
             obj = await _read(context, namespace, name)
@@ -182,13 +185,23 @@ async def serve(context: operator_context.Context, *, namespace: str, name: str)
                 ]
                 watched = wanted
             try:
-                status = _status(await fleet.round())
+                done = await fleet.round()
+                status = _status(done)
+                month = ledger.month_of(done.at)
+                if done.verdict.active and month != trimmed:
+                    # Once a month (and at start): the months past retention go.
+                    deleted = await fleet.sampler.trim(now=done.at)
+                    if deleted:
+                        logger.info("metering %s/%s: ledger trimmed: %s", namespace, name, deleted)
+                    trimmed = month
             except kube.ApiError as error:
                 # Listing the pods or writing the ledger was refused: said in the status, and
                 # the next round tries again (the ledger's last counters make up for it).
                 context.metrics.sample_failures.labels(reason=str(error.reason)).inc()
                 status = v1alpha1.Status(metering=v1alpha1.MeteringStatus(last_error=str(error)))
-            await _write(context, namespace, name, status)
+            if status != written:  # an unmetered fleet's verdict is written once, not each round
+                await _write(context, namespace, name, status)
+                written = status
             await asyncio.sleep(context.clock.loop_seconds(spec.metering.interval_seconds))
     finally:
         await _stop(watches)

@@ -1,4 +1,4 @@
-"""The metering ledger's ConfigMaps: read by label, written with resourceVersion preconditions.
+"""The metering ledger's ConfigMaps: read by name, written with resourceVersion preconditions.
 
 The documents (``report.ledger``) live in the request's namespace, one
 ConfigMap each, named ``license-report-ledger-<fleet>-<YYYY-MM>-<shard>`` and
@@ -13,12 +13,19 @@ read again and the same samples applied again, so each delta is taken against
 the ``last`` counter as written and nothing is counted twice. A
 ``ledger.json`` that does not parse is never overwritten: `LedgerUnreadable`
 names it, and a person decides.
+
+Documents are read by name (a month's shards are numbered from 0 with no gap),
+never listed: the operator's RBAC has no ``list`` on ConfigMaps, so it cannot
+read a ConfigMap whose name it does not already know.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime
+import itertools
+import random
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
@@ -34,7 +41,12 @@ MANAGED_BY: Final = {"app.kubernetes.io/managed-by": "license-report-operator"}
 DATA_KEY: Final = "ledger.json"
 #: Tries of one `record` (a read, an apply and the writes) before a conflict is raised:
 #: each conflict means another writer succeeded, so this bounds only a pathological race.
-ATTEMPTS: Final = 5
+ATTEMPTS: Final = 10
+#: Seconds before the first retry after a conflict, doubled each time, each wait drawn at
+#: random below it: writers that collided do not collide again in step (client-go's
+#: RetryOnConflict backs off the same way).
+CONFLICT_BACKOFF_SECONDS: Final = 0.01
+_jitter = random.SystemRandom()
 
 
 class LedgerUnreadable(errors.ReportError):
@@ -64,31 +76,36 @@ class Recorded:
     since: datetime.datetime | None = None
 
 
-def _selector(fleet_key: str, months: Iterable[str] | None) -> str:
-    selector = f"{FLEET_LABEL}={fleet_key}"
-    if months is not None:
-        selector += f",{MONTH_LABEL} in ({','.join(sorted(set(months)))})"
-    return selector
+async def _month(
+    *, clients: kube.Clients, namespace: str, fleet_key: str, month: str
+) -> list[Stored]:
+    """One month's documents: shard 0, 1, ... up to the first that does not exist."""
+    found: list[Stored] = []
+    while True:
+        name = ledger.document_name(fleet=fleet_key, month=month, shard=len(found))
+        try:
+            item = await kube.call(clients.core.read_namespaced_config_map, name, namespace)
+        except kube.NotFound:
+            return found
+        found.append(_parse(item, namespace=namespace, fleet_key=fleet_key))
 
 
 async def read(
-    *, clients: kube.Clients, namespace: str, fleet_key: str, months: Iterable[str] | None
+    *, clients: kube.Clients, namespace: str, fleet_key: str, months: Iterable[str]
 ) -> list[Stored]:
-    """The fleet's documents of ``months`` (``YYYY-MM``; None: every month), in one LIST.
+    """The fleet's documents of ``months`` (``YYYY-MM``; `ledger.months_back` gives a
+    report's), read by name, the months at once.
 
     Raises `LedgerUnreadable` for a ConfigMap whose ledger.json does not parse, or whose
     content is not the document its name and labels say.
     """
-    months = None if months is None else sorted(set(months))
-    if months == []:
-        return []
-    listed = await kube.call(
-        clients.core.list_namespaced_config_map,
-        namespace,
-        label_selector=_selector(fleet_key, months),
+    found = await asyncio.gather(
+        *(
+            _month(clients=clients, namespace=namespace, fleet_key=fleet_key, month=month)
+            for month in sorted(set(months))
+        )
     )
-    stored = [_parse(item, namespace=namespace, fleet_key=fleet_key) for item in listed.items]
-    return sorted(stored, key=lambda one: (one.document.month, one.document.shard))
+    return [one for month in found for one in month]
 
 
 def _parse(item: Any, *, namespace: str, fleet_key: str) -> Stored:
@@ -157,7 +174,9 @@ async def record(
     """
     months = months_to_read(samples)
     writes = conflicts = 0
-    for _ in range(attempts):
+    for attempt in range(attempts):
+        if attempt:
+            await asyncio.sleep(_jitter.uniform(0, CONFLICT_BACKOFF_SECONDS * 2 ** (attempt - 1)))
         stored = await read(
             clients=clients, namespace=namespace, fleet_key=fleet_key, months=months
         )
@@ -209,6 +228,11 @@ async def _write(
         ) from None
 
 
+#: Months before retention that `trim` looks at: a ledger whose operator was stopped for
+#: longer keeps older documents (found by name only, never listed).
+TRIM_LOOKBACK_MONTHS: Final = 24
+
+
 async def trim(
     *,
     clients: kube.Clients,
@@ -217,34 +241,22 @@ async def trim(
     now: datetime.datetime,
     retention_months: int = ledger.RETENTION_MONTHS,
 ) -> list[str]:
-    """Delete the fleet's documents past retention (by their month label); their names.
+    """Delete the fleet's documents past retention, by name; their names.
 
-    Only the labels are looked at, so an old unreadable document is trimmed like any other.
-    One deleted meanwhile by someone else is not an error.
+    The months just past retention (`TRIM_LOOKBACK_MONTHS` of them) are deleted shard by
+    shard without being read, so an old unreadable document is trimmed like any other; one
+    deleted meanwhile by someone else is not an error.
     """
-    listed = await kube.call(
-        clients.core.list_namespaced_config_map,
-        namespace,
-        label_selector=_selector(fleet_key, None),
-    )
+    ended = ledger.months_back(now=now, count=retention_months + TRIM_LOOKBACK_MONTHS)[
+        retention_months:
+    ]
     deleted: list[str] = []
-    for item in listed.items:
-        month = (item.metadata.labels or {}).get(MONTH_LABEL, "")
-        try:
-            old = ledger.expired(month, retention_months=retention_months, now=now)
-        except ValueError:
-            continue  # a month label that is not YYYY-MM: not ours to judge
-        if not old:
-            continue
-        options = {"preconditions": {"uid": item.metadata.uid}}
-        try:
-            await kube.call(
-                clients.core.delete_namespaced_config_map,
-                item.metadata.name,
-                namespace,
-                body=options,
-            )
-        except (kube.NotFound, kube.Conflict):
-            continue
-        deleted.append(item.metadata.name)
+    for month in ended:
+        for shard in itertools.count():
+            name = ledger.document_name(fleet=fleet_key, month=month, shard=shard)
+            try:
+                await kube.call(clients.core.delete_namespaced_config_map, name, namespace)
+            except kube.NotFound:
+                break
+            deleted.append(name)
     return sorted(deleted)

@@ -380,6 +380,16 @@ class Sampler:
             return Round(verdict=decided, fleet=self.fleet, at=now)
         return await self._record(pods, decided, now=now)
 
+    async def trim(self, *, now: datetime.datetime) -> list[str]:
+        """Delete the fleet's ledger months past spec.metering.retentionMonths."""
+        return await ledger_store.trim(
+            clients=self.clients,
+            namespace=self.namespace,
+            fleet_key=self.fleet,
+            now=now,
+            retention_months=self.spec.metering.retention_months,
+        )
+
     async def sample(self, pod: MeterPod, *, now: datetime.datetime) -> Round:
         """One pod sampled and recorded now (a terminating pod), the verdict taken as given."""
         return await self._record([pod], Verdict(True, "termination sample"), now=now)

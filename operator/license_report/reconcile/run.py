@@ -284,7 +284,10 @@ async def _metered(
     )
     try:
         stored = await ledger_store.read(
-            clients=clients, namespace=namespace, fleet_key=fleet, months=None
+            clients=clients,
+            namespace=namespace,
+            fleet_key=fleet,
+            months=ledger.months_back(now=now, count=spec.metering.retention_months),
         )
     except ledger_store.LedgerUnreadable as error:
         raise RunError(str(error), reason=error.reason, transient=False) from None

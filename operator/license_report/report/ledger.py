@@ -179,6 +179,12 @@ def _month_index(month: str) -> int:
     return int(year) * 12 + int(number) - 1
 
 
+def months_back(*, now: datetime.datetime, count: int) -> list[str]:
+    """The ``count`` months ending with ``now``'s (UTC), newest first."""
+    last = _month_index(month_of(now))
+    return [f"{index // 12:04d}-{index % 12 + 1:02d}" for index in range(last, last - count, -1)]
+
+
 # --- apply ------------------------------------------------------------------------------
 
 
