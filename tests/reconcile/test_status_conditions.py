@@ -169,3 +169,19 @@ def test_a_patch_writes_the_fields_set_and_a_none_clears_one() -> None:
     }  # fmt: skip
     assert running["completedAt"] is None
     assert running["observedRerun"] is None
+
+
+def test_a_run_with_metering_turned_off_says_so_where_a_sampler_wrote_before() -> None:
+    now = datetime.datetime(2026, 11, 30, tzinfo=datetime.UTC)
+    sampled = v1alpha1.Status(metering=v1alpha1.MeteringStatus(active=True, ledger="abc"))
+    turned_off = statuses.running(
+        generation=2, rerun=None, now=now, previous=sampled, metering_off=True
+    )
+    assert turned_off.metering == statuses.METERING_OFF
+    # Nothing to correct: no sampler ever wrote, or metering is on (the sampler writes).
+    never = statuses.running(
+        generation=2, rerun=None, now=now, previous=v1alpha1.Status(), metering_off=True
+    )
+    assert "metering" not in never.model_dump(exclude_unset=True)
+    on = statuses.running(generation=2, rerun=None, now=now, previous=sampled)
+    assert "metering" not in on.model_dump(exclude_unset=True)

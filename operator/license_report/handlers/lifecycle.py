@@ -149,6 +149,7 @@ async def attempt(
             rerun=request.rerun,
             now=clock.now(),
             previous=request.current,
+            metering_off=spec.metering.enabled is False,
         ),
     )
     try:

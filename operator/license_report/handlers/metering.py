@@ -169,8 +169,8 @@ async def serve(context: operator_context.Context, *, namespace: str, name: str)
             except pydantic.ValidationError:
                 return  # the request handler reports it (Failed, InvalidSpec)
             if spec.metering.enabled is False:
-                off = v1alpha1.MeteringStatus(active=False, why="spec.metering.enabled is false")
-                await _write(context, namespace, name, v1alpha1.Status(metering=off))
+                # kopf stops this daemon too (its filter); the run that the spec change
+                # starts writes status.metering (`statuses.running`).
                 return
             if fleet is None:
                 fleet = _Fleet(context, namespace=namespace, name=name, spec=spec)

@@ -73,10 +73,28 @@ def _conditions(
     return result
 
 
+#: status.metering once spec.metering.enabled is false: kopf stops the sampler's daemon
+#: (`handlers.metering`), which cannot say so itself.
+METERING_OFF = v1alpha1.MeteringStatus(active=False, why="spec.metering.enabled is false")
+
+
 def running(
-    *, generation: int, rerun: str | None, now: datetime.datetime, previous: v1alpha1.Status
+    *,
+    generation: int,
+    rerun: str | None,
+    now: datetime.datetime,
+    previous: v1alpha1.Status,
+    metering_off: bool = False,
 ) -> v1alpha1.Status:
+    """The status of a run that starts. ``metering_off``: spec.metering.enabled is false,
+    and a sampler's last status.metering (if any) no longer holds."""
+    metering = (
+        {"metering": METERING_OFF}
+        if metering_off and previous.metering is not None and previous.metering != METERING_OFF
+        else {}
+    )
     return v1alpha1.Status(
+        **metering,
         phase=Phase.RUNNING,
         observed_generation=generation,
         observed_rerun=rerun,
