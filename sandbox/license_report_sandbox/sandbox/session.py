@@ -190,11 +190,15 @@ async def _start_operator(
         backoff_seconds=1.0,
         backoff_max_seconds=5.0,
     )
-    operator = operating.OperatorThread(
-        context=operator_context.Context(
+    # Built in a thread: the first Context takes about a second (the clients' first use),
+    # which on this loop would stall the API server and the gateways (and the metered
+    # topology's traffic) meanwhile.
+    context = await asyncio.to_thread(
+        lambda: operator_context.Context(
             clients=kube.Clients.from_api_client(api.client()), settings=settings
         )
     )
+    operator = operating.OperatorThread(context=context)
     parts.push_async_callback(operator.stop)
     try:
         await operator.start()
