@@ -36,6 +36,8 @@ from license_report_sandbox.sandbox import cluster, options, reporting, terminal
 RATE = 10
 #: ``spec.metering.intervalSeconds``: the least the API allows (the default is 60).
 INTERVAL_SECONDS = 5
+#: Seconds between the simulated traffic's steps (its counts follow the clock, whatever this).
+TRAFFIC_TICK = 0.2
 #: Sampling rounds before the rolling update (and at least one after it, on the new pods).
 ROUNDS_BEFORE_ROLL = 2
 #: Seconds a new pod takes to be ready (the chart's readiness probe's initial delay) before
@@ -263,6 +265,9 @@ async def _run(
 ) -> int:
     clients = follower.clients
     pods = len(fleet.live)
+    # The pods have served since the fleet started: published now, so that the first round
+    # finds the Prometheus plugin's series (with none yet, source auto reads status).
+    fleet.traffic.step()
     await reporting.apply(clients, body)
     console.say(
         f"applied LicenseReportRequest {cluster.NAMESPACE}/{cluster.REQUEST}, spec"

@@ -225,6 +225,7 @@ async def _metered(
                 clock=clock,
                 pods=chosen.pods,
                 rate=metered.RATE,
+                tick=metered.TRAFFIC_TICK,
                 mode=cluster.sim_mode(chosen),
                 version=chosen.version,
                 # The Prometheus plugin with status code metrics: exact figures (source auto
