@@ -472,6 +472,6 @@ def test_the_metered_topology_shows_a_rolling_update_metered_within_the_stated_b
     lag = float(difference[3])
     bound = 10 * 3 * (5 + lag) + 10 * 3 * 3
     assert int(difference[1]) == proxied - reported
-    assert int(difference[2]) == round(bound)
-    assert 0 <= proxied - reported <= bound
+    assert abs(int(difference[2]) - bound) <= 2  # the lag is printed to 0.1 s
+    assert 0 <= proxied - reported <= int(difference[2])
     _assert_left_nothing(_workdir(done.stdout), short_tmpdir)
