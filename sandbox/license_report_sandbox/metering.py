@@ -21,6 +21,7 @@ import base64
 import contextlib
 import dataclasses
 import datetime
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -236,9 +237,16 @@ async def metered_fleet(
     prometheus: str | None = None,
     namespace: str = "kong",
     first_address: str = "127.0.0.2",
+    admin_port: int = 0,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[MeteredFleet]:
     """The Kong chart's DB-less pods (Enterprise with a license Secret for ``EE_DBLESS``),
-    each served by a simulated node with its status listener, and traffic into them."""
+    each served by a simulated node with its status listener, and traffic into them.
+
+    ``ssl_context``: the Admin API serves TLS, as the chart's ``KONG_ADMIN_LISTEN
+    127.0.0.1:8444 http2 ssl`` says (needed by a report run, which derives https from it;
+    the sampler needs only the plain status listener); ``admin_port``: its port on every
+    node address (0: a free one)."""
     if not mode.dbless:
         raise ValueError("a metered fleet is DB-less (Kong keeps the counts in DB mode)")
     enterprise = mode.enterprise
@@ -250,7 +258,13 @@ async def metered_fleet(
     flow = traffic.Traffic(
         clock=clock, rate=rate, unrouted_rate=unrouted_rate, admin_rate=admin_rate, tick=tick
     )
-    async with sim.Fleet([], first_address=first_address, status_port=status_api.PORT) as running:
+    async with sim.Fleet(
+        [],
+        port=admin_port,
+        ssl_context=ssl_context,
+        first_address=first_address,
+        status_port=status_api.PORT,
+    ) as running:
         metered = MeteredFleet(
             api=api,
             fleet=running,

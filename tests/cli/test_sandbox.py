@@ -407,3 +407,71 @@ def test_without_the_sandbox_distribution_the_command_says_what_to_install(
     assert done.returncode == 2
     assert "comes with the license-report-sandbox distribution" in done.stderr
     assert "pip install ./sandbox" in done.stderr
+
+
+_TRUTH_TOTAL = re.compile(r"^  total +(\d+) +(\d+)$", re.MULTILINE)
+_DIFFERENCE = re.compile(
+    r"^difference (-?\d+) \(truth - report\), bound (\d+): .* \(5 s interval \+ ([\d.]+) s until",
+    re.MULTILINE,
+)
+
+
+def test_the_metered_topology_shows_a_rolling_update_metered_within_the_stated_bound(
+    cli: Runner, short_tmpdir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """A DB-less fleet keeps no counts: the operator's sampler meters it through a rolling
+    update that replaces every pod, and the report rerun afterwards takes its counters from
+    the ledger; what the simulated pods really proxied is printed beside them, and the
+    difference keeps the bound docs/metering.md gives (one interval of traffic, the last
+    seconds of each replaced pod)."""
+    out = tmp_path / "out"
+    started = time.monotonic()
+    done = _run(cli, short_tmpdir, "--topology", "metered", "--out", str(out))
+    took = time.monotonic() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert took < 60  # a first run that shows metering need not be long
+    # The request is a selector and the interval; the sampler said so in status.metering.
+    assert '"metering": {"intervalSeconds": 5}}' in done.stdout
+    assert re.search(r"^  active +true$", done.stdout, re.MULTILINE)
+    assert re.search(r"^  why +KONG_DATABASE=off", done.stdout, re.MULTILINE)
+    rounds = re.findall(r"sampling round \d+: (\d+) pods \((\w+)\)", done.stdout)
+    assert len(rounds) >= 3
+    assert {source for _, source in rounds} == {"prometheus"}
+    assert "6" in {pods for pods, _ in rounds}  # old and new pods while the old ones drain
+    assert re.search(r"^  license-report-ledger-\w+-\d{4}-\d{2}-0: month ", done.stdout, re.M)
+    assert "kong/sandbox: Succeeded" in done.stdout
+    assert re.search(r"^nodes reached +3 of 3$", done.stdout, re.MULTILINE)
+
+    report = json.loads((out / "report.json").read_text())
+    counters = {c["bucket"]: c["request_count"] for c in report["counters"]}
+    metering = json.loads((out / "metering.json").read_text())
+    assert metering["counters"] == "ledger"
+    assert metering["sources"] == ["prometheus"]
+    assert metering["upper_bound"] is False
+    assert metering["pods_metered"] == 6  # the three replaced pods included
+    assert metering["interval_seconds"] == 5
+    assert metering["months"] == counters
+    nodes = json.loads((out / "nodes.json").read_text())
+    assert sum(sum(node["metered"].values()) for node in nodes) == sum(counters.values())
+    with tarfile.open(next(out.glob("report-*.tar"))) as tar:
+        member = tar.extractfile("metering.json")
+        assert member is not None
+        assert member.read() == (out / "metering.json").read_bytes()
+
+    # The printed table is report.json's; the truth 30 requests a second over the run, 60
+    # while old and new pods both serve (20 s of the rolling update).
+    printed = {bucket: int(count) for bucket, count in _COUNTER_LINE.findall(done.stdout)}
+    assert printed == counters
+    match = _TRUTH_TOTAL.search(done.stdout)
+    assert match, done.stdout
+    reported, proxied = int(match[1]), int(match[2])
+    assert reported == sum(counters.values())
+    assert 3 * 10 * 20 <= proxied <= 2 * 3 * 10 * took
+    difference = _DIFFERENCE.search(done.stdout)
+    assert difference, done.stdout
+    lag = float(difference[3])
+    bound = 10 * 3 * (5 + lag) + 10 * 3 * 3
+    assert int(difference[1]) == proxied - reported
+    assert abs(int(difference[2]) - bound) <= 2  # the lag is printed to 0.1 s
+    assert 0 <= proxied - reported <= int(difference[2])
+    _assert_left_nothing(_workdir(done.stdout), short_tmpdir)

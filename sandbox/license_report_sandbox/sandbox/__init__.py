@@ -10,6 +10,10 @@ operator itself, the code of ``license-report run``. It then applies a sample
 LicenseReportRequest that is only a selector, shows its progress, prints the
 report read back from the ConfigMap the operator wrote and what the operator
 derived from the pods, and writes report.json, nodes.json and the tar into --out.
+--topology metered has no PostgreSQL: its DB-less pods serve generated traffic,
+the operator meters them through a rolling update, and the report rerun after
+it (counters from the ledger, metering.json too) is shown beside what the pods
+really proxied.
 
 Exit codes: 0 the report Succeeded; 1 it Failed, or did not end within
 --timeout; 2 usage error (a taken port or address); 3 Degraded

@@ -43,7 +43,7 @@ MACHINES: tuple[tuple[str, int], ...] = (
 _IMAGES = {True: "kong/kong-gateway:{version}", False: "kong:{version}"}
 
 
-def _sim_mode(chosen: options.Options) -> sim.Mode:
+def sim_mode(chosen: options.Options) -> sim.Mode:
     if chosen.deployment.uses_datastore:
         return sim.Mode.EE_DB
     return sim.Mode.EE_DBLESS if chosen.enterprise else sim.Mode.OSS_DBLESS
@@ -75,7 +75,8 @@ class Install:
     client_cert_secret: str | None = None
 
 
-_APP = {"app.kubernetes.io/name": "kong", "app.kubernetes.io/component": "app"}
+#: The Kong chart's gateway pods, as the sample requests select them.
+APP_SELECTOR = {"app.kubernetes.io/name": "kong", "app.kubernetes.io/component": "app"}
 
 
 def render(chosen: options.Options) -> Install:
@@ -90,7 +91,9 @@ def render(chosen: options.Options) -> Install:
         rendered = topologies.chart_default(
             pod_ips=ips[:count], image=image, license_secret=license_secret
         )
-        install = Install(pods=rendered, gateways=_names(rendered[:count]), selector=dict(_APP))
+        install = Install(
+            pods=rendered, gateways=_names(rendered[:count]), selector=dict(APP_SELECTOR)
+        )
     elif topology is options.Topology.CHART_POSTGRES:
         rendered = topologies.chart_postgres(
             pod_ips=ips[:count], migration_ip=ips[count], image=image, license_secret=license_secret
@@ -98,7 +101,7 @@ def render(chosen: options.Options) -> Install:
         install = Install(
             pods=rendered,
             gateways=_names(rendered[:count]),
-            selector=dict(_APP),
+            selector=dict(APP_SELECTOR),
             postgres_release="kong",
         )
     elif topology is options.Topology.HYBRID:
@@ -109,7 +112,7 @@ def render(chosen: options.Options) -> Install:
         install = Install(
             pods=[*control, *data],
             gateways=_names(control[:1]),
-            selector=dict(_APP),
+            selector=dict(APP_SELECTOR),
             postgres_release="cp",
             data_planes=len(data),
         )
@@ -150,7 +153,7 @@ def gateways(
 ) -> list[sim.SimNode]:
     """One simulated Kong node per gateway pod, on its own loopback address; node ``i`` is
     the seed's node ``i``."""
-    mode = _sim_mode(chosen)
+    mode = sim_mode(chosen)
     version, latency = chosen.version, chosen.latency
     hybrid = chosen.deployment is options.Topology.HYBRID
     definition = seeded.seed

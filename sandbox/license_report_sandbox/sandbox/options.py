@@ -42,10 +42,19 @@ class Topology(enum.StrEnum):
     INGRESS_CHART = "ingress-chart"
     #: The Kong Gateway Operator's DataPlane: its Admin API asks for a client certificate.
     GATEWAY_OPERATOR = "gateway-operator"
+    #: The Kong chart's defaults (DB-less, no counts kept) with traffic and a rolling update
+    #: while the operator meters it (issue 14): the report's counters come from its ledger.
+    METERED = "metered"
 
     @property
     def uses_datastore(self) -> bool:
         return self in (Topology.CHART_POSTGRES, Topology.HYBRID)
+
+    @property
+    def addresses_per_pod(self) -> int:
+        """Loopback addresses a pod needs over the run: ``metered`` replaces every pod once,
+        and the new pods start while the old ones still serve."""
+        return 2 if self is Topology.METERED else 1
 
 
 #: What the older --mode chose, as a topology: ee-db and ee-dbless were the Kong chart

@@ -15,6 +15,8 @@ import socket
 from license_report_sandbox.sandbox import options
 
 LOCALHOST = "127.0.0.1"
+#: The Kong chart's status listener port (``KONG_STATUS_LISTEN 0.0.0.0:8100``).
+STATUS_PORT = 8100
 MAX_PODS = 1000
 _LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 
@@ -98,13 +100,20 @@ def check(chosen: options.Options) -> Plan:
         raise PreflightError(
             "--topology hybrid needs --pods 2 or more: a control plane and data planes"
         )
-    addresses = _addresses(chosen.first_address, chosen.pods)
+    addresses = _addresses(chosen.first_address, chosen.pods * chosen.deployment.addresses_per_pod)
+    # Kong's status listener, on the pod IP: only the metered pods' is served (the sampler's).
+    status = STATUS_PORT if chosen.deployment is options.Topology.METERED else 0
     wanted = [
         ("--api-port", LOCALHOST, chosen.api_port),
         ("--postgres-port", LOCALHOST, chosen.postgres_port),
         *(
             (f"--admin-port (pod address {address})", address, chosen.admin_port)
             for address in addresses
+        ),
+        *(
+            (f"--first-address (Kong's status listener on pod address {address})", address, status)
+            for address in addresses
+            if status
         ),
     ]
     for option, _host, port in wanted:

@@ -50,7 +50,8 @@ def status_of(obj: dict[str, Any]) -> v1alpha1.Status:
     return v1alpha1.Status.model_validate(obj.get("status") or {})
 
 
-def _progress(current: v1alpha1.Status) -> str:
+def progress(current: v1alpha1.Status) -> str:
+    """The phase, and the Complete condition's reason and message once there is one."""
     complete = condition(current, v1alpha1.ConditionType.COMPLETE)
     if complete is None:
         return str(current.phase)
@@ -78,8 +79,8 @@ async def follow(
         ):
             async for obj in changes:
                 current = status_of(obj)
-                if current.phase is not None and _progress(current) != shown:
-                    shown = _progress(current)
+                if current.phase is not None and progress(current) != shown:
+                    shown = progress(current)
                     say(f"{namespace}/{name}: {shown}")
                 generation = int(obj["metadata"].get("generation") or 1)
                 if current.phase in statuses.TERMINAL and current.observed_generation == generation:
@@ -90,15 +91,18 @@ async def follow(
 
 
 async def read_package(clients: kube.Clients, *, namespace: str, name: str) -> packaging.Package:
-    """report.json, nodes.json and the tar from the report ConfigMap."""
+    """report.json, nodes.json, metering.json (a metered fleet's) and the tar from the
+    report ConfigMap."""
     config_map = await kube.call(clients.core.read_namespaced_config_map, name, namespace)
     data = config_map.data or {}
     ((tar_name, tar_b64),) = (config_map.binary_data or {}).items()
+    metering = data.get(packaging.METERING_MEMBER)
     return packaging.Package(
         report_json=data["report.json"].encode(),
         nodes_json=data["nodes.json"].encode(),
         tar_name=tar_name,
         tar_bytes=base64.b64decode(tar_b64),
+        metering_json=None if metering is None else metering.encode(),
     )
 
 
@@ -119,6 +123,9 @@ def _collection(
 ) -> models.Collection:
     """The collection the ConfigMap and the status describe, for ``collecting.summary``."""
     nodes = pydantic.TypeAdapter(list[models.NodeEntry]).validate_json(package.nodes_json)
+    # A metered fleet's gone pods keep entries (their metered months) but were not asked:
+    # not "nodes reached 3 of 6" after a rolling update, which reads like three failures.
+    nodes = [node for node in nodes if node.reachable or node.error or node.metered is None]
     reached = [node for node in nodes if node.reachable]
     editions = collections.Counter(node.edition for node in reached if node.edition)
     dbless = not datastore and all(node.database == "off" for node in reached)

@@ -32,9 +32,11 @@ from license_report.handlers import context as operator_context
 from license_report.reconcile import kube, run
 from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi, postgres, tools
+from license_report_sandbox import metering as sim_metering
 from license_report_sandbox.sandbox import (
     cluster,
     database,
+    metered,
     operating,
     options,
     preflight,
@@ -150,20 +152,14 @@ async def _start_postgres(
     return seeding
 
 
-async def _report(
+async def _start_api(
     chosen: options.Options,
     *,
-    plan: preflight.Plan,
     workdir: pathlib.Path,
     parts: contextlib.AsyncExitStack,
     console: terminal.Console,
-) -> int:
-    console.say(f"temporary files in {workdir} (removed on exit)")
-    console.say(
-        f"starting PostgreSQL with Kong's tables and {database.SEEDED_MONTHS} months of usage ..."
-    )
-    seeding = await _start_postgres(chosen, workdir=workdir, parts=parts)
-
+) -> kubeapi.KubeAPI:
+    """The emulated API server with its kubeconfig, the CRD, namespaces and machines."""
     console.say("starting the emulated Kubernetes API (HTTPS) ...")
     (workdir / "kube").mkdir()
     try:
@@ -176,6 +172,106 @@ async def _report(
     kubeconfig = api.kubeconfig(workdir / "kubeconfig", namespace=cluster.NAMESPACE)
     cluster.prepare(api)
     console.say(f"Kubernetes API at {api.url}, kubeconfig {kubeconfig}")
+    return api
+
+
+async def _start_operator(
+    chosen: options.Options,
+    *,
+    api: kubeapi.KubeAPI,
+    parts: contextlib.AsyncExitStack,
+    console: terminal.Console,
+) -> None:
+    """``license-report run`` in its own thread, stopped first when the parts stop."""
+    console.say("starting the operator (license-report run) ...")
+    settings = run.OperatorSettings(
+        namespace=cluster.OPERATOR_NAMESPACE,
+        retry_seconds=chosen.retry_seconds,
+        backoff_seconds=1.0,
+        backoff_max_seconds=5.0,
+    )
+    # Built in a thread: the first Context takes about a second (the clients' first use),
+    # which on this loop would stall the API server and the gateways (and the metered
+    # topology's traffic) meanwhile.
+    context = await asyncio.to_thread(
+        lambda: operator_context.Context(
+            clients=kube.Clients.from_api_client(api.client()), settings=settings
+        )
+    )
+    operator = operating.OperatorThread(context=context)
+    parts.push_async_callback(operator.stop)
+    try:
+        await operator.start()
+    except operating.OperatorError as error:
+        raise StartError(str(error), code=1) from None
+
+
+async def _metered(
+    chosen: options.Options,
+    *,
+    plan: preflight.Plan,
+    workdir: pathlib.Path,
+    parts: contextlib.AsyncExitStack,
+    console: terminal.Console,
+) -> int:
+    """``--topology metered``: no datastore (the fleet keeps no counts); the fleet and its
+    traffic, the operator, then the request (`metered.run`)."""
+    api = await _start_api(chosen, workdir=workdir, parts=parts, console=console)
+    clock = sim.LoopClock(start=datetime.datetime.now(datetime.UTC))
+    try:
+        fleet = await parts.enter_async_context(
+            sim_metering.metered_fleet(
+                api,
+                clock=clock,
+                pods=chosen.pods,
+                rate=metered.RATE,
+                tick=metered.TRAFFIC_TICK,
+                mode=cluster.sim_mode(chosen),
+                version=chosen.version,
+                # The Prometheus plugin with status code metrics: exact figures (source auto
+                # picks it); without it the status source's upper bound.
+                prometheus="status_code_metrics",
+                namespace=cluster.NAMESPACE,
+                first_address=plan.addresses[0],
+                admin_port=chosen.admin_port,
+                ssl_context=_kong_certificate(trustme.CA(), trust_clients=False),
+            )
+        )
+    except OSError as error:
+        where = f"{plan.addresses[0]}..{plan.addresses[-1]} port {chosen.admin_port} or 8100"
+        raise _port_taken(error, option="--admin-port", where=where) from None
+    first, last = fleet.fleet.nodes[0].address, fleet.fleet.nodes[-1].address
+    console.say(
+        f"--topology metered: {chosen.pods} simulated Kong {chosen.version} gateway pods as the"
+        f" Kong chart's defaults render them (DB-less: Kong keeps no license counters), each"
+        f" proxying {metered.RATE} requests a second from now on; Kong's status listener"
+        f" (KONG_STATUS_LISTEN 0.0.0.0:8100) answers on each pod IP ({first}..{last}), the"
+        " Admin API through the API server's port-forward"
+    )
+    # The fleet serves while the operator starts: what it serves before the first sample is
+    # what a report puts under UNKNOWN (served before metering began).
+    await _start_operator(chosen, api=api, parts=parts, console=console)
+    clients = kube.Clients.from_api_client(api.client())
+    return await metered.run(chosen, clients=clients, fleet=fleet, console=console)
+
+
+async def _report(
+    chosen: options.Options,
+    *,
+    plan: preflight.Plan,
+    workdir: pathlib.Path,
+    parts: contextlib.AsyncExitStack,
+    console: terminal.Console,
+) -> int:
+    console.say(f"temporary files in {workdir} (removed on exit)")
+    if chosen.deployment is options.Topology.METERED:
+        return await _metered(chosen, plan=plan, workdir=workdir, parts=parts, console=console)
+    console.say(
+        f"starting PostgreSQL with Kong's tables and {database.SEEDED_MONTHS} months of usage ..."
+    )
+    seeding = await _start_postgres(chosen, workdir=workdir, parts=parts)
+
+    api = await _start_api(chosen, workdir=workdir, parts=parts, console=console)
 
     try:
         seeded = await seeding
@@ -227,24 +323,7 @@ async def _report(
             " (the sub-chart's): its name resolves only inside a cluster"
         )
 
-    console.say("starting the operator (license-report run) ...")
-    settings = run.OperatorSettings(
-        namespace=cluster.OPERATOR_NAMESPACE,
-        retry_seconds=chosen.retry_seconds,
-        backoff_seconds=1.0,
-        backoff_max_seconds=5.0,
-    )
-    operator = operating.OperatorThread(
-        context=operator_context.Context(
-            clients=kube.Clients.from_api_client(api.client()), settings=settings
-        )
-    )
-    parts.push_async_callback(operator.stop)
-    try:
-        await operator.start()
-    except operating.OperatorError as error:
-        raise StartError(str(error), code=1) from None
-
+    await _start_operator(chosen, api=api, parts=parts, console=console)
     clients = kube.Clients.from_api_client(api.client())
     where = f"{cluster.NAMESPACE}/{cluster.REQUEST}"
     await reporting.apply(clients, cluster.request(install=install))
@@ -323,7 +402,10 @@ async def _main(chosen: options.Options, *, plan: preflight.Plan, workdir: pathl
                         )
                         with contextlib.suppress(asyncio.CancelledError):
                             await idle
-                console.say("stopping the operator, the gateways, the API server, PostgreSQL ...")
+                stopping = "the operator, the gateways, the API server"
+                if chosen.deployment is not options.Topology.METERED:
+                    stopping += ", PostgreSQL"
+                console.say(f"stopping {stopping} ...")
         except (operating.OperatorError, postgres.PostgresServerError) as error:
             console.error(f"while stopping: {error}")
             code = code or collect.EXIT_FAILED
