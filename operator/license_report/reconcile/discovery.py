@@ -31,8 +31,8 @@ import dataclasses
 import ipaddress
 import json
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Hashable, Mapping
+from typing import Any, TypeVar
 
 from license_report.api import defaults, errors, v1alpha1
 from license_report.reconcile import kube
@@ -86,7 +86,7 @@ class SecretKey:
 EnvValue = str | SecretKey
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class PodFacts:
     """What a gateway pod's spec says about its Kong, for `derivation` to read."""
 
@@ -150,7 +150,7 @@ def label_selector(selector: v1alpha1.LabelSelector) -> str:
     return ",".join(terms)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class _Pod:
     """What discovery needs of a Pod, and nothing else."""
 
@@ -224,7 +224,33 @@ def _env(container: Mapping[str, Any] | None, *, names: frozenset[str]) -> dict[
     return found
 
 
-def _pod(obj: Mapping[str, Any]) -> _Pod:
+_Value = TypeVar("_Value", bound=Hashable)
+_Map = TypeVar("_Map", bound=Mapping[str, Hashable])
+
+
+class _Shared:
+    """One copy of each value that repeats from pod to pod of a listing.
+
+    The pods of one Deployment carry the same env, ports, namespace and a few
+    Node names, yet each page's JSON gives every pod its own strings and dicts:
+    10,000 chart pods held ~20 MB of identical copies for the whole run (issue 13).
+    Equal values are handed out as the first one seen; nothing here is mutated.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[Hashable, Any] = {}
+
+    def value(self, value: _Value) -> _Value:
+        shared: _Value = self._seen.setdefault(value, value)
+        return shared
+
+    def mapping(self, mapping: _Map) -> _Map:
+        # Keyed by the items in order: the same env in another order is a copy, still right.
+        shared: _Map = self._seen.setdefault(("mapping", *mapping.items()), mapping)
+        return shared
+
+
+def _pod(obj: Mapping[str, Any], shared: _Shared) -> _Pod:
     metadata, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
     containers = spec.get("containers") or []
     kong = _kong_container(containers)
@@ -254,24 +280,26 @@ def _pod(obj: Mapping[str, Any]) -> _Pod:
         c.get("type") == "Ready" and c.get("status") == "True"
         for c in status.get("conditions") or []
     )
+    ports = shared.mapping(ports)
+    namespace = shared.value(str(metadata.get("namespace") or ""))
     return _Pod(
         name=str(metadata["name"]),
         terminating=metadata.get("deletionTimestamp") is not None,
         phase=status.get("phase"),
         ready=status.get("phase") == "Running" and ready,
         ip=status.get("podIP") or None,
-        node_name=spec.get("nodeName") or None,
+        node_name=shared.value(spec.get("nodeName") or None),
         ports=ports,
-        env=env,
+        env=shared.mapping(env),
         job=_job(metadata),
         kong=kong is not None,
         facts=PodFacts(
-            namespace=str(metadata.get("namespace") or ""),
+            namespace=namespace,
             pod=str(metadata["name"]),
             ip=status.get("podIP") or None,
             ports=ports,
-            env=_env(kong, names=DERIVED_ENV),
-            controller_token=controller_token,
+            env=shared.mapping(_env(kong, names=DERIVED_ENV)),
+            controller_token=shared.value(controller_token),
         ),
     )
 
@@ -279,6 +307,7 @@ def _pod(obj: Mapping[str, Any]) -> _Pod:
 async def _list_pods(clients: kube.Clients, namespace: str, selector: str) -> list[_Pod]:
     """The matching pods of one namespace, page by page."""
     pods: list[_Pod] = []
+    shared = _Shared()
     token: str | None = None
     while True:
         page: dict[str, Any] = {"label_selector": selector, "limit": PAGE}
@@ -288,7 +317,7 @@ async def _list_pods(clients: kube.Clients, namespace: str, selector: str) -> li
             clients.core.list_namespaced_pod, namespace, _preload_content=False, **page
         )
         listing = json.loads(response.data)
-        pods += [_pod(item) for item in listing.get("items") or []]
+        pods += [_pod(item, shared) for item in listing.get("items") or []]
         token = (listing.get("metadata") or {}).get("continue")
         if not token:
             return pods
