@@ -29,7 +29,7 @@ def gateway(**admin_api: object) -> v1alpha1.Gateway:
 async def test_a_fleet_larger_than_a_page_is_listed_whole_page_by_page(
     api: kubeapi.KubeAPI,
 ) -> None:
-    pods = 2 * discovery.PAGE + 234
+    pods = 2 * discovery.PAGE + discovery.PAGE // 2 + 1  # three pages, the last one partial
     api.put(kubeapi.make_node("machine", cpu=8))
     for i in range(pods):
         ready = i % 100 != 0  # every hundredth pod is not Ready: a failure, not dropped

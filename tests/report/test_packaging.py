@@ -8,9 +8,11 @@ import json
 import tarfile
 
 import hypothesis
+import pytest
 from hypothesis import strategies as st
 
-from license_report.report import aggregation, packaging
+from license_report.api import errors
+from license_report.report import aggregation, models, packaging
 from tests.helpers.observations import ObservationFactory, inputs
 
 
@@ -48,6 +50,25 @@ def test_packaging_is_deterministic(node: ObservationFactory) -> None:
     second = packaging.package(aggregation.aggregate(inputs([node("b"), node("a")])))
     assert first == second
     assert first.report_sha256 == hashlib.sha256(first.report_json).hexdigest()
+
+
+@pytest.mark.parametrize("hash_names", [True, False])
+@pytest.mark.parametrize("messages", [[], ["Zeitüberschreitung", 'a "b"\n\tc {\n}', "☃"]])
+def test_nodes_json_is_its_entries_as_indented_sorted_json(
+    node: ObservationFactory, messages: list[str], hash_names: bool
+) -> None:
+    # Written entry by entry, the bytes are still those of json.dumps over the whole list
+    # (non-ASCII kept, newlines in a message escaped), on which every report's hash rests.
+    failures = [
+        models.Failure(pod=f"gw-{i}", reason=errors.Reason.NOT_READY, message=message)
+        for i, message in enumerate(messages)
+    ]
+    collection = aggregation.aggregate(
+        inputs([node("a"), node("b")], failures=failures, hash_names=hash_names)
+    )
+    entries = [entry.model_dump(mode="json") for entry in collection.nodes]
+    expected = json.dumps(entries, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert packaging.package(collection).nodes_json == expected.encode()
 
 
 @hypothesis.given(

@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import ipaddress
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
 from license_report.api import defaults, errors, v1alpha1
@@ -44,7 +45,9 @@ _T = TypeVar("_T")
 _UNAME_ARCH = {"amd64": "x86_64", "arm64": "aarch64", "386": "i686", "arm": "armv7l"}
 _NODE_READS_AT_ONCE = 16
 #: Pods per list call (``limit``); the API server hands out the rest with ``continue``.
-PAGE = 500
+#: A chart pod's JSON, parsed, takes ~60 KB until its few fields are kept: 500 at once
+#: were ~30 MB of the operator's peak at 1,000 pods (issue 13), 100 are ~6 MB.
+PAGE = 100
 
 
 #: Image repositories (the last path component) of Kong Gateway: ``kong:3.9``,
@@ -88,7 +91,7 @@ class SecretKey:
 EnvValue = str | SecretKey
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class PodFacts:
     """What a gateway pod's spec says about its Kong, for `derivation` to read."""
 
@@ -152,7 +155,7 @@ def label_selector(selector: v1alpha1.LabelSelector) -> str:
     return ",".join(terms)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class _Pod:
     """What discovery needs of a Pod, and nothing else."""
 
@@ -226,7 +229,33 @@ def _env(container: Mapping[str, Any] | None, *, names: frozenset[str]) -> dict[
     return found
 
 
-def _pod(obj: Mapping[str, Any]) -> _Pod:
+_Value = TypeVar("_Value", bound=Hashable)
+_Map = TypeVar("_Map", bound=Mapping[str, Hashable])
+
+
+class _Shared:
+    """One copy of each value that repeats from pod to pod of a listing.
+
+    The pods of one Deployment carry the same env, ports, namespace and a few
+    Node names, yet each page's JSON gives every pod its own strings and dicts:
+    10,000 chart pods held ~20 MB of identical copies for the whole run (issue 13).
+    Equal values are handed out as the first one seen; nothing here is mutated.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[Hashable, Any] = {}
+
+    def value(self, value: _Value) -> _Value:
+        shared: _Value = self._seen.setdefault(value, value)
+        return shared
+
+    def mapping(self, mapping: _Map) -> _Map:
+        # Keyed by the items in order: the same env in another order is a copy, still right.
+        shared: _Map = self._seen.setdefault(("mapping", *mapping.items()), mapping)
+        return shared
+
+
+def _pod(obj: Mapping[str, Any], shared: _Shared) -> _Pod:
     metadata, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
     containers = spec.get("containers") or []
     kong = kong_container(containers)
@@ -256,24 +285,26 @@ def _pod(obj: Mapping[str, Any]) -> _Pod:
         c.get("type") == "Ready" and c.get("status") == "True"
         for c in status.get("conditions") or []
     )
+    ports = shared.mapping(ports)
+    namespace = shared.value(str(metadata.get("namespace") or ""))
     return _Pod(
         name=str(metadata["name"]),
         terminating=metadata.get("deletionTimestamp") is not None,
         phase=status.get("phase"),
         ready=status.get("phase") == "Running" and ready,
         ip=status.get("podIP") or None,
-        node_name=spec.get("nodeName") or None,
+        node_name=shared.value(spec.get("nodeName") or None),
         ports=ports,
-        env=env,
+        env=shared.mapping(env),
         job=job_of(metadata),
         kong=kong is not None,
         facts=PodFacts(
-            namespace=str(metadata.get("namespace") or ""),
+            namespace=namespace,
             pod=str(metadata["name"]),
             ip=status.get("podIP") or None,
             ports=ports,
-            env=_env(kong, names=DERIVED_ENV),
-            controller_token=controller_token,
+            env=shared.mapping(_env(kong, names=DERIVED_ENV)),
+            controller_token=shared.value(controller_token),
         ),
     )
 
@@ -397,7 +428,9 @@ async def discover(
     selector = label_selector(gateway.selector)
     listed: list[_Pod] = []
     for pods_namespace in where:
-        found = await list_pods(clients, pods_namespace, selector, _pod)
+        # One `_Shared` per listing: its pods' repeated env and ports are kept once.
+        parse = functools.partial(_pod, shared=_Shared())
+        found = await list_pods(clients, pods_namespace, selector, parse)
         if len(where) > 1:
             # Pod names are unique per namespace only: qualified when there are several.
             found = [dataclasses.replace(p, name=f"{pods_namespace}/{p.name}") for p in found]

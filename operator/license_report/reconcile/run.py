@@ -363,27 +363,23 @@ def backoff(settings: OperatorSettings, retry: int) -> float:
     return float(min(settings.backoff_seconds * 2**retry, settings.backoff_max_seconds))
 
 
-async def run(
-    *,
-    clients: kube.Clients,
-    settings: OperatorSettings,
-    namespace: str,
-    name: str,
-    uid: str,
-    run_id: str,
-    spec: v1alpha1.Spec,
-    now: datetime.datetime | None = None,
-    history: str | None = None,
-) -> RunOutcome:
-    """Collect and write the report; ``history``: also keep it as that ConfigMap (a schedule's).
+@dataclasses.dataclass(frozen=True)
+class _Pods:
+    """What a run keeps of discovery and derivation. Each pod's facts and first target
+    (a few KB a pod) are not kept: at 10,000 pods they weighed on the run's peak while
+    the nodes' answers arrived (issue 13)."""
 
-    Every failure is an ``errors.ReportError``, the Kubernetes API's refusals
-    (``kube.ApiError``) included.
-    """
-    values = await _read_secrets(clients=clients, namespace=namespace, spec=spec)
-    # A bad CA or client certificate fails before any call.
-    tls = _admin_tls(spec, values, namespace=namespace)
-    signing_key = _signing_key(spec, values, namespace=namespace)
+    derived: derivation.Derived
+    known_failures: list[models.Failure]
+    notes: list[str]
+    data_planes: list[models.DataPlanePod]
+    skipped: int  # matched pods that are not gateways
+
+
+async def _pods(
+    *, clients: kube.Clients, namespace: str, spec: v1alpha1.Spec, values: _Secrets
+) -> _Pods:
+    """The gateway pods and what their spec says (the spec's explicit values winning)."""
     found = await discovery.discover(clients=clients, namespace=namespace, gateway=spec.gateway)
     if not found.pods:
         where = ", ".join(discovery.namespaces(spec.gateway, default=namespace))
@@ -414,6 +410,28 @@ async def run(
         raise RunError(str(error), reason=error.reason, transient=error.transient) from None
     except derivation.DerivationError as error:
         raise RunError(str(error), reason=error.reason, transient=False) from None
+    return _Pods(
+        derived=derived,
+        known_failures=[*found.failures, *derived.failures],
+        notes=[*found.notes, *derived.notes],
+        data_planes=found.data_planes,
+        skipped=len(found.skipped),
+    )
+
+
+async def _collected(
+    *,
+    clients: kube.Clients,
+    settings: OperatorSettings,
+    spec: v1alpha1.Spec,
+    pods: _Pods,
+    tls: _AdminTLS,
+    now: datetime.datetime | None,
+    metered: aggregation.Metered | None,
+) -> tuple[models.Collection, v1alpha1.DerivedSettings | None]:
+    """The collection, and what was derived (the datastore's route said). The targets and
+    routes die with this call, before the report is packaged."""
+    derived = pods.derived
     forwarded = bool(derived.forwards)
     admin_api = _admin_api(
         spec,
@@ -431,12 +449,6 @@ async def run(
     except secrets.SecretInvalid as error:
         raise RunError(str(error), reason=errors.Reason.INVALID_HASH_KEY, transient=False) from None
 
-    metered = await _metered(
-        clients=clients,
-        namespace=namespace,
-        spec=spec,
-        now=now or datetime.datetime.now(datetime.UTC),
-    )
     connection = portforward.Connection(
         configuration=clients.api.configuration, user_agent=kube.USER_AGENT
     )
@@ -457,9 +469,9 @@ async def run(
             months=spec.report.months,
             hash_names=spec.report.hash_names,
             now=now,
-            known_failures=[*found.failures, *derived.failures],
-            notes=[*found.notes, *derived.notes],
-            data_planes=found.data_planes,
+            known_failures=pods.known_failures,
+            notes=pods.notes,
+            data_planes=pods.data_planes,
             datastore_unread=read.unread,
             metered=metered,
         )
@@ -475,6 +487,49 @@ async def run(
             read = _Datastore(settings=None, unread=_unread(cause))
             wanted = dataclasses.replace(wanted, database=None, datastore_unread=read.unread)
             result = await _collect(wanted, spec)
+    return result, _described(derived, read)
+
+
+async def run(
+    *,
+    clients: kube.Clients,
+    settings: OperatorSettings,
+    namespace: str,
+    name: str,
+    uid: str,
+    run_id: str,
+    spec: v1alpha1.Spec,
+    now: datetime.datetime | None = None,
+    history: str | None = None,
+) -> RunOutcome:
+    """Collect and write the report; ``history``: also keep it as that ConfigMap (a schedule's).
+
+    Every failure is an ``errors.ReportError``, the Kubernetes API's refusals
+    (``kube.ApiError``) included.
+    """
+    values = await _read_secrets(clients=clients, namespace=namespace, spec=spec)
+    # A bad CA or client certificate fails before any call.
+    tls = _admin_tls(spec, values, namespace=namespace)
+    signing_key = _signing_key(spec, values, namespace=namespace)
+    pods = await _pods(clients=clients, namespace=namespace, spec=spec, values=values)
+    metered = await _metered(
+        clients=clients,
+        namespace=namespace,
+        spec=spec,
+        now=now or datetime.datetime.now(datetime.UTC),
+    )
+    result, described = await _collected(
+        clients=clients,
+        settings=settings,
+        spec=spec,
+        pods=pods,
+        tls=tls,
+        now=now,
+        metered=metered,
+    )
+    skipped = pods.skipped
+    # Only the collection is needed from here: the targets go before nodes.json is packaged.
+    del pods
     package = packaging.package(result, signing_key=signing_key)
     config_map = output.config_map_name(request=name, spec=spec)
     try:
@@ -498,6 +553,6 @@ async def run(
         collection=result,
         package=package,
         config_map=config_map,
-        skipped=len(found.skipped),
-        derived=_described(derived, read),
+        skipped=skipped,
+        derived=described,
     )
