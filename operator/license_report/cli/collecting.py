@@ -199,14 +199,14 @@ def write(out: pathlib.Path, package: packaging.Package) -> list[pathlib.Path]:
 
 def summary(result: models.Collection) -> str:
     report = result.report
-    reached = sum(1 for node in result.nodes if node.reachable)
+    reached = sum(1 for node in result.gateway_nodes if node.reachable)
     rows = [
         ("outcome", str(result.outcome)),
         ("kong_version", report.kong_version),
         ("db_version", report.db_version),
         ("mode", f"{result.mode}, {result.edition}"),
         ("license_key", report.license_key),
-        ("nodes reached", f"{reached} of {len(result.nodes)}"),
+        ("nodes reached", f"{reached} of {len(result.gateway_nodes)}"),
         ("services", str(report.services_count)),
         ("workspaces", str(report.workspaces_count)),
         ("rbac_users", str(report.rbac_users)),

@@ -171,7 +171,7 @@ def observe_outcome(
     metrics: Metrics, *, namespace: str, name: str, outcome: run.RunOutcome, duration: float
 ) -> None:
     """Record a run that wrote its report: Degraded when some gateway pod was not reached."""
-    nodes = outcome.collection.nodes
+    nodes = outcome.collection.gateway_nodes
     reached = sum(1 for node in nodes if node.reachable)
     observe_run(
         metrics,

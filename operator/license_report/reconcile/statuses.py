@@ -188,7 +188,7 @@ def finished(
 ) -> v1alpha1.Status:
     """The status of a run that wrote its report; ``skipped``: matched pods that are not
     gateways (written as null when none, so a merge patch clears an earlier count)."""
-    reached = sum(1 for node in collection.nodes if node.reachable)
+    reached = sum(1 for node in collection.gateway_nodes if node.reachable)
     degraded = bool(failures)
     report = collection.report
     summary = v1alpha1.Summary(
@@ -198,14 +198,14 @@ def finished(
         services_count=report.services_count,
         workspaces_count=report.workspaces_count,
         rbac_users=report.rbac_users,
-        gateway_pods=len(collection.nodes),
+        gateway_pods=len(collection.gateway_nodes),
         pods_reached=reached,
         pods_skipped=skipped or None,
         kong_version=report.kong_version,
         db_version=report.db_version,
     )
     unreachable = (
-        f"{len(failures)} of {len(collection.nodes)} gateway pods not reached: "
+        f"{len(failures)} of {len(collection.gateway_nodes)} gateway pods not reached: "
         + ", ".join(f.pod for f in failures[:20])
     )
     more = (

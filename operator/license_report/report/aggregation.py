@@ -41,7 +41,7 @@ TELEMETRY_NONE = "NONE"
 
 KEPT, NONE = "kept", "none"
 #: nodes.json: a metered pod that no longer runs; its months come from the ledger.
-METERED = "metered"
+METERED = models.METERED_GONE
 GONE_NOTE = "no longer running: its requests were metered by the operator"
 DBLESS_NOTE = "DB-less: Kong's counter strategy is off"
 DATA_PLANE_NOTE = "data plane without telemetry"

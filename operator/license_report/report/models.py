@@ -196,6 +196,10 @@ class NodeEntry(_Strict):
     metered: dict[str, int] | None = None
 
 
+#: nodes.json ``counters`` of a metered pod that no longer runs (its months are the ledger's).
+METERED_GONE = "metered"
+
+
 class MeteringInfo(_Strict):
     """``metering.json``: how a metered fleet's figures were obtained (docs/metering.md)."""
 
@@ -243,6 +247,12 @@ class Collection(_Strict):
     format: str = "kong-2.7"
     #: Metered fleets: what metering.json says.
     metering: MeteringInfo | None = None
+
+    @property
+    def gateway_nodes(self) -> list[NodeEntry]:
+        """The entries of the fleet's gateway pods now: metered pods gone before this run
+        (`METERED_GONE`) are in nodes.json for their months, not among the pods."""
+        return [node for node in self.nodes if node.counters != METERED_GONE]
 
 
 # --- inputs, as the sources layer hands them over -----------------------------------

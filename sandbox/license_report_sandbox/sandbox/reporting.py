@@ -123,9 +123,8 @@ def _collection(
 ) -> models.Collection:
     """The collection the ConfigMap and the status describe, for ``collecting.summary``."""
     nodes = pydantic.TypeAdapter(list[models.NodeEntry]).validate_json(package.nodes_json)
-    # A metered fleet's gone pods keep entries (their metered months) but were not asked:
-    # not "nodes reached 3 of 6" after a rolling update, which reads like three failures.
-    nodes = [node for node in nodes if node.reachable or node.error or node.metered is None]
+    # A metered fleet's gone pods keep entries for their months; `collecting.summary` counts
+    # only `Collection.gateway_nodes`, so a rolling update does not read "3 of 6 reached".
     reached = [node for node in nodes if node.reachable]
     editions = collections.Counter(node.edition for node in reached if node.edition)
     dbless = not datastore and all(node.database == "off" for node in reached)
