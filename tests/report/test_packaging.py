@@ -66,7 +66,7 @@ def test_nodes_json_is_its_entries_as_indented_sorted_json(
     collection = aggregation.aggregate(
         inputs([node("a"), node("b")], failures=failures, hash_names=hash_names)
     )
-    entries = [entry.model_dump(mode="json") for entry in collection.nodes]
+    entries = [entry.as_json() for entry in collection.nodes]
     expected = json.dumps(entries, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     assert packaging.package(collection).nodes_json == expected.encode()
 

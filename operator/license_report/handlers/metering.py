@@ -151,9 +151,15 @@ class _Fleet:
         await asyncio.gather(*self.terminations, return_exceptions=True)
 
 
-async def serve(context: operator_context.Context, *, namespace: str, name: str) -> None:
-    """Meter one request's fleet until it is deleted, metering is turned off, or the task
-    is cancelled."""
+async def serve(
+    context: operator_context.Context,
+    *,
+    namespace: str,
+    name: str,
+    stopped: kopf.DaemonStopped | None = None,
+) -> None:
+    """Meter one request's fleet until it is deleted, metering is turned off, kopf stops the
+    daemon (``stopped``: the operator exits, the request goes), or the task is cancelled."""
     fleet: _Fleet | None = None
     watches: list[asyncio.Task[None]] = []
     watched: tuple[str, ...] = ()
@@ -202,7 +208,11 @@ async def serve(context: operator_context.Context, *, namespace: str, name: str)
             if status != written:  # an unmetered fleet's verdict is written once, not each round
                 await _write(context, namespace, name, status)
                 written = status
-            await asyncio.sleep(context.clock.loop_seconds(spec.metering.interval_seconds))
+            pause = context.clock.loop_seconds(spec.metering.interval_seconds)
+            if stopped is None:
+                await asyncio.sleep(pause)
+            elif await stopped.wait(pause):
+                return  # asked to stop: the ledger holds every round written
     finally:
         await _stop(watches)
         if fleet is not None:
@@ -227,12 +237,20 @@ def _metered(spec: Mapping[str, Any], **_: Any) -> bool:
 
 
 @kopf.daemon(*reporting.RESOURCE, when=_metered, cancellation_timeout=5.0)
-async def meter(*, name: str, namespace: str | None, retry: int, memo: Any, **_: Any) -> None:
+async def meter(
+    *,
+    name: str,
+    namespace: str | None,
+    retry: int,
+    memo: Any,
+    stopped: kopf.DaemonStopped,
+    **_: Any,
+) -> None:
     if namespace is None:
         return
     context = operator_context.of(memo)
     try:
-        await serve(context, namespace=namespace, name=name)
+        await serve(context, namespace=namespace, name=name, stopped=stopped)
     except kube.ApiError as error:
         # Reading the request refused for a while: kopf restarts the daemon after the
         # operator's backoff; the ledger's last counters make up for the rounds missed.

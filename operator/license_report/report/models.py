@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import enum
 import urllib.parse
+from typing import Any
 
 import pydantic
 
@@ -194,6 +195,11 @@ class NodeEntry(_Strict):
     #: Metered fleets: the pod's metered requests per bucket in the report's window (the
     #: ledger's, docs/metering.md); left out of nodes.json when the fleet is not metered.
     metered: dict[str, int] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The entry as nodes.json writes it: ``metered`` only where the fleet is metered,
+        so other reports stay as they were before metering existed."""
+        return self.model_dump(mode="json", exclude={"metered"} if self.metered is None else None)
 
 
 #: nodes.json ``counters`` of a metered pod that no longer runs (its months are the ledger's).

@@ -123,11 +123,7 @@ def package(
     """The files of ``collection`` in ``format`` (default: the one it was made for)."""
     format = format or formats.Format(collection.format)
     report_json = _dump(formats.document(collection, format=format))
-    # ``metered`` only where the fleet is metered: other reports stay as they were.
-    nodes_json = _dump_list(
-        _entry(node.model_dump(mode="json", exclude={"metered"} if node.metered is None else None))
-        for node in collection.nodes
-    )
+    nodes_json = _dump_list(_entry(node.as_json()) for node in collection.nodes)
     metering_json = (
         None if collection.metering is None else _dump(collection.metering.model_dump(mode="json"))
     )
