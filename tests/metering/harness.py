@@ -14,6 +14,9 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime
+import errno
+import random
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -28,10 +31,36 @@ from license_report.report import ledger, window
 from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi
 from license_report_sandbox import metering as sim_metering
+from license_report_sandbox.kong import status_api
 from tests.helpers.cluster import CRD_FILE, OPERATOR_NAMESPACE, create, request
 
 SELECTOR = {"app.kubernetes.io/name": "kong", "app.kubernetes.io/instance": "kong"}
 NAMESPACE = "kong"
+#: Addresses a fleet may take from its first: its pods and those a rolling update adds.
+ADDRESSES = 16
+
+
+def first_address() -> str:
+    """A loopback block of its own for the fleet's status listeners, whose port is fixed
+    (8100, as the chart renders it): another test run on this machine (a second worktree's
+    suite) binds 127.0.0.2:8100 too. A random 127.x.y.0/24 whose first addresses are free."""
+    for _attempt in range(20):
+        base = f"127.{random.randrange(64, 250)}.{random.randrange(256)}"
+        addresses = [f"{base}.{2 + n}" for n in range(ADDRESSES)]
+        if all(_free(address, status_api.PORT) for address in addresses):
+            return addresses[0]
+    raise RuntimeError("no free loopback block for a metered fleet's status listeners")
+
+
+def _free(address: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((address, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,6 +159,7 @@ async def metered(
             tick=tick,
             admin_rate=admin_rate,
             unrouted_rate=unrouted_rate,
+            first_address=first_address(),
         ) as fleet:
             spec = {
                 "gateway": {"selector": {"matchLabels": SELECTOR}},
