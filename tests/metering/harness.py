@@ -115,8 +115,22 @@ class Metered:
         span = window.Window.ending(now=self.clock.now(), months=600)
         return ledger.usage([one.document for one in stored], span=span)
 
-    async def status(self) -> dict[str, Any]:
-        obj = await kube.call(
+    async def report(self) -> run.RunOutcome:
+        """A report run now, as the request handler runs it (it reads the ledger)."""
+        obj = await self._request()
+        return await run.run(
+            clients=self.clients,
+            settings=self.context.settings,
+            namespace=NAMESPACE,
+            name="metered",
+            uid=obj["metadata"]["uid"],
+            run_id="test",
+            spec=self.spec,
+            now=self.clock.now(),
+        )
+
+    async def _request(self) -> dict[str, Any]:
+        obj: dict[str, Any] = await kube.call(
             self.clients.custom.get_namespaced_custom_object,
             v1alpha1.GROUP,
             v1alpha1.VERSION,
@@ -124,6 +138,10 @@ class Metered:
             v1alpha1.PLURAL,
             "metered",
         )
+        return obj
+
+    async def status(self) -> dict[str, Any]:
+        obj = await self._request()
         status: dict[str, Any] = obj.get("status") or {}
         return status
 
@@ -140,7 +158,10 @@ async def metered(
     admin_rate: float = 0.0,
     unrouted_rate: float = 0.0,
     emulator_hook: Any = None,
+    spec: dict[str, Any] | None = None,
 ) -> AsyncIterator[Metered]:
+    """``spec``: more of the request's spec (``report``, say) beside its gateway and
+    metering."""
     loop_clock = sim.LoopClock(start=start)
     emulator = sim_metering.emulator(loop_clock)
     async with kubeapi.serve(emulator=emulator) as api:
@@ -161,11 +182,13 @@ async def metered(
             unrouted_rate=unrouted_rate,
             first_address=first_address(),
         ) as fleet:
-            spec = {
-                "gateway": {"selector": {"matchLabels": SELECTOR}},
+            body = {
+                **(spec or {}),
+                # The simulated nodes' Admin API is plain HTTP (the chart's is 8444 with ssl).
+                "gateway": {"selector": {"matchLabels": SELECTOR}, "adminApi": {"scheme": "http"}},
                 "metering": {"intervalSeconds": 60, **(metering or {})},
             }
-            await create(clients, request("metered", spec=spec))
+            await create(clients, request("metered", spec=body))
             clock = Clock(loop_clock)
             context = operator_context.Context(
                 clients=clients,
@@ -178,7 +201,7 @@ async def metered(
                 fleet=fleet,
                 clock=clock,
                 context=context,
-                spec=v1alpha1.Spec.model_validate(spec),
+                spec=v1alpha1.Spec.model_validate(body),
             )
             running.start()
             try:
