@@ -37,7 +37,7 @@ async def test_a_pod_restarting_again_and_again_is_counted_from_zero_each_time()
         run.fleet.restart(restarting)
         await _to_offset(run, 290)
         # Late in one, then early in the next: the new counter (290 s of traffic) is above
-        # the last one read (10 s of it): only restartCount tells this is a restart.
+        # the last one read (10 s of it): only the Pod (restartCount, startedAt) tells.
         run.fleet.restart(restarting)
         await _to_offset(run, 10)
         run.fleet.restart(restarting)
