@@ -16,7 +16,9 @@ import kmock
 import pytest
 
 from license_report.api import errors
+from license_report.handlers import metering as metering_daemon
 from license_report_sandbox import kubeapi
+from license_report_sandbox import metering as sim_metering
 from tests.metering import harness
 from tests.metering.conftest import START
 
@@ -162,3 +164,36 @@ async def test_api_errors_on_the_ledger_writes_are_said_and_lose_nothing() -> No
     assert failures == 3
     assert stuck < sum(usage.buckets.values())
     metered_well(usage.buckets["2026-03"], truth["2026-03"])
+
+
+async def test_a_refused_termination_write_is_made_good_by_the_next_termination_sample() -> None:
+    """The API server refuses the ledger writes for the first seconds of a pod's graceful
+    shutdown: the samples taken after it (every 3 s while the pod serves on) still count
+    what the pod served since the last round."""
+    refusing = False
+
+    def hook(api: kubeapi.KubeAPI) -> None:
+        async def refused_while_down(request: kmock.Request) -> Any:
+            if refusing:
+                raise refusal(500)
+            return await api.emulator.answer(request)
+
+        api.emulator[writing_ledgers] << refused_while_down
+
+    async with harness.metered(
+        start=START, pods=PODS, rate=RATE, tick=TICK, metering={"intervalSeconds": INTERVAL},
+        emulator_hook=hook,
+    ) as run:  # fmt: skip
+        await asyncio.sleep(INTERVAL + 200)  # 200 s of traffic since the last round
+        gone = sorted(run.fleet.live)[0]
+        refusing = True
+        run.fleet.begin_termination(gone)
+        await asyncio.sleep(4)  # the first termination sample and the next: refused
+        refusing = False
+        await asyncio.sleep(sim_metering.QUIT_WAIT - 4)
+        await run.fleet.finish_termination(gone)
+        usage = await run.usage()
+        truth = run.fleet.truth()
+    (pod,) = [pod for pod in usage.pods if pod.pod == gone]
+    lost = truth[gone]["2026-03"] - pod.buckets["2026-03"]
+    assert 0 <= lost <= RATE * (metering_daemon.TERMINATION_RESAMPLE_SECONDS + TICK)
