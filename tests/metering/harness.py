@@ -14,6 +14,9 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime
+import errno
+import random
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -28,10 +31,36 @@ from license_report.report import ledger, window
 from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi
 from license_report_sandbox import metering as sim_metering
+from license_report_sandbox.kong import status_api
 from tests.helpers.cluster import CRD_FILE, OPERATOR_NAMESPACE, create, request
 
 SELECTOR = {"app.kubernetes.io/name": "kong", "app.kubernetes.io/instance": "kong"}
 NAMESPACE = "kong"
+#: Addresses a fleet may take from its first: its pods and those a rolling update adds.
+ADDRESSES = 16
+
+
+def first_address() -> str:
+    """A loopback block of its own for the fleet's status listeners, whose port is fixed
+    (8100, as the chart renders it): another test run on this machine (a second worktree's
+    suite) binds 127.0.0.2:8100 too. A random 127.x.y.0/24 whose first addresses are free."""
+    for _attempt in range(20):
+        base = f"127.{random.randrange(64, 250)}.{random.randrange(256)}"
+        addresses = [f"{base}.{2 + n}" for n in range(ADDRESSES)]
+        if all(_free(address, status_api.PORT) for address in addresses):
+            return addresses[0]
+    raise RuntimeError("no free loopback block for a metered fleet's status listeners")
+
+
+def _free(address: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((address, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,8 +118,22 @@ class Metered:
         span = window.Window.ending(now=self.clock.now(), months=600)
         return ledger.usage([one.document for one in stored], span=span)
 
-    async def status(self) -> dict[str, Any]:
-        obj = await kube.call(
+    async def report(self) -> run.RunOutcome:
+        """A report run now, as the request handler runs it (it reads the ledger)."""
+        obj = await self._request()
+        return await run.run(
+            clients=self.clients,
+            settings=self.context.settings,
+            namespace=NAMESPACE,
+            name="metered",
+            uid=obj["metadata"]["uid"],
+            run_id="test",
+            spec=self.spec,
+            now=self.clock.now(),
+        )
+
+    async def _request(self) -> dict[str, Any]:
+        obj: dict[str, Any] = await kube.call(
             self.clients.custom.get_namespaced_custom_object,
             v1alpha1.GROUP,
             v1alpha1.VERSION,
@@ -98,6 +141,10 @@ class Metered:
             v1alpha1.PLURAL,
             "metered",
         )
+        return obj
+
+    async def status(self) -> dict[str, Any]:
+        obj = await self._request()
         status: dict[str, Any] = obj.get("status") or {}
         return status
 
@@ -114,7 +161,10 @@ async def metered(
     admin_rate: float = 0.0,
     unrouted_rate: float = 0.0,
     emulator_hook: Any = None,
+    spec: dict[str, Any] | None = None,
 ) -> AsyncIterator[Metered]:
+    """``spec``: more of the request's spec (``report``, say) beside its gateway and
+    metering."""
     loop_clock = sim.LoopClock(start=start)
     emulator = sim_metering.emulator(loop_clock)
     async with kubeapi.serve(emulator=emulator) as api:
@@ -133,12 +183,15 @@ async def metered(
             tick=tick,
             admin_rate=admin_rate,
             unrouted_rate=unrouted_rate,
+            first_address=first_address(),
         ) as fleet:
-            spec = {
-                "gateway": {"selector": {"matchLabels": SELECTOR}},
+            body = {
+                **(spec or {}),
+                # The simulated nodes' Admin API is plain HTTP (the chart's is 8444 with ssl).
+                "gateway": {"selector": {"matchLabels": SELECTOR}, "adminApi": {"scheme": "http"}},
                 "metering": {"intervalSeconds": 60, **(metering or {})},
             }
-            await create(clients, request("metered", spec=spec))
+            await create(clients, request("metered", spec=body))
             clock = Clock(loop_clock)
             context = operator_context.Context(
                 clients=clients,
@@ -151,7 +204,7 @@ async def metered(
                 fleet=fleet,
                 clock=clock,
                 context=context,
-                spec=v1alpha1.Spec.model_validate(spec),
+                spec=v1alpha1.Spec.model_validate(body),
             )
             running.start()
             try:
@@ -159,3 +212,12 @@ async def metered(
             finally:
                 if running.task is not None:
                     await running.stop()
+    await _settle()
+
+
+async def _settle() -> None:
+    """A few loop iterations for the servers' connection tasks that their shutdown just
+    cancelled (on a looptime loop the shutdown's grace passes at once): the suite's check
+    for tasks left behind yields only once."""
+    for _ in range(5):
+        await asyncio.sleep(0)

@@ -135,11 +135,17 @@ class _Fleet:
             try:
                 done = await self.sampler.sample(pod, now=clock.now())
             except kube.ApiError as error:
+                # The write refused (a 500, endless conflicts): the pod still serves, so the
+                # next sample reads its counter again and its delta covers this one's. Giving
+                # up here would lose all it served since the last round.
                 logger.warning("metering %s/%s: ledger write failed: %s", *self._of(pod), error)
+                self.context.metrics.sample_failures.labels(reason=str(error.reason)).inc()
+            else:
+                _observe(self.context, done, trigger="termination")
+                if done.failures:
+                    return  # it no longer answers: its listener closed
+            if asyncio.get_running_loop().time() >= ends:
                 return
-            _observe(self.context, done, trigger="termination")
-            if done.failures or asyncio.get_running_loop().time() >= ends:
-                return  # it no longer answers: its listener closed
             await asyncio.sleep(clock.loop_seconds(TERMINATION_RESAMPLE_SECONDS))
 
     def _of(self, pod: metering.MeterPod) -> tuple[str, str]:

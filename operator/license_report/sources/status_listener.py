@@ -120,6 +120,16 @@ async def _get(
         failure = None if route.forwarder is None else route.forwarder.failure
         if failure is not None:
             raise kong.NodeError(failure.reason, failure.message) from None
+        # Said as the Admin API client says it (status.metering.lastError names the pod with
+        # it): a listener that closed is "connection refused", not an exception's class name.
+        if isinstance(error, aiohttp.ClientConnectorError):
+            if isinstance(error.os_error, ConnectionRefusedError):
+                raise kong.NodeError(
+                    errors.Reason.CONNECTION_REFUSED, f"GET {url}: connection refused"
+                ) from None
+            raise kong.NodeError(
+                errors.Reason.CONNECTION_ERROR, f"GET {url}: cannot connect ({error.os_error})"
+            ) from None
         raise kong.NodeError(
             errors.Reason.CONNECTION_ERROR, f"GET {url}: {error.__class__.__name__}"
         ) from None
