@@ -1,4 +1,4 @@
-"""Metering (issue 14): the sampler's cost at 1,000 pods, a round's time at 10,000, the ledger's size.
+"""Metering (issue 14): the sampler's cost at 1,000 pods, a round at 10,000, the ledger's size.
 
 Run: ``.venv/bin/python -m bench.metering`` (``--pods 1000 --big 10000 --rounds 5``).
 Targets (issue 14): 1,000 metered pods sampled every 60 s with the operator's
@@ -35,6 +35,7 @@ from typing import Any
 
 from bench import meterfleet
 from bench import operator as bench_operator
+from license_report.api import v1alpha1
 from license_report.reconcile import kube
 from license_report.reconcile import ledger as ledger_store
 from license_report.report import ledger, window
@@ -141,11 +142,33 @@ async def _metered(
     baseline: bool,
     first_address: str,
     rate: float,
+    seed_days: int = 0,
 ) -> Rounds:
     namespace = f"bench-meter-{pods}"
     api.put(kubeapi.make_namespace(namespace))
     api.put(bench_operator._license_secret(namespace))
     result = Rounds(pods=pods)
+    seeded_total = 0
+    if seed_days:
+        # Last month's ledger as a month of daily rolling updates left it: every round of
+        # this month reads it (the month before the samples', `months_to_read`).
+        key = ledger.fleet_key(
+            namespaces=[namespace],
+            selector=v1alpha1.LabelSelector.model_validate({"matchLabels": bench_operator.LABELS}),
+        )
+        this = datetime.datetime.now(datetime.UTC).replace(
+            day=1, hour=0, minute=0, second=0, microsecond=0
+        )
+        last_month = (this - datetime.timedelta(days=1)).replace(day=1)
+        _, documents = month(
+            pods=pods, days=seed_days, rounds_per_day=4, rate=rate, fleet=key, start=last_month
+        )
+        for document in documents:
+            api.put(ledger_store.config_map(document, namespace=namespace))
+        seeded_total = sum(
+            sum(pod.buckets.values()) for document in documents for pod in document.pods.values()
+        )
+        print(f"seeded {len(documents)} ConfigMaps, {seeded_total} requests", file=sys.stderr)
     tick = 5.0 if pods <= 1000 else 15.0  # the fleet's own CPU: it shares the two cores
     with meterfleet.spawn(count=pods, rate=rate, first_address=first_address, tick=tick) as fleet:
         chart = bench_operator._chart_pods(
@@ -190,6 +213,7 @@ async def _metered(
                 clients, sampler, namespace=namespace, after=_stamp(stamp), pods=pods
             )
         result.ledger_total, result.shards = await _ledger(clients, namespace)
+    result.truth += seeded_total
     if result.ledger_total != result.truth:
         raise RuntimeError(f"{pods} pods: ledger {result.ledger_total} != proxied {result.truth}")
     return result
@@ -199,14 +223,21 @@ def _stamp(moment: datetime.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def month(*, pods: int, days: int, rounds_per_day: int, rate: float) -> tuple[int, list[int]]:
-    """A month of ``pods`` replicas, a rolling update a day: (pod UIDs, each shard's bytes).
+def month(
+    *,
+    pods: int,
+    days: int,
+    rounds_per_day: int,
+    rate: float,
+    fleet: str = "0123456789ab",
+    start: datetime.datetime = datetime.datetime(2026, 3, 1, tzinfo=datetime.UTC),
+) -> tuple[int, list[ledger.Document]]:
+    """A month of ``pods`` replicas, a rolling update a day: (pod UIDs, the documents).
 
     Computed with ``report.ledger.apply`` as the sampler would record it, one ``apply``
     per round over the documents as written, every pod's counter at ``rate`` requests a
     second since its start, a node_id each, sample times to the microsecond."""
-    fleet = "0123456789ab"
-    start = datetime.datetime(2026, 3, 1, 0, 0, 0, 123456, tzinfo=datetime.UTC)
+    start += datetime.timedelta(microseconds=123456)
     state: dict[str, ledger.Document] = {}
     step = datetime.timedelta(days=1) / rounds_per_day
     uids = 0
@@ -223,21 +254,54 @@ def month(*, pods: int, days: int, rounds_per_day: int, rate: float) -> tuple[in
             counter = int(rate * (at - born).total_seconds())
             samples = [
                 ledger.Sample(
-                    uid=uid, pod=name, namespace="kong", node_id=node_id, started=born,
-                    pod_started=born, source="prometheus", counter=counter, at=at,
-                )  # fmt: skip
+                    uid=uid,
+                    pod=name,
+                    namespace="kong",
+                    node_id=node_id,
+                    started=born,
+                    pod_started=born,
+                    source="prometheus",
+                    counter=counter,
+                    at=at,
+                )
                 for uid, name, node_id in generation
             ]
             changes = ledger.apply(list(state.values()), samples, fleet=fleet, since=start)
             state.update({document.name: document for document in changes.documents})
-    return uids, sorted(len(document.dumps()) for document in state.values())
+    return uids, sorted(state.values(), key=lambda document: document.name)
+
+
+async def seeded(args: argparse.Namespace) -> None:
+    """``--seed-days``: the --pods rounds over last month's ledger of daily rolling updates."""
+    async with bench_operator.operator_and_api() as (api, clients, sampler):
+        run = await _metered(
+            api, clients, sampler, pods=args.pods, rounds=args.rounds, interval=args.interval,
+            baseline=False, first_address="127.200.0.2", rate=args.rate,
+            seed_days=args.seed_days,
+        )  # fmt: skip
+    print("| measurement | value | target |\n| --- | --- | --- |")
+    print(f"| when | {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC} |  |")
+    _rows(run, interval=args.interval)
+
+
+def _rows(run: Rounds, *, interval: int) -> None:
+    rounds = ", ".join(f"{d:.2f}" for d in run.durations)
+    print(
+        f"| {run.pods} pods every {interval} s: operator CPU over"
+        f" {len(run.durations)} rounds | {run.cpu_percent:.2f}% of a core | < 5% |"
+    )
+    print(f"| {run.pods} pods: operator peak RSS | {run.peak_rss / MB:.0f} MB | < 250 MB |")
+    print(f"| {run.pods} pods: one round, start to status written | {rounds} s |  |")
+    shards = f"{len(run.shards)} ({', '.join(f'{size / 1024:.0f}' for size in run.shards)} KiB)"
+    print(f"| {run.pods} pods: ledger ConfigMaps after the bench | {shards} | < 1 MiB each |")
+    print(f"| {run.pods} pods: figures checked | ledger {run.ledger_total} = {run.truth} |  |")
 
 
 async def main(args: argparse.Namespace) -> None:
-    months = {
-        size: month(pods=size, days=30, rounds_per_day=args.month_rounds, rate=10.0)
-        for size in (args.pods, args.big)
-    }
+    months = {}
+    for size in (args.pods, args.big):
+        uids, documents = month(pods=size, days=30, rounds_per_day=args.month_rounds, rate=10.0)
+        months[size] = uids, [len(document.dumps()) for document in documents]
     async with bench_operator.operator_and_api() as (api, clients, sampler):
         idle = sampler.sample()
         small = await _metered(
@@ -249,31 +313,18 @@ async def main(args: argparse.Namespace) -> None:
             baseline=False, first_address="127.210.0.2", rate=args.rate,
         )  # fmt: skip
 
-    def kb(sizes: list[int]) -> str:
-        return f"{len(sizes)} ({', '.join(f'{size / 1024:.0f}' for size in sizes)} KiB)"
-
     print("| measurement | value | target |\n| --- | --- | --- |")
     print(f"| when | {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC} |  |")
     print(f"| operator RSS at start | {idle / MB:.0f} MB |  |")
-    assert small.baseline_cpu_percent is not None and small.baseline_rss is not None
+    assert small.baseline_cpu_percent is not None
+    assert small.baseline_rss is not None
     print(
         f"| {small.pods} pods, metering off (baseline): operator CPU, peak RSS over"
         f" {args.rounds} rounds' time | {small.baseline_cpu_percent:.2f}% of a core,"
         f" {small.baseline_rss / MB:.0f} MB |  |"
     )
     for run in (small, big):
-        rounds = ", ".join(f"{d:.2f}" for d in run.durations)
-        print(
-            f"| {run.pods} pods every {args.interval} s: operator CPU over {len(run.durations)} rounds"
-            f" | {run.cpu_percent:.2f}% of a core | < 5% |"
-        )
-        print(f"| {run.pods} pods: operator peak RSS | {run.peak_rss / MB:.0f} MB | < 250 MB |")
-        print(f"| {run.pods} pods: one round, start to status written | {rounds} s |  |")
-        print(f"| {run.pods} pods: ledger ConfigMaps after the bench | {kb(run.shards)} | < 1 MiB each |")
-        print(
-            f"| {run.pods} pods: figures checked | ledger {run.ledger_total} ="
-            f" proxied {run.truth} |  |"
-        )
+        _rows(run, interval=args.interval)
     for size, (uids, sizes) in months.items():
         print(
             f"| a month of {size} pods, a rolling update a day ({uids} pod UIDs):"
@@ -290,7 +341,11 @@ if __name__ == "__main__":
     parser.add_argument("--big-rounds", type=int, default=2, help="measured rounds at --big")
     parser.add_argument("--interval", type=int, default=60, help="spec.metering.intervalSeconds")
     parser.add_argument("--rate", type=float, default=10.0, help="requests a second per pod")
+    parser.add_argument(
+        "--seed-days", type=int, default=0, help="only --pods, over last month's ledger"
+    )
     parser.add_argument("--month-rounds", type=int, default=4, help="samples a day, month ledger")
     import uvloop
 
-    uvloop.run(main(parser.parse_args()))
+    arguments = parser.parse_args()
+    uvloop.run(seeded(arguments) if arguments.seed_days else main(arguments))
