@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.cli
 	$(BIN)/python -m bench.metering
+	$(BIN)/python -m bench.metering --seed-days 30
 
 # The CRD is generated from the pydantic models; a test fails when this file is stale.
 # The chart renders the same file from its own copy (Helm cannot read outside the chart).
