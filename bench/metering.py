@@ -1,6 +1,8 @@
 """Metering (issue 14): the sampler's cost at 1,000 pods, a round at 10,000, the ledger's size.
 
-Run: ``.venv/bin/python -m bench.metering`` (``--pods 1000 --big 10000 --rounds 5``).
+Run: ``.venv/bin/python -m bench.metering`` (``--pods 1000 --big 10000 --rounds 5``);
+``--seed-days 30``: the ``--pods`` rounds alone over last month's ledger of daily
+rolling updates (`month`), which every round of a month reads.
 Targets (issue 14): 1,000 metered pods sampled every 60 s with the operator's
 CPU under 5% of one core and its RSS under 250 MB; the ledger of a month of
 1,000 pods fits its ConfigMap(s); 10,000 pods: shards and one round's time.
