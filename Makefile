@@ -50,6 +50,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.operator --pods 1000 10000 --port-forward 1000
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.cli
+	$(BIN)/python -m bench.metering
+	$(BIN)/python -m bench.metering --seed-days 30
 
 # The CRD is generated from the pydantic models; a test fails when this file is stale.
 # The chart renders the same file from its own copy (Helm cannot read outside the chart).
