@@ -269,3 +269,41 @@ async def test_trim_deletes_the_months_past_retention_and_nothing_else(
     )
     assert [one.document.month for one in left] == ["2023-03", "2025-03"]
     assert api.get("v1", "ConfigMap", other.name, NAMESPACE) is not None
+
+
+async def test_a_round_reads_the_shards_of_pods_long_gone_no_more(
+    api: kubeapi.KubeAPI, clients: kube.Clients
+) -> None:
+    # Churn: 60 pods came and went this month (three shards and more); the 5 live now came
+    # last, so they are in the newest shard.
+    counts: dict[str, int] = {}
+
+    async def sampled(*samples: ledger.Sample) -> None:
+        await stored.record(
+            clients=clients, namespace=NAMESPACE, fleet_key=FLEET, samples=samples,
+            since=SINCE, budget=5_000, counts=counts,
+        )  # fmt: skip
+
+    await sampled(*(sample(10, "2025-01-12T00:00:00", uid=f"gone-{n:03d}") for n in range(60)))
+    await sampled(*(sample(10, "2025-01-12T00:01:00", uid=f"live-{n}") for n in range(5)))
+    newest = counts[f"{FLEET}/2025-01"] - 1
+    assert newest >= 3
+    first = ledger.document_name(fleet=FLEET, month="2025-01", shard=0)
+
+    def reads_of_older_shards() -> int:
+        return sum(
+            1
+            for r in api.requests
+            if r.method == "GET"
+            and r.path.endswith("/configmaps/" + first)  # shard 0: only gone pods
+        )
+
+    before = reads_of_older_shards()
+    await sampled(*(sample(20, "2025-01-12T00:02:00", uid=f"live-{n}") for n in range(5)))
+    assert reads_of_older_shards() == before
+    # Every pod still counted once; the new samples' deltas in place.
+    assert await totals(clients) == {"UNKNOWN": 65 * 10, "2025-01": 5 * 10}
+    # A pod not in the newest shard (one of the gone, back) makes a round read older ones.
+    await sampled(sample(30, "2025-01-12T00:03:00", uid="gone-000"))
+    assert reads_of_older_shards() > before
+    assert await totals(clients) == {"UNKNOWN": 65 * 10, "2025-01": 5 * 10 + 20}

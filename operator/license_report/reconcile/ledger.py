@@ -154,6 +154,67 @@ def months_to_read(samples: Iterable[ledger.Sample]) -> set[str]:
     return months
 
 
+async def _shards(
+    *, clients: kube.Clients, namespace: str, fleet_key: str, month: str, hint: int
+) -> int:
+    """How many shards ``month`` has: from ``hint`` (a count seen before) up to the first
+    name that does not exist (a count only grows: shards are never deleted one by one)."""
+    count = hint
+    while True:
+        name = ledger.document_name(fleet=fleet_key, month=month, shard=count)
+        try:
+            await kube.call(
+                clients.core.read_namespaced_config_map, name, namespace, _preload_content=False
+            )
+        except kube.NotFound:
+            return count
+        count += 1
+
+
+async def _needed(
+    *,
+    clients: kube.Clients,
+    namespace: str,
+    fleet_key: str,
+    samples: Sequence[ledger.Sample],
+    counts: dict[str, int],
+) -> list[Stored]:
+    """The documents a `record` of ``samples`` needs, newest first, and no more.
+
+    A month's newest shard is always read (new pods go there); older shards and the month
+    before only while some sample's pod is not found yet. A pod's entry is in one shard
+    a month, and pods that came with churn are in the newest ones, so the shards of pods
+    long gone are not read at every round: a month of daily rolling updates is 13 shards
+    at 1,000 pods (docs/benchmarks.md, issue 14). ``counts``: shard counts seen before,
+    by ``<fleet>/<month>``, kept up to date (a hint: a count is checked upward every time).
+    """
+    wanted = {sample.uid for sample in samples}
+    found: list[Stored] = []
+    for month in sorted(months_to_read(samples), reverse=True):
+        count = await _shards(
+            clients=clients,
+            namespace=namespace,
+            fleet_key=fleet_key,
+            month=month,
+            hint=counts.get(f"{fleet_key}/{month}", 0),
+        )
+        counts[f"{fleet_key}/{month}"] = count
+        for shard in reversed(range(count)):
+            if not wanted and shard != count - 1:
+                break
+            name = ledger.document_name(fleet=fleet_key, month=month, shard=shard)
+            try:
+                item = await kube.call(clients.core.read_namespaced_config_map, name, namespace)
+            except kube.NotFound:
+                break  # trimmed meanwhile: nothing of this month is needed any more
+            one = _parse(item, namespace=namespace, fleet_key=fleet_key)
+            found.append(one)
+            wanted -= one.document.pods.keys()
+        if not wanted:
+            return found
+    return found
+
+
 async def record(
     *,
     clients: kube.Clients,
@@ -163,6 +224,7 @@ async def record(
     since: datetime.datetime,
     budget: int = ledger.BUDGET_BYTES,
     attempts: int = ATTEMPTS,
+    counts: dict[str, int] | None = None,
 ) -> Recorded:
     """Add ``samples`` to the fleet's ledger: read, apply, write each changed document.
 
@@ -170,15 +232,20 @@ async def record(
     another writer's documents already cover are then stale and skipped), at most
     ``attempts`` times; then `kube.Conflict`. Other refusals raise as `kube.call` wraps
     them (transient for 429 and 5xx). Documents written before a failure stay written:
-    each is whole on its own (its pods' ``last`` moved with their deltas).
+    each is whole on its own (its pods' ``last`` moved with their deltas). ``counts``: the
+    caller's memory of each month's shard count (`_needed`), for its next call.
     """
-    months = months_to_read(samples)
+    counts = {} if counts is None else counts
     writes = conflicts = 0
     for attempt in range(attempts):
         if attempt:
             await asyncio.sleep(_jitter.uniform(0, CONFLICT_BACKOFF_SECONDS * 2 ** (attempt - 1)))
-        stored = await read(
-            clients=clients, namespace=namespace, fleet_key=fleet_key, months=months
+        stored = await _needed(
+            clients=clients,
+            namespace=namespace,
+            fleet_key=fleet_key,
+            samples=samples,
+            counts=counts,
         )
         versions = {one.document.name: one.resource_version for one in stored}
         changes = ledger.apply(
@@ -195,8 +262,10 @@ async def record(
                 )
                 writes += 1
         except kube.Conflict:
-            # Someone else wrote (or removed) a document since it was read.
+            # Someone else wrote (or removed) a document since it was read: count the
+            # shards again too (one may have been added, or removed by hand).
             conflicts += 1
+            counts.clear()
             continue
         return Recorded(
             writes=writes,

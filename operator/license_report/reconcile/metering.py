@@ -281,6 +281,8 @@ class Sampler:
     spec: v1alpha1.Spec
     connection: portforward.Connection
     timeout: float = 5.0
+    #: Each ledger month's shard count as last seen (`reconcile.ledger.record`'s hint).
+    shard_counts: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def namespaces(self) -> list[str]:
@@ -405,6 +407,7 @@ class Sampler:
             fleet_key=fleet,
             samples=samples,
             since=now,
+            counts=self.shard_counts,
         )
         return Round(
             verdict=decided,
