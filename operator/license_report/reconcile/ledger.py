@@ -208,8 +208,13 @@ async def _needed(
             except kube.NotFound:
                 break  # trimmed meanwhile: nothing of this month is needed any more
             one = _parse(item, namespace=namespace, fleet_key=fleet_key)
-            found.append(one)
-            wanted -= one.document.pods.keys()
+            holding = wanted & one.document.pods.keys()
+            if holding or (not found and shard == count - 1):
+                # Kept: it holds sampled pods, or it is where new pods go (the newest shard
+                # of the newest month). The rest is let go at once: one shard parsed at a
+                # time, not a month of them.
+                found.append(one)
+            wanted -= holding
         if not wanted:
             return found
     return found
