@@ -307,3 +307,16 @@ async def test_a_round_reads_the_shards_of_pods_long_gone_no_more(
     await sampled(sample(30, "2025-01-12T00:03:00", uid="gone-000"))
     assert reads_of_older_shards() > before
     assert await totals(clients) == {"UNKNOWN": 65 * 10, "2025-01": 5 * 10 + 20}
+
+
+async def test_a_pod_not_sampled_for_months_is_counted_from_its_last_counter_not_again(
+    clients: kube.Clients,
+) -> None:
+    # Sampled in January, then the operator was down through February and March.
+    await record(
+        clients, sample(100, "2025-01-12T00:00:00"), sample(5, "2025-01-12T00:00:00", uid="b")
+    )
+    await record(clients, sample(160, "2025-01-20T00:00:00"))
+    await record(clients, sample(400, "2025-04-02T00:00:00"))
+    # Only what it served since January's last sample, in the month it was seen.
+    assert await totals(clients) == {"UNKNOWN": 105, "2025-01": 60, "2025-04": 240}

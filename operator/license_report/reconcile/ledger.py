@@ -171,6 +171,16 @@ async def _shards(
         count += 1
 
 
+def _older(samples: Sequence[ledger.Sample], *, after: str) -> list[str]:
+    """The retention's months before ``after``, newest first."""
+    newest = max(sample.at for sample in samples)
+    return [
+        month
+        for month in ledger.months_back(now=newest, count=ledger.RETENTION_MONTHS)
+        if month < after
+    ]
+
+
 async def _needed(
     *,
     clients: kube.Clients,
@@ -190,7 +200,21 @@ async def _needed(
     """
     wanted = {sample.uid for sample in samples}
     found: list[Stored] = []
-    for month in sorted(months_to_read(samples), reverse=True):
+    months = sorted(months_to_read(samples), reverse=True)
+    for month in [*months, *_older(samples, after=months[-1])]:
+        if month not in months:
+            # Only pods that ran before the months read can be further back (a pod the
+            # operator could not sample for a whole month): their `last` is there, and
+            # without it they would be counted again from zero.
+            oldest = datetime.datetime.strptime(months[-1], "%Y-%m").replace(tzinfo=datetime.UTC)
+            wanted = {
+                sample.uid
+                for sample in samples
+                if sample.uid in wanted
+                and (sample.started or sample.pod_started or oldest) < oldest
+            }
+            if not wanted:
+                return found
         count = await _shards(
             clients=clients,
             namespace=namespace,
