@@ -40,20 +40,6 @@ TERMINATION_RESAMPLE_SECONDS = 3.0
 TERMINATION_WINDOW_SECONDS = 60.0
 
 
-async def _read(context: operator_context.Context, namespace: str, name: str) -> Any | None:
-    try:
-        return await kube.call(
-            context.clients.custom.get_namespaced_custom_object,
-            v1alpha1.GROUP,
-            v1alpha1.VERSION,
-            namespace,
-            v1alpha1.PLURAL,
-            name,
-        )
-    except kube.NotFound:
-        return None
-
-
 def _status(done: metering.Round) -> v1alpha1.Status:
     problems = [f"{f.pod}: {f.message}" for f in done.failures[:5]]
     if len(done.failures) > 5:
@@ -79,10 +65,8 @@ def _status(done: metering.Round) -> v1alpha1.Status:
 
 
 def _observe(context: operator_context.Context, done: metering.Round, *, trigger: str) -> None:
-    for source in done.sources:
-        count = done.sampled if len(done.sources) == 1 else None
-        if count is not None:
-            context.metrics.samples.labels(source=source, trigger=trigger).inc(count)
+    for source, count in done.by_source.items():
+        context.metrics.samples.labels(source=source, trigger=trigger).inc(count)
     for failure in done.failures:
         context.metrics.sample_failures.labels(reason=str(failure.reason)).inc()
     context.metrics.ledger_writes.inc(done.writes)
@@ -138,7 +122,9 @@ class _Fleet:
                 # The write refused (a 500, endless conflicts): the pod still serves, so the
                 # next sample reads its counter again and its delta covers this one's. Giving
                 # up here would lose all it served since the last round.
-                logger.warning("metering %s/%s: ledger write failed: %s", *self._of(pod), error)
+                logger.warning(
+                    "metering %s/%s: ledger write failed: %s", pod.namespace, pod.pod, error
+                )
                 self.context.metrics.sample_failures.labels(reason=str(error.reason)).inc()
             else:
                 _observe(self.context, done, trigger="termination")
@@ -147,9 +133,6 @@ class _Fleet:
             if asyncio.get_running_loop().time() >= ends:
                 return
             await asyncio.sleep(clock.loop_seconds(TERMINATION_RESAMPLE_SECONDS))
-
-    def _of(self, pod: metering.MeterPod) -> tuple[str, str]:
-        return pod.namespace, pod.pod
 
     async def close(self) -> None:
         for task in list(self.terminations):
@@ -173,7 +156,7 @@ async def serve(
     written: v1alpha1.Status | None = None  # the last status.metering written
     try:
         while True:
-            obj = await _read(context, namespace, name)
+            obj = await statuses.read_request(context.clients, namespace=namespace, name=name)
             if obj is None:
                 return
             try:

@@ -34,20 +34,6 @@ from license_report.handlers import lifecycle, reporting
 from license_report.reconcile import kube, output, statuses
 
 
-async def _read(context: operator_context.Context, namespace: str, name: str) -> Any | None:
-    try:
-        return await kube.call(
-            context.clients.custom.get_namespaced_custom_object,
-            v1alpha1.GROUP,
-            v1alpha1.VERSION,
-            namespace,
-            v1alpha1.PLURAL,
-            name,
-        )
-    except kube.NotFound:
-        return None
-
-
 async def _run_once(
     context: operator_context.Context,
     obj: Mapping[str, Any],
@@ -138,7 +124,7 @@ async def serve(context: operator_context.Context, *, namespace: str, name: str,
     try:
         while True:
             wake.clear()  # before reading: a change made from here on wakes the wait below
-            obj = await _read(context, namespace, name)
+            obj = await statuses.read_request(context.clients, namespace=namespace, name=name)
             if obj is None or not (obj.get("spec") or {}).get("schedule"):
                 return
             wait = await tick(context, obj)

@@ -19,6 +19,7 @@ the kubelet's probes on that listener, counted from the pod's probe specs
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import datetime
 import functools
@@ -263,13 +264,21 @@ class Round:
     verdict: Verdict
     fleet: str
     at: datetime.datetime
-    sampled: int = 0
+    #: Pods read, by the counter read (prometheus, status).
+    by_source: Mapping[str, int] = dataclasses.field(default_factory=dict)
     failures: tuple[models.Failure, ...] = ()
-    sources: tuple[str, ...] = ()
     writes: int = 0
     conflicts: int = 0
     no_series: int = 0  # prometheus pods without any request counter series
     since: datetime.datetime | None = None
+
+    @property
+    def sampled(self) -> int:
+        return sum(self.by_source.values())
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(sorted(self.by_source))
 
 
 @dataclasses.dataclass
@@ -419,9 +428,8 @@ class Sampler:
             verdict=decided,
             fleet=fleet,
             at=now,
-            sampled=len(samples),
+            by_source=collections.Counter(sample.source for sample in samples),
             failures=tuple(sorted(failures, key=lambda f: f.pod)),
-            sources=tuple(sorted({s.source for s in samples})),
             writes=recorded.writes,
             conflicts=recorded.conflicts,
             no_series=no_series,

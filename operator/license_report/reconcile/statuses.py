@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
+from typing import Any
 
 from license_report.api import errors, v1alpha1
 from license_report.reconcile import kube
@@ -270,6 +271,18 @@ def merge(*parts: v1alpha1.Status) -> v1alpha1.Status:
 def patch_body(status: v1alpha1.Status) -> dict[str, object]:
     """The merge patch for ``status``: the fields that were set, ``None`` ones included."""
     return {"status": status.model_dump(mode="json", by_alias=True, exclude_unset=True)}
+
+
+async def read_request(clients: kube.Clients, *, namespace: str, name: str) -> Any | None:
+    """The request as the API server has it now (None: deleted), for a daemon that re-reads
+    it before each step (a schedule, metering)."""
+    try:
+        return await kube.call(
+            clients.custom.get_namespaced_custom_object,
+            v1alpha1.GROUP, v1alpha1.VERSION, namespace, v1alpha1.PLURAL, name,
+        )  # fmt: skip
+    except kube.NotFound:
+        return None
 
 
 async def write(
