@@ -32,7 +32,7 @@ import functools
 import ipaddress
 import json
 import math
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from license_report.api import defaults, errors, v1alpha1
@@ -216,7 +216,7 @@ def _env_value(var: Mapping[str, Any]) -> EnvValue | None:
     return None  # a fieldRef, a configMapKeyRef: nothing Kong's settings here come from
 
 
-def _env(container: Mapping[str, Any] | None, *, names: frozenset[str]) -> dict[str, EnvValue]:
+def env_of(container: Mapping[str, Any] | None, *, names: frozenset[str]) -> dict[str, EnvValue]:
     """The container's variables among ``names`` (the rest is never read)."""
     found: dict[str, EnvValue] = {}
     for var in (container or {}).get("env") or []:
@@ -255,6 +255,24 @@ class _Shared:
         return shared
 
 
+def named_ports(containers: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """The containers' named ports: name -> number."""
+    return {
+        str(port["name"]): int(port["containerPort"])
+        for container in containers
+        for port in container.get("ports") or []
+        if port.get("name") and port.get("containerPort") is not None
+    }
+
+
+def running_and_ready(status: Mapping[str, Any]) -> bool:
+    """Phase Running and the Ready condition True."""
+    return status.get("phase") == "Running" and any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
+
+
 def _pod(obj: Mapping[str, Any], shared: _Shared) -> _Pod:
     metadata, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
     containers = spec.get("containers") or []
@@ -264,34 +282,26 @@ def _pod(obj: Mapping[str, Any], shared: _Shared) -> _Pod:
             value
             for container in containers
             if container is not kong
-            for name, value in _env(container, names=_CONTROLLER_ENV).items()
+            for name, value in env_of(container, names=_CONTROLLER_ENV).items()
             if name == "CONTROLLER_KONG_ADMIN_TOKEN"
         ),
         None,
     )
-    ports = {
-        str(port["name"]): int(port["containerPort"])
-        for container in spec.get("containers") or []
-        for port in container.get("ports") or []
-        if port.get("name") and port.get("containerPort") is not None
-    }
+    ports = named_ports(containers)
     env = {
         str(var["name"]): str(var["value"])
         for container in spec.get("containers") or []
         for var in container.get("env") or []
         if var.get("name") in _POD_ENV and isinstance(var.get("value"), str)
     }
-    ready = any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in status.get("conditions") or []
-    )
+    ready = running_and_ready(status)
     ports = shared.mapping(ports)
     namespace = shared.value(str(metadata.get("namespace") or ""))
     return _Pod(
         name=str(metadata["name"]),
         terminating=metadata.get("deletionTimestamp") is not None,
         phase=status.get("phase"),
-        ready=status.get("phase") == "Running" and ready,
+        ready=ready,
         ip=status.get("podIP") or None,
         node_name=shared.value(spec.get("nodeName") or None),
         ports=ports,
@@ -303,7 +313,7 @@ def _pod(obj: Mapping[str, Any], shared: _Shared) -> _Pod:
             pod=str(metadata["name"]),
             ip=status.get("podIP") or None,
             ports=ports,
-            env=shared.mapping(_env(kong, names=DERIVED_ENV)),
+            env=shared.mapping(env_of(kong, names=DERIVED_ENV)),
             controller_token=shared.value(controller_token),
         ),
     )

@@ -134,32 +134,24 @@ def parse_pod(obj: Mapping[str, Any]) -> MeterPod | None:
     statuses = {c.get("name"): c for c in status.get("containerStatuses") or []}
     mine = statuses.get(kong_container.get("name")) or {}
     running = (mine.get("state") or {}).get("running") or {}
+    # Literal values only: none of these is ever a Secret's.
     env = {
-        str(var["name"]): str(var["value"])
-        for var in kong_container.get("env") or []
-        if var.get("name") in _ENV and isinstance(var.get("value"), str)
+        name: value
+        for name, value in discovery.env_of(kong_container, names=_ENV).items()
+        if isinstance(value, str)
     }
-    ports = {
-        str(port["name"]): int(port["containerPort"])
-        for port in kong_container.get("ports") or []
-        if port.get("name") and port.get("containerPort") is not None
-    }
-    ready = status.get("phase") == "Running" and any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in status.get("conditions") or []
-    )
     return MeterPod(
         uid=str(metadata.get("uid") or f"{metadata.get('namespace')}/{metadata['name']}"),
         namespace=str(metadata.get("namespace") or ""),
         pod=str(metadata["name"]),
         ip=status.get("podIP") or None,
-        ready=ready,
+        ready=discovery.running_and_ready(status),
         deleting=_time(metadata.get("deletionTimestamp")),
         started=_time(status.get("startTime")),
         container_started=_time(running.get("startedAt")),
         restarts=int(mine.get("restartCount") or 0),
         env=env,
-        ports=ports,
+        ports=discovery.named_ports([kong_container]),
         image=str(kong_container.get("image") or ""),
         probes=_probes(kong_container),
     )
