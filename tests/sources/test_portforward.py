@@ -89,6 +89,20 @@ async def test_each_tcp_connection_gets_its_own_websocket_under_concurrency(
         assert forwarder.websockets == count
 
 
+async def test_later_websockets_resume_the_api_servers_tls_session(api: kubeapi.KubeAPI) -> None:
+    """A pod per WebSocket is a TLS connection to the API server per pod: all but the first of a
+    connection's resume the session (the server's ticket), sparing both sides the certificates."""
+    connection = _connection(api)
+    target = portforward.Target(namespace="kong", pod="kong-1", port=loopback.ADMIN_PORT)
+    reused: list[bool] = []
+    async with loopback.loopback_pod(api), portforward.session() as http:
+        for _ in range(3):
+            ws = await portforward.open_websocket(http=http, connection=connection, target=target)
+            reused.append(ws.get_extra_info("ssl_object").session_reused)
+            await ws.close()
+    assert reused == [False, True, True]
+
+
 async def test_large_bodies_cross_both_ways_intact(
     api: kubeapi.KubeAPI, http: aiohttp.ClientSession
 ) -> None:
