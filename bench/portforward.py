@@ -1,4 +1,4 @@
-"""Port-forward against the direct path: what the WebSocket relay costs, measured in one run.
+"""Port-forward against the direct path: what the WebSocket costs, measured in one run.
 
 Run: ``.venv/bin/python -m bench.portforward`` (``--requests``, ``--concurrency``, ``--pods``,
 ``--megabytes``). No target is asserted; the figures go to docs/benchmarks.md.
@@ -6,18 +6,21 @@ Run: ``.venv/bin/python -m bench.portforward`` (``--requests``, ``--concurrency`
 Everything runs in one process and one event loop, as the tests do: the
 emulated API server (HTTPS, bearer token) with its kubelet side, the pods'
 loopback listeners (a small aiohttp app on 127.1.0.x, which only the
-port-forward reaches), and the client (`sources.portforward` and aiohttp). So
-a forwarded request pays both relays' CPU here, where in a cluster the API
-server and kubelet pay theirs elsewhere; read the forwarded figures as an
-upper bound on the operator's side. Measured, each direct and forwarded:
+port-forward reaches), and the client (aiohttp). So a forwarded request pays
+both ends' CPU here, where in a cluster the API server and kubelet pay theirs
+elsewhere; read the forwarded figures as an upper bound on the operator's side.
+Forwarded twice: ``relay``, a `portforward.Forwarder`'s local listener relaying
+each TCP connection to a WebSocket (what PostgreSQL clients use), and
+``tunnel``, a `tunnels.Connector` speaking HTTP straight over the WebSocket
+(what the Admin API client uses). Measured, each direct, relay and tunnel:
 
 - latency: ``--requests`` small GETs one after another on one keep-alive connection
   (one WebSocket), median and 95th percentile;
 - connections: ``--requests`` GETs, ``--concurrency`` at once, each on a new connection
   (so each forwarded one opens a WebSocket: the API server's handshake is in it);
 - bulk: ``--megabytes`` down and up on one connection;
-- pods: ``--pods`` pods, one forwarder each from a `portforward.Pool`, opened for one GET
-  and closed after it, all at once: what a collection run over that many loopback-only
+- pods: ``--pods`` pods, a forward each, opened for one GET and closed after it,
+  ``--concurrency`` at once: what a collection run over that many loopback-only
   Admin APIs pays.
 """
 
@@ -30,10 +33,11 @@ import io
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 
-from license_report.sources import portforward
+from license_report.sources import portforward, tunnels
 from license_report_sandbox import kubeapi, loopback
 
 
@@ -51,17 +55,16 @@ async def _latency(http: aiohttp.ClientSession, base: str, count: int) -> dict[s
     }
 
 
-async def _connections(base: str, count: int, concurrency: int) -> dict[str, float]:
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=True)
-    async with aiohttp.ClientSession(connector=connector) as http:
+async def _connections(http: aiohttp.ClientSession, base: str, count: int) -> dict[str, float]:
+    """``count`` GETs on ``http``, whose connector closes every connection after its request."""
 
-        async def one() -> None:
-            async with http.get(base + "/hello") as response:
-                await response.read()
+    async def one() -> None:
+        async with http.get(base + "/hello") as response:
+            await response.read()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(count)))
-        elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(count)))
+    elapsed = time.perf_counter() - started
     return {"seconds": elapsed, "per_second": count / elapsed}
 
 
@@ -94,39 +97,84 @@ async def main(*, requests: int, concurrency: int, pods: int, megabytes: int) ->
                 "kong", name, {loopback.ADMIN_PORT: (loopback.LOOPBACK_HOST, port)}
             )
         connection = portforward.Connection(configuration=api.configuration())
-        async with portforward.Forwarder(
-            connection=connection, namespace="kong", pod="kong-0", port=loopback.ADMIN_PORT
-        ) as forwarder:
-            forwarded = forwarder.url()
-            for label, base in (("direct", direct), ("forwarded", forwarded)):
-                print(label)
-                async with aiohttp.ClientSession() as http:
-                    await _timed("latency", functools.partial(_latency, http, base, requests))
-                    await _timed("bulk", functools.partial(_bulk, http, base, megabytes))
-                await _timed(
-                    "connections", functools.partial(_connections, base, requests, concurrency)
+        tunneled = f"http://kong-0.kong.portforward.invalid:{loopback.ADMIN_PORT}"
+        async with (
+            portforward.session() as websockets,
+            portforward.Forwarder(
+                connection=connection, namespace="kong", pod="kong-0", port=loopback.ADMIN_PORT
+            ) as forwarder,
+        ):
+
+            def tunnel(**options: Any) -> aiohttp.BaseConnector:
+                return tunnels.Connector(
+                    connection=connection,
+                    http=websockets,
+                    namespace="kong",
+                    pod="kong-0",
+                    port=loopback.ADMIN_PORT,
+                    **options,
                 )
 
-        async def all_pods() -> dict[str, float]:
-            started = time.perf_counter()
-            async with (
-                portforward.Pool(connection=connection) as pool,
-                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http,
-            ):
-
-                async def ask(index: int) -> None:
-                    forwarder = pool.forwarder(
-                        namespace="kong", pod=f"kong-{index}", port=loopback.ADMIN_PORT
+            ways: list[tuple[str, str, Callable[..., aiohttp.BaseConnector]]] = [
+                ("direct", direct, aiohttp.TCPConnector),
+                ("relay", forwarder.url(), aiohttp.TCPConnector),
+                ("tunnel", tunneled, tunnel),
+            ]
+            for label, base, connector in ways:
+                print(label)
+                async with aiohttp.ClientSession(connector=connector()) as http:
+                    await _timed("latency", functools.partial(_latency, http, base, requests))
+                    await _timed("bulk", functools.partial(_bulk, http, base, megabytes))
+                closing = connector(limit=concurrency, force_close=True)
+                async with aiohttp.ClientSession(connector=closing) as http:
+                    await _timed(
+                        "connections", functools.partial(_connections, http, base, requests)
                     )
-                    async with forwarder, http.get(forwarder.url() + "/hello") as response:
-                        await response.read()
 
-                await asyncio.gather(*(ask(index) for index in range(pods)))
-                asked = time.perf_counter() - started
-            return {"pods": pods, "seconds": asked, "closed_seconds": time.perf_counter() - started}
+            async def relay(index: int) -> None:
+                async with (
+                    portforward.Forwarder(
+                        connection=connection,
+                        namespace="kong",
+                        pod=f"kong-{index}",
+                        port=loopback.ADMIN_PORT,
+                        http=websockets,
+                    ) as forwarder,
+                    aiohttp.ClientSession() as http,
+                    http.get(forwarder.url() + "/hello") as response,
+                ):
+                    await response.read()
 
-        print(f"pods through a pool ({pods}, one GET each, all at once)")
-        await _timed("forwarded", all_pods)
+            async def tunnel_pod(index: int) -> None:
+                connector = tunnels.Connector(
+                    connection=connection,
+                    http=websockets,
+                    namespace="kong",
+                    pod=f"kong-{index}",
+                    port=loopback.ADMIN_PORT,
+                )
+                await connector.open()
+                url = f"http://kong-{index}.kong.portforward.invalid:{loopback.ADMIN_PORT}/hello"
+                async with (
+                    aiohttp.ClientSession(connector=connector) as http,
+                    http.get(url) as response,
+                ):
+                    await response.read()
+
+            async def all_pods(ask: Callable[[int], Awaitable[None]]) -> dict[str, float]:
+                waiting = iter(range(pods))
+
+                async def worker() -> None:
+                    for index in waiting:
+                        await ask(index)
+
+                started = time.perf_counter()
+                await asyncio.gather(*(worker() for _ in range(concurrency)))
+                return {"pods": pods, "seconds": time.perf_counter() - started}
+
+            print(f"pods ({pods}, a forward each for one GET, {concurrency} at once)")
+            await _timed("relay", functools.partial(all_pods, relay))
+            await _timed("tunnel", functools.partial(all_pods, tunnel_pod))
 
 
 def cli() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import ssl
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -56,12 +57,15 @@ def pattern(size: int) -> bytes:
 
 
 @contextlib.asynccontextmanager
-async def listener(host: str = LOOPBACK_HOST) -> AsyncIterator[int]:
-    """Serve the test app on ``host`` and an ephemeral port; yield the port."""
+async def listener(
+    host: str = LOOPBACK_HOST, *, ssl_context: ssl.SSLContext | None = None
+) -> AsyncIterator[int]:
+    """Serve the test app on ``host`` and an ephemeral port (TLS with ``ssl_context``); yield
+    the port."""
     runner = web.AppRunner(_app(), shutdown_timeout=0.5)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, 0)
+        site = web.TCPSite(runner, host, 0, ssl_context=ssl_context)
         await site.start()
         yield int(runner.addresses[0][1])
     finally:
@@ -70,11 +74,16 @@ async def listener(host: str = LOOPBACK_HOST) -> AsyncIterator[int]:
 
 @contextlib.asynccontextmanager
 async def loopback_pod(
-    api: kubeapi.KubeAPI, *, name: str = "kong-1", namespace: str = "kong"
+    api: kubeapi.KubeAPI,
+    *,
+    name: str = "kong-1",
+    namespace: str = "kong",
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[int]:
-    """A running, scheduled pod at `POD_IP` whose Admin API listens on its loopback only:
-    `ADMIN_PORT` inside the pod is the listener's real port on `LOOPBACK_HOST`."""
-    async with listener() as port:
+    """A running, scheduled pod at `POD_IP` whose Admin API listens on its loopback only
+    (TLS with ``ssl_context``): `ADMIN_PORT` inside the pod is the listener's real port on
+    `LOOPBACK_HOST`."""
+    async with listener(ssl_context=ssl_context) as port:
         api.put(kubeapi.make_pod(name, namespace, ip=POD_IP, node_name="node-1"))
         api.pod_network.listen(namespace, name, {ADMIN_PORT: (LOOPBACK_HOST, port)})
         try:

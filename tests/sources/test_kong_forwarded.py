@@ -8,7 +8,7 @@ import pytest
 
 from license_report.api import errors
 from license_report.report import models
-from license_report.sources import kong, portforward
+from license_report.sources import kong, portforward, tunnels
 from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi
 from tests.helpers.fleets import FleetFactory
@@ -30,12 +30,12 @@ async def test_a_forwarded_node_is_asked_on_one_websocket_opened_and_closed_with
         api.put(kubeapi.make_pod("gw-1", "kong", ip="127.3.0.1", node_name="node-1"))
         api.pod_network.listen("kong", "gw-1", {PORT: (node.address, running.port)})
         connection = portforward.Connection(configuration=api.configuration())
-        opened: list[portforward.Forwarder] = []
+        opened: list[tunnels.Connector] = []
 
-        async with portforward.Pool(connection=connection) as pool:
+        async with tunnels.Pool(connection=connection) as pool:
 
-            def forward() -> portforward.Forwarder:
-                opened.append(pool.forwarder(namespace="kong", pod="gw-1", port=PORT))
+            def forward() -> tunnels.Connector:
+                opened.append(pool.connector(namespace="kong", pod="gw-1", port=PORT))
                 return opened[-1]
 
             settings = kong.ClientSettings(timeout=5.0, routes={URL: kong.Route(forward=forward)})
@@ -46,11 +46,11 @@ async def test_a_forwarded_node_is_asked_on_one_websocket_opened_and_closed_with
                 )
                 assert observation.license_report is not None
                 assert observation.status.configuration_hash
-                # One local connection for /, /status and /license/report: one WebSocket.
+                # One kept-alive connection for /, /status and /license/report: one WebSocket.
                 assert [f.websockets for f in opened] == [1]
                 assert _portforwards(api) == 1
                 # Closed with the node.
-                assert not opened[0].listening
+                assert opened[0].closed
 
                 counts = await kong.count_entities(session=session, base_url=URL, settings=settings)
                 assert counts.services == 7
@@ -61,9 +61,9 @@ async def test_a_pod_gone_is_that_nodes_failure_and_a_403_ends_the_collection(
     api: kubeapi.KubeAPI,
 ) -> None:
     connection = portforward.Connection(configuration=api.configuration())
-    async with portforward.Pool(connection=connection) as pool:
+    async with tunnels.Pool(connection=connection) as pool:
         gone = kong.Route(
-            forward=lambda: pool.forwarder(namespace="kong", pod="gw-gone", port=PORT)
+            forward=lambda: pool.connector(namespace="kong", pod="gw-gone", port=PORT)
         )
         settings = kong.ClientSettings(timeout=5.0, routes={URL: gone})
         async with kong.new_session(settings) as session:
@@ -74,9 +74,9 @@ async def test_a_pod_gone_is_that_nodes_failure_and_a_403_ends_the_collection(
         assert [(f.pod, f.reason) for f in failures] == [("gw-1", errors.Reason.POD_GONE)]
 
     api.pod_network.forbid("kong")
-    async with portforward.Pool(connection=connection) as pool:
+    async with tunnels.Pool(connection=connection) as pool:
         forbidden = kong.Route(
-            forward=lambda: pool.forwarder(namespace="kong", pod="gw-1", port=PORT)
+            forward=lambda: pool.connector(namespace="kong", pod="gw-1", port=PORT)
         )
         other = URL.replace("gw-1", "gw-2")
         settings = kong.ClientSettings(

@@ -31,7 +31,7 @@ from license_report.api import errors, v1alpha1
 from license_report.reconcile import discovery, kongconf, kube
 from license_report.reconcile import ledger as ledger_store
 from license_report.report import ledger, models
-from license_report.sources import kong, portforward, status_listener
+from license_report.sources import kong, portforward, status_listener, tunnels
 
 #: The env a verdict and a status listener are read from (literal values only).
 _ENV = frozenset(
@@ -316,12 +316,12 @@ class Sampler:
         insecure = _status_tls()
         samples: list[ledger.Sample] = []
         no_series = 0
-        async with portforward.Pool(connection=self.connection) as pool:
+        async with tunnels.Pool(connection=self.connection) as pool:
             routes = {
                 target.url: kong.Route(
                     tls=insecure,
                     forward=functools.partial(
-                        pool.forwarder, namespace=pod.namespace, pod=pod.pod, port=target.port
+                        pool.connector, namespace=pod.namespace, pod=pod.pod, port=target.port
                     ),
                 )
                 for pod, target in targets.values()

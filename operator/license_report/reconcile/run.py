@@ -28,7 +28,7 @@ from license_report.reconcile import (
 )
 from license_report.reconcile import ledger as ledger_store
 from license_report.report import aggregation, ledger, models, packaging, signing
-from license_report.sources import datastore, kong, license, portforward
+from license_report.sources import datastore, kong, license, portforward, tunnels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,16 +198,16 @@ def _signing_key(
 
 
 def _forward_routes(
-    *, pool: portforward.Pool, derived: derivation.Derived, tls: ssl.SSLContext
+    *, pool: tunnels.Pool, derived: derivation.Derived, tls: ssl.SSLContext
 ) -> dict[str, kong.Route]:
-    """Each forwarded target's route: its forwarder comes from ``pool`` when its requests
+    """Each forwarded target's route: its connector comes from ``pool`` when its requests
     are made and is closed after them (`kong.reach`), reached with ``tls`` (no name
     checked)."""
     return {
         forward.url: kong.Route(
             tls=tls,
             forward=functools.partial(
-                pool.forwarder, namespace=forward.namespace, pod=forward.pod, port=forward.port
+                pool.connector, namespace=forward.namespace, pod=forward.pod, port=forward.port
             ),
         )
         for forward in derived.forwards.values()
@@ -453,7 +453,7 @@ async def _collected(
         configuration=clients.api.configuration, user_agent=kube.USER_AGENT
     )
     async with contextlib.AsyncExitStack() as stack:
-        pool = await stack.enter_async_context(portforward.Pool(connection=connection))
+        pool = await stack.enter_async_context(tunnels.Pool(connection=connection))
         read = await _route_datastore(
             stack=stack, clients=clients, settings=settings, derived=derived
         )

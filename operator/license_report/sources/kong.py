@@ -25,7 +25,7 @@ import pydantic
 
 from license_report.api import defaults, errors
 from license_report.report import admin_api, aggregation, models, plugins
-from license_report.sources import portforward
+from license_report.sources import portforward, tunnels
 
 TOKEN_HEADER = "Kong-Admin-Token"  # noqa: S105 (a header name, not a secret)
 MAX_PAGE_SIZE = 1000  # Kong's own maximum for ?size=
@@ -57,18 +57,18 @@ class Route:
     """How one node is reached when it is not the settings' default (a direct connection).
 
     ``forward``: through the API server's ``pods/portforward``. The node's URL then
-    names the pod, not an address; ``forward()`` gives a forwarder, opened for that
-    node's requests and closed after them (`reach`), so a run holds only as many as
-    it asks nodes at once. The local endpoint is 127.0.0.1, which no certificate
-    names, and the channel is the API server's authenticated TLS connection: ``tls``
-    then checks no name. While open, ``forwarder`` names what the Admin API client
-    only sees as a dropped connection.
+    names the pod, not an address; ``forward()`` gives a connector whose connections
+    are WebSockets to that pod port, opened for that node's requests and closed
+    after them (`reach`), so a run holds only as many as it asks nodes at once. No
+    certificate names the pod's loopback, and the channel is the API server's
+    authenticated TLS connection: ``tls`` then checks no name. While open,
+    ``connector`` names what the Admin API client only sees as a dropped connection.
     """
 
     tls: ssl.SSLContext | None = None  # None: the settings' own
     server_name: str | None = None
-    forward: Callable[[], portforward.Forwarder] | None = None
-    forwarder: portforward.Forwarder | None = None  # the open one, inside `reach`
+    forward: Callable[[], tunnels.Connector] | None = None
+    connector: tunnels.Connector | None = None  # the open one, inside `reach`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,7 +257,7 @@ def _forwarding_failure(route: Route, *, what: str) -> None:
     """Through a port-forward, a dropped connection (during the TLS handshake too) is all the
     client sees of the kubelet's refusal: raise what the forwarder recorded instead, with its
     reason (nothing listening on that port in the pod: ConnectionRefused)."""
-    failure = None if route.forwarder is None else route.forwarder.failure
+    failure = None if route.connector is None else route.connector.failure
     if failure is not None:
         raise NodeError(failure.reason, f"{what}: {failure.message}")
 
@@ -309,9 +309,12 @@ def _join(base: str, path: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def reach(*, url: str, settings: ClientSettings) -> AsyncIterator[tuple[str, Route]]:
-    """The base URL a node's requests go to, and along which route: its own URL, or a
-    port-forward's local endpoint, opened here and closed when the requests are done.
+async def reach(
+    *, url: str, settings: ClientSettings, session: aiohttp.ClientSession
+) -> AsyncIterator[tuple[aiohttp.ClientSession, Route]]:
+    """The session a node's requests (to ``url``) are made on, and along which route: the
+    caller's ``session``, or one of the node's own whose connections are WebSockets of a
+    port-forward to it, opened here and closed when the requests are done.
 
     A port-forward that cannot be opened is that node's failure (`NodeError`: the
     pod gone, nothing listening), except a 403, which is the operator's own RBAC and
@@ -320,20 +323,18 @@ async def reach(*, url: str, settings: ClientSettings) -> AsyncIterator[tuple[st
     """
     route = settings.route(url)
     if route.forward is None:
-        yield url, route
+        yield session, route
         return
-    forwarder = route.forward()
+    connector = route.forward()
     try:
-        await forwarder.__aenter__()
+        await connector.open()
     except portforward.PortForwardError as error:
+        await connector.close()
         if error.reason == Reason.PORT_FORWARD_FORBIDDEN:
             raise
         raise NodeError(error.reason, error.message) from None
-    try:
-        scheme = urllib.parse.urlsplit(url).scheme
-        yield forwarder.url(scheme), dataclasses.replace(route, forwarder=forwarder)
-    finally:
-        await forwarder.close()
+    async with aiohttp.ClientSession(connector=connector, raise_for_status=False) as own:
+        yield own, dataclasses.replace(route, connector=connector)
 
 
 async def _ask(
@@ -366,16 +367,6 @@ async def _ask(
     return info_task.result(), status_task.result(), report_task.result()
 
 
-def _kept_alive(settings: ClientSettings) -> aiohttp.ClientSession:
-    """A session of one kept-alive connection, for one forwarded node's requests."""
-    connector = aiohttp.TCPConnector(
-        limit=1,
-        happy_eyeballs_delay=None,
-        ssl=settings.tls if settings.tls is not None else True,
-    )
-    return aiohttp.ClientSession(connector=connector, raise_for_status=False)
-
-
 async def fetch_node(
     *, session: aiohttp.ClientSession, target: models.Target, settings: ClientSettings
 ) -> aggregation.NodeObservation:
@@ -385,20 +376,18 @@ async def fetch_node(
     port-forward each new connection is a WebSocket to the API server and a TLS
     handshake with Kong, the operator's CPU rather than latency
     (docs/benchmarks.md, issue 13), so a forwarded node is asked the three in turn
-    on one kept-alive connection of its own, closed with the node and its
-    forward. The first failure is raised before any other request is made or after
-    they are cancelled: no request to a failed node outlives this call.
+    on one kept-alive connection of its own (`reach`), closed with the node. The
+    first failure is raised before any other request is made or after they are
+    cancelled: no request to a failed node outlives this call.
     """
-    async with reach(url=target.url, settings=settings) as (base, route):
-        if route.forwarder is None:
-            bodies = await _ask(
-                session=session, base=base, route=route, settings=settings, at_once=True
-            )
-        else:
-            async with _kept_alive(settings) as own:
-                bodies = await _ask(
-                    session=own, base=base, route=route, settings=settings, at_once=False
-                )
+    async with reach(url=target.url, settings=settings, session=session) as (own, route):
+        bodies = await _ask(
+            session=own,
+            base=target.url,
+            route=route,
+            settings=settings,
+            at_once=route.connector is None,
+        )
     info_body, status_body, report_body = bodies
     report = (
         None
@@ -552,9 +541,9 @@ async def count_entities(
     ``/clustering/data-planes`` is counted too. ``base_url`` is the node's target
     URL: a forwarded node is reached through a port-forward of its own (`reach`).
     """
-    async with reach(url=base_url, settings=settings) as (base, route):
+    async with reach(url=base_url, settings=settings, session=session) as (own, route):
         return await _count_entities(
-            session=session, base_url=base, route=route, settings=settings, data_planes=data_planes
+            session=own, base_url=base_url, route=route, settings=settings, data_planes=data_planes
         )
 
 

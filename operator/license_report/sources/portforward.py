@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import dataclasses
 import ssl
+import time
 import urllib.parse
 from typing import Any
 
@@ -49,6 +50,11 @@ ERROR_CHANNEL = 1
 CHUNK = 64 * 1024
 #: Seconds to wait, by default, for the API server to connect, upgrade and send the port frames.
 CONNECT_TIMEOUT = 10.0
+#: Seconds the auth headers serve before the client's refresh hook is asked again. A run opens
+#: a WebSocket per pod; the hook (the in-cluster token file, a kubeconfig's exec plugin) runs
+#: in a worker thread, whose hand-offs cost a thousand-pod run a tenth of its CPU. Tokens live
+#: for minutes at the least, and a 401 asks the hook again at once.
+HEADERS_SECONDS = 10.0
 
 
 class PortForwardError(errors.ReportError):
@@ -97,6 +103,9 @@ class Connection:
         self.server_hostname: str | None = getattr(configuration, "tls_server_name", None) or None
         self.proxy: str | None = getattr(configuration, "proxy", None) or None
         self.proxy_headers: dict[str, str] | None = getattr(configuration, "proxy_headers", None)
+        self._headers: dict[str, str] | None = None
+        self._headers_until = 0.0
+        self._headers_lock = asyncio.Lock()
 
     def url(self, target: Target) -> str:
         path = "/api/v1/namespaces/{}/pods/{}/portforward".format(
@@ -105,8 +114,20 @@ class Connection:
         return f"{self.base}{path}?ports={target.port}"
 
     async def headers(self) -> dict[str, str]:
-        """The auth headers, as the client's own calls send them (its refresh hook may read a file
-        or run an exec plugin: a worker thread, not the event loop)."""
+        """The auth headers, as the client's own calls send them, read again after
+        `HEADERS_SECONDS` or a 401 (`forget_headers`)."""
+        async with self._headers_lock:
+            if self._headers is None or time.monotonic() >= self._headers_until:
+                self._headers = await self._read_headers()
+                self._headers_until = time.monotonic() + HEADERS_SECONDS
+            return dict(self._headers)
+
+    def forget_headers(self) -> None:
+        """The API server refused them: read them again for the next WebSocket."""
+        self._headers = None
+
+    async def _read_headers(self) -> dict[str, str]:
+        # The refresh hook may read a file or run an exec plugin: a worker thread, not the loop.
         settings = await asyncio.to_thread(self.configuration.auth_settings)
         headers: dict[str, str] = {}
         for setting in settings.values():
@@ -151,9 +172,13 @@ class ResumingContext(ssl.SSLContext):
         )
 
     def keep(self, ssl_object: ssl.SSLObject | None) -> None:
-        """Offer this connection's session from now on, once the server sent its ticket (in TLS
-        1.3 after the handshake, so read it once the connection has carried a response)."""
-        session = None if ssl_object is None else ssl_object.session
+        """Offer this connection's session from now on if it was a new one, once the server sent
+        its ticket (in TLS 1.3 after the handshake: read it once the connection has carried a
+        response). A resumed connection leaves the kept session as it is: Python copies a
+        session through its encoding each time it is read, certificates and all (0.15 ms)."""
+        if ssl_object is None or ssl_object.session_reused:
+            return
+        session = ssl_object.session
         if session is not None and session.has_ticket:
             self.session = session
 
@@ -200,6 +225,8 @@ async def open_websocket(
                 autoping=True,
             )
     except aiohttp.WSServerHandshakeError as error:
+        if error.status == 401:
+            connection.forget_headers()
         raise refused(target=target, status=error.status) from error
     except (aiohttp.ClientError, OSError, TimeoutError) as error:
         raise PortForwardError(
@@ -426,36 +453,3 @@ async def _pump(
         for task in directions:
             task.cancel()
         await asyncio.gather(*directions, return_exceptions=True)
-
-
-class Pool:
-    """Forwarders for a collection run, all on one HTTP session to the API server.
-
-    Each forwarder is opened by the one node's requests that use it and closed with
-    them, so a run holds at most as many listening sockets and WebSockets as it asks
-    nodes at once, whatever the fleet's size (at 10,000 pods, opening them all first
-    took 20,000 descriptors, the whole ``ulimit -n``; docs/benchmarks.md, issue 13).
-    """
-
-    def __init__(self, *, connection: Connection) -> None:
-        self.connection = connection
-        self._http: aiohttp.ClientSession | None = None
-
-    async def __aenter__(self) -> Pool:
-        self._http = session()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    def forwarder(self, *, namespace: str, pod: str, port: int) -> Forwarder:
-        """A forwarder to this pod port, not yet open: ``async with`` opens and closes it."""
-        assert self._http is not None, "use `async with Pool(...)`"
-        return Forwarder(
-            connection=self.connection, namespace=namespace, pod=pod, port=port, http=self._http
-        )
-
-    async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None

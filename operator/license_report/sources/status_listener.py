@@ -117,7 +117,7 @@ async def _get(
             errors.Reason.TIMEOUT, f"GET {url}: no answer within {timeout:g}s"
         ) from None
     except (aiohttp.ClientError, OSError) as error:
-        failure = None if route.forwarder is None else route.forwarder.failure
+        failure = None if route.connector is None else route.connector.failure
         if failure is not None:
             raise kong.NodeError(failure.reason, failure.message) from None
         # Said as the Admin API client says it (status.metering.lastError names the pod with
@@ -144,12 +144,12 @@ async def read(
 ) -> Reading:
     """One pod's counter from its status listener (``target.url``), reached as the Admin API
     is (directly, or through a port-forward: `kong.reach`); `kong.NodeError` if it cannot be."""
-    async with kong.reach(url=target.url, settings=settings) as (base, route):
+    async with kong.reach(url=target.url, settings=settings, session=session) as (own, route):
         made = 0
         metrics = None
         if source != "status":
             status, body = await _get(
-                session=session, url=base + "/metrics", route=route, timeout=settings.timeout
+                session=own, url=target.url + "/metrics", route=route, timeout=settings.timeout
             )
             made += 1
             if status == 200:
@@ -166,7 +166,7 @@ async def read(
         if metrics is not None and metrics.nginx_total is not None:
             return Reading("status", metrics.nginx_total, metrics.node_id, made)
         status, body = await _get(
-            session=session, url=base + "/status", route=route, timeout=settings.timeout
+            session=own, url=target.url + "/status", route=route, timeout=settings.timeout
         )
         made += 1
         if status != 200:
