@@ -131,8 +131,18 @@ def tls_context(
     client_certificate: ClientCertificate | None = None,
 ) -> ssl.SSLContext:
     """A client TLS context: verification on unless ``insecure`` is explicitly asked for;
-    ``client_certificate`` presented when the server asks for one."""
-    context = ssl.create_default_context()
+    ``client_certificate`` presented when the server asks for one.
+
+    An insecure context holds no system CAs: OpenSSL still builds the chain it then
+    ignores, and with the system's CA directory each handshake looks the issuer up
+    on disk (0.25 ms of 0.7 per handshake; docs/benchmarks.md, issue 13).
+    """
+    if insecure:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        context = ssl.create_default_context()
     if ca_pem is not None:
         try:
             context.load_verify_locations(cadata=ca_pem)
@@ -143,9 +153,6 @@ def tls_context(
             ) from None
     if client_certificate is not None:
         _load_client_certificate(context, client_certificate)
-    if insecure:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
     return context
 
 
