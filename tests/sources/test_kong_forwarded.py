@@ -1,6 +1,7 @@
 """A node reached through a port-forward: the forward is opened for its requests and closed
-after them, and its three requests share one kept-alive connection, since each new
-connection would be a WebSocket to the API server and a TLS handshake with Kong (issue 13)."""
+after them, and its three requests share one connection (sent together: test_pipelining),
+since each new connection would be a WebSocket to the API server and a TLS handshake with
+Kong (issue 13)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ async def test_a_forwarded_node_is_asked_on_one_websocket_opened_and_closed_with
                 )
                 assert observation.license_report is not None
                 assert observation.status.configuration_hash
-                # One kept-alive connection for /, /status and /license/report: one WebSocket.
+                # One connection for /, /status and /license/report: one WebSocket.
                 assert [f.websockets for f in opened] == [1]
                 assert _portforwards(api) == 1
                 # Closed with the node.

@@ -11,13 +11,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import json
 import os
 import ssl
 import tempfile
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import Any, TypeVar
 
 import aiohttp
@@ -25,7 +32,7 @@ import pydantic
 
 from license_report.api import defaults, errors
 from license_report.report import admin_api, aggregation, models, plugins
-from license_report.sources import portforward, tunnels
+from license_report.sources import pipelining, portforward, tunnels
 
 TOKEN_HEADER = "Kong-Admin-Token"  # noqa: S105 (a header name, not a secret)
 MAX_PAGE_SIZE = 1000  # Kong's own maximum for ?size=
@@ -208,7 +215,7 @@ async def _get_or_none(
     path = urllib.parse.urlsplit(url).path or "/"
     what = f"GET {path}"
     headers = {TOKEN_HEADER: settings.token} if settings.token else {}
-    try:
+    with _failures(route=route, what=what, settings=settings):
         async with session.get(
             url,
             headers=headers,
@@ -218,29 +225,44 @@ async def _get_or_none(
             server_hostname=route.server_name,
         ) as response:
             body = await _read_capped(response, limit=settings.max_body_bytes, what=what)
-            if response.status == 200:
-                return body
-            if response.status == 404 and allow_404:
-                return None
-            if response.status == 400 and _NO_CLIENT_CERTIFICATE in body:
-                raise NodeError(
-                    Reason.TLS_ERROR,
-                    f"{what}: the Admin API requires a client certificate and none was sent "
-                    "(HTTP 400 No required SSL certificate was sent)",
-                )
-            if response.status in (401, 403):
-                raise NodeError(
-                    Reason.UNAUTHORIZED, f"{what}: HTTP {response.status}{_kong_message(body)}"
-                )
-            if 300 <= response.status < 400:
-                location = _short(response.headers.get("Location", "?"))
-                raise NodeError(
-                    Reason.HTTP_ERROR,
-                    f"{what}: redirect {response.status} to {location} not followed",
-                )
-            raise NodeError(
-                Reason.HTTP_ERROR, f"{what}: HTTP {response.status}{_kong_message(body)}"
+            return _answered(
+                what=what,
+                status=response.status,
+                body=body,
+                location=response.headers.get("Location"),
+                allow_404=allow_404,
             )
+
+
+def _answered(
+    *, what: str, status: int, body: bytes, location: str | None, allow_404: bool
+) -> bytes | None:
+    """The body of a 200, ``None`` for an allowed 404, else the `NodeError` the answer means."""
+    if status == 200:
+        return body
+    if status == 404 and allow_404:
+        return None
+    if status == 400 and _NO_CLIENT_CERTIFICATE in body:
+        raise NodeError(
+            Reason.TLS_ERROR,
+            f"{what}: the Admin API requires a client certificate and none was sent "
+            "(HTTP 400 No required SSL certificate was sent)",
+        )
+    if status in (401, 403):
+        raise NodeError(Reason.UNAUTHORIZED, f"{what}: HTTP {status}{_kong_message(body)}")
+    if 300 <= status < 400:
+        raise NodeError(
+            Reason.HTTP_ERROR,
+            f"{what}: redirect {status} to {_short(location or '?')} not followed",
+        )
+    raise NodeError(Reason.HTTP_ERROR, f"{what}: HTTP {status}{_kong_message(body)}")
+
+
+@contextlib.contextmanager
+def _failures(*, route: Route, what: str, settings: ClientSettings) -> Iterator[None]:
+    """The `NodeError` a failed request means: timeout, TLS, refused, lost."""
+    try:
+        yield
     except TimeoutError:
         raise NodeError(Reason.TIMEOUT, f"{what}: no answer within {settings.timeout:g}s") from None
     except (aiohttp.ClientSSLError, ssl.SSLError) as error:
@@ -344,34 +366,98 @@ async def reach(
         yield own, dataclasses.replace(route, connector=connector)
 
 
+#: What a node is asked, in order; only the license report may be absent (a 404).
+_NODE_PATHS = ("/", "/status", "/license/report")
+
+
 async def _ask(
+    *, session: aiohttp.ClientSession, base: str, route: Route, settings: ClientSettings
+) -> list[bytes | None]:
+    """The bodies of `_NODE_PATHS` (None: a 404), asked at once; the first failure is raised
+    and no other request outlives it."""
+    async with _requests() as group:
+        tasks = [
+            group.create_task(
+                _get_or_none(
+                    session=session,
+                    url=_join(base, path),
+                    route=route,
+                    settings=settings,
+                    allow_404=path == "/license/report",
+                )
+            )
+            for path in _NODE_PATHS
+        ]
+    return [task.result() for task in tasks]
+
+
+async def _ask_pipelined(
     *,
+    connector: tunnels.Connector,
     session: aiohttp.ClientSession,
     base: str,
     route: Route,
     settings: ClientSettings,
-    at_once: bool,
-) -> tuple[bytes, bytes, bytes | None]:
-    """The bodies of ``/``, ``/status`` and ``/license/report`` (None: a 404), asked at once
-    or in turn; either way the first failure is raised and no other request outlives it."""
-    ask = functools.partial(_get, session=session, route=route, settings=settings)
-    info = functools.partial(ask, url=_join(base, "/"))
-    status = functools.partial(ask, url=_join(base, "/status"))
-    report = functools.partial(
-        _get_or_none,
-        session=session,
-        url=_join(base, "/license/report"),
-        route=route,
-        settings=settings,
-        allow_404=True,
-    )
-    if not at_once:
-        return await info(), await status(), await report()
-    async with _requests() as group:
-        info_task = group.create_task(info())
-        status_task = group.create_task(status())
-        report_task = group.create_task(report())
-    return info_task.result(), status_task.result(), report_task.result()
+) -> list[bytes | None]:
+    """The bodies of `_NODE_PATHS` through a port-forward: the three requests sent at once on
+    one connection (`pipelining`), so a node costs one WebSocket, one TLS handshake and one
+    round trip. Answers not given before the connection closed are asked again in turn on
+    ``session`` (the same port-forward)."""
+    parts = urllib.parse.urlsplit(base)
+    tls = None
+    name = route.server_name
+    if parts.scheme == "https":
+        tls = route.tls or settings.tls or tls_context()
+        name = name or (parts.hostname if tls.check_hostname else None)
+    reader = pipelining.Reader(expected=len(_NODE_PATHS), limit=settings.max_body_bytes)
+    with _failures(route=route, what="GET /", settings=settings):
+        async with asyncio.timeout(settings.timeout):
+            transport = await connector.stream(reader, tls=tls, server_hostname=name)
+    headers = {TOKEN_HEADER: settings.token} if settings.token else {}
+    bodies: list[bytes | None] = []
+    try:
+        transport.write(
+            b"".join(
+                pipelining.request(path=path, host=parts.netloc, headers=headers)
+                for path in _NODE_PATHS
+            )
+        )
+        for index, path in enumerate(_NODE_PATHS):
+            what = f"GET {path}"
+            with _failures(route=route, what=what, settings=settings):
+                try:
+                    async with asyncio.timeout(settings.timeout):
+                        answer = await reader.next(index)
+                except pipelining.Unanswered:
+                    break
+                except pipelining.NotHTTP as error:
+                    raise NodeError(Reason.BAD_RESPONSE, f"{what}: {error}") from None
+            if answer.too_large:
+                raise NodeError(
+                    Reason.BODY_TOO_LARGE, f"{what}: body exceeds {settings.max_body_bytes} bytes"
+                )
+            bodies.append(
+                _answered(
+                    what=what,
+                    status=answer.status,
+                    body=answer.body,
+                    location=answer.location,
+                    allow_404=path == "/license/report",
+                )
+            )
+    finally:
+        transport.close()
+    for path in _NODE_PATHS[len(bodies) :]:
+        bodies.append(
+            await _get_or_none(
+                session=session,
+                url=_join(base, path),
+                route=route,
+                settings=settings,
+                allow_404=path == "/license/report",
+            )
+        )
+    return bodies
 
 
 async def fetch_node(
@@ -382,20 +468,25 @@ async def fetch_node(
     A node reached directly is asked the three at once on ``session``. Through a
     port-forward each new connection is a WebSocket to the API server and a TLS
     handshake with Kong, the operator's CPU rather than latency
-    (docs/benchmarks.md, issue 13), so a forwarded node is asked the three in turn
-    on one kept-alive connection of its own (`reach`), closed with the node. The
+    (docs/benchmarks.md, issue 13), so a forwarded node is sent the three at once
+    on one connection of its own (`_ask_pipelined`), closed with the node. The
     first failure is raised before any other request is made or after they are
     cancelled: no request to a failed node outlives this call.
     """
     async with reach(url=target.url, settings=settings, session=session) as (own, route):
-        bodies = await _ask(
-            session=own,
-            base=target.url,
-            route=route,
-            settings=settings,
-            at_once=route.connector is None,
-        )
+        if route.connector is None:
+            bodies = await _ask(session=own, base=target.url, route=route, settings=settings)
+        else:
+            bodies = await _ask_pipelined(
+                connector=route.connector,
+                session=own,
+                base=target.url,
+                route=route,
+                settings=settings,
+            )
     info_body, status_body, report_body = bodies
+    assert info_body is not None  # only the report may be a 404
+    assert status_body is not None
     report = (
         None
         if report_body is None

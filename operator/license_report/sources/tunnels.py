@@ -309,44 +309,53 @@ class Connector(aiohttp.BaseConnector):
         self._shutdowns.add(task)
         task.add_done_callback(self._shutdowns.discard)
 
-    async def _create_connection(
-        self, req: aiohttp.ClientRequest, traces: list[Any], timeout: aiohttp.ClientTimeout
-    ) -> client_proto.ResponseHandler:
+    async def stream(
+        self,
+        protocol: asyncio.Protocol,
+        *,
+        tls: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> asyncio.Transport:
+        """A new connection to the pod port (TLS with ``tls``) as a transport, started with
+        ``protocol``. A refused WebSocket is recorded in `failure` and raised as an
+        `OSError`; TLS failures as `ssl.SSLError`, the kubelet's as `OSError`."""
         ws, self._spare = self._spare, None
         if ws is None or ws.closed:
             try:
                 ws = await self._websocket()
             except portforward.PortForwardError as error:
                 self.failure = error
-                raise aiohttp.ClientConnectorError(
-                    req.connection_key, ConnectionResetError(error.message)
-                ) from None
-        tls = None
+                raise ConnectionResetError(error.message) from None
+        tunnel = _Tunnel(ws=ws, owner=self, tls=None if tls is None else _TLS(tls, server_hostname))
+        if tls is not None:
+            try:
+                await tunnel.handshake(timeout=self.connection.timeout)
+            except BaseException:
+                tunnel.abort()
+                raise
+        tunnel.start(protocol)
+        return tunnel
+
+    async def _create_connection(
+        self, req: aiohttp.ClientRequest, traces: list[Any], timeout: aiohttp.ClientTimeout
+    ) -> client_proto.ResponseHandler:
+        context = None
+        name = None
         if req.is_ssl():
             context = req.ssl if isinstance(req.ssl, ssl.SSLContext) else _default_tls()
             # As aiohttp's own connector: the URL's host unless told otherwise, when a name is
             # checked at all (a forwarded route's context checks none: then none is sent).
             name = req.server_hostname or (req.host if context.check_hostname else None)
-            tls = _TLS(context, name)
-        tunnel = _Tunnel(ws=ws, owner=self, tls=tls)
-        if tls is not None:
-            # Failures said as aiohttp's own connector says them, so callers tell TLS apart.
-            try:
-                await tunnel.handshake(timeout=self.connection.timeout)
-            except ssl.SSLCertVerificationError as error:
-                tunnel.abort()
-                raise aiohttp.ClientConnectorCertificateError(req.connection_key, error) from None
-            except ssl.SSLError as error:
-                tunnel.abort()
-                raise aiohttp.ClientConnectorSSLError(req.connection_key, error) from None
-            except OSError as error:
-                tunnel.abort()
-                raise aiohttp.ClientConnectorError(req.connection_key, error) from None
-            except BaseException:
-                tunnel.abort()
-                raise
         protocol = client_proto.ResponseHandler(loop=asyncio.get_running_loop())
-        tunnel.start(protocol)
+        # Failures said as aiohttp's own connector says them, so callers tell TLS apart.
+        try:
+            await self.stream(protocol, tls=context, server_hostname=name)
+        except ssl.SSLCertVerificationError as error:
+            raise aiohttp.ClientConnectorCertificateError(req.connection_key, error) from None
+        except ssl.SSLError as error:
+            raise aiohttp.ClientConnectorSSLError(req.connection_key, error) from None
+        except OSError as error:
+            raise aiohttp.ClientConnectorError(req.connection_key, error) from None
         return protocol
 
     async def close(self, *, abort_ssl: bool = False) -> None:
