@@ -141,7 +141,7 @@ class AdminApiTLS(_Model):
     """How TLS to the Admin API is checked, and which certificate the operator presents, when
     a pod is asked over https. Pods reached directly are checked against caSecretRef (or the
     system's CAs) for serverName (or the pod IP), each pod on its own; pods reached through
-    port-forward are not checked by name (the local endpoint is 127.0.0.1, which no
+    port-forward are not checked by name (they answer on the pod's loopback, which no
     certificate names, and the channel is the API server's authenticated TLS connection to
     the kubelet), and their certificate is accepted unchecked unless caSecretRef is given."""
 

@@ -113,10 +113,10 @@ def _literal(value: discovery.EnvValue | None) -> str | None:
 
 @dataclasses.dataclass(frozen=True)
 class Forward:
-    """A target reached through the API server's ``pods/portforward``. Its local endpoint
-    exists only while its requests are made (`kong.reach`), so the target's URL names
-    the pod instead, under ``.invalid`` (RFC 2606: it never resolves), and the run
-    maps that URL to the forward (`kong.Route.forward`)."""
+    """A target reached through the API server's ``pods/portforward``. It has no address:
+    its requests go over WebSockets opened while they are made (`kong.reach`), so the
+    target's URL names the pod, under ``.invalid`` (RFC 2606: it never resolves), and the
+    run maps that URL to the forward (`kong.Route.forward`)."""
 
     namespace: str
     pod: str

@@ -122,9 +122,10 @@ class _AdminTLS:
 
 def _admin_tls(spec: v1alpha1.Spec, values: _Secrets, *, namespace: str) -> _AdminTLS:
     """Direct: verified against the CA (or the system's) for the server name, unless
-    insecureSkipVerify. Through port-forward the URL says 127.0.0.1, which no certificate
-    names, and the channel is the API server's authenticated TLS connection: no name is
-    checked, and the chain only against a CA given. Both present the client certificate."""
+    insecureSkipVerify. Through port-forward the pod answers on its loopback, which no
+    certificate names, and the channel is the API server's authenticated TLS connection: no
+    name is checked, and the chain only against a CA given. Both present the client
+    certificate."""
     admin = spec.gateway.admin_api
     certificate = (
         kong.ClientCertificate(cert_pem=values.client_cert, key_pem=values.client_key)

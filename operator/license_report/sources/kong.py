@@ -269,7 +269,7 @@ def _failures(*, route: Route, what: str, settings: ClientSettings) -> Iterator[
         _forwarding_failure(route, what=what)
         raise NodeError(Reason.TLS_ERROR, f"{what}: TLS failed ({_short(str(error))})") from None
     except aiohttp.ClientConnectorError as error:
-        _forwarding_failure(route, what=what)  # the local endpoint accepted: the pod did not
+        _forwarding_failure(route, what=what)  # the WebSocket opened: the pod did not accept
         if isinstance(error.os_error, ConnectionRefusedError):
             raise NodeError(Reason.CONNECTION_REFUSED, f"{what}: connection refused") from None
         raise NodeError(
