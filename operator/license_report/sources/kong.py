@@ -407,7 +407,7 @@ async def _ask_pipelined(
     tls = None
     name = route.server_name
     if parts.scheme == "https":
-        tls = route.tls or settings.tls or tls_context()
+        tls = route.tls or settings.tls or tunnels.default_tls()
         name = name or (parts.hostname if tls.check_hostname else None)
     reader = pipelining.Reader(expected=len(_NODE_PATHS), limit=settings.max_body_bytes)
     with _failures(route=route, what="GET /", settings=settings):

@@ -250,7 +250,9 @@ class _Tunnel(asyncio.Transport):
 
 
 @functools.cache
-def _default_tls() -> ssl.SSLContext:
+def default_tls() -> ssl.SSLContext:
+    """What an ``https`` request gives no context for: the system's CAs, made once (loading
+    them takes milliseconds)."""
     return ssl.create_default_context()
 
 
@@ -342,7 +344,7 @@ class Connector(aiohttp.BaseConnector):
         context = None
         name = None
         if req.is_ssl():
-            context = req.ssl if isinstance(req.ssl, ssl.SSLContext) else _default_tls()
+            context = req.ssl if isinstance(req.ssl, ssl.SSLContext) else default_tls()
             # As aiohttp's own connector: the URL's host unless told otherwise, when a name is
             # checked at all (a forwarded route's context checks none: then none is sent).
             name = req.server_hostname or (req.host if context.check_hostname else None)
