@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import logging
 from typing import Any
 
 import pytest
@@ -92,3 +93,27 @@ async def test_an_hourly_schedule_reports_every_hour_and_keeps_two(
     first_hour = datetime.datetime.strptime(first["nextScheduleTime"], "%Y-%m-%dT%H:%M:%SZ")
     assert min(seen) == first["nextScheduleTime"]
     assert (first_hour.minute, first_hour.second) == (0, 0)
+
+
+async def test_the_operator_stops_a_waiting_schedule_without_cancelling_it(
+    api: kubeapi.KubeAPI,
+    clients: kube.Clients,
+    operator: Operator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Between runs the daemon waits on kopf's stop flag as well: the operator's exit ends it
+    at once, rather than kopf cancelling it ("... is cancelled. Will escalate.")."""
+    body = request("yearly")
+    body["spec"]["schedule"] = "@yearly"
+    await create(clients, body)
+
+    async def waiting() -> dict[str, Any] | None:
+        status: dict[str, Any] = (await get(clients, "yearly")).get("status") or {}
+        return status if status.get("nextScheduleTime") else None
+
+    await wait_for(waiting, what="the next schedule time")
+    caplog.set_level(logging.DEBUG, logger="kopf")
+    await operator.stop()
+    said = [r.getMessage() for r in caplog.records if "'scheduled'" in r.getMessage()]
+    assert not [line for line in said if "cancelled" in line or "by force" in line], said
+    assert "Daemon 'scheduled' has exited gracefully." in said, said

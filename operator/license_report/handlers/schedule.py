@@ -20,7 +20,6 @@ brought forward) and leaves the last report in place.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 from collections.abc import Mapping
 from typing import Any
@@ -118,8 +117,16 @@ async def tick(context: operator_context.Context, obj: dict[str, Any]) -> float 
     return (schedule.next_after(max(now, since)) - now).total_seconds()
 
 
-async def serve(context: operator_context.Context, *, namespace: str, name: str, uid: str) -> None:
-    """Keep one request's schedule until it is deleted, unscheduled, or the task cancelled."""
+async def serve(
+    context: operator_context.Context,
+    *,
+    namespace: str,
+    name: str,
+    uid: str,
+    stopped: kopf.DaemonStopped | None = None,
+) -> None:
+    """Keep one request's schedule until it is deleted, unscheduled, kopf stops the daemon
+    (``stopped``: the operator exits, the request goes), or the task is cancelled."""
     wake = context.wakeups.setdefault(uid, asyncio.Event())
     try:
         while True:
@@ -131,11 +138,27 @@ async def serve(context: operator_context.Context, *, namespace: str, name: str,
             if wait is not None and wait <= 0:
                 continue
             timeout = None if wait is None else context.clock.loop_seconds(wait)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout)
+            if await _sleep(wake, stopped, timeout):
+                return  # asked to stop between runs: nothing is cut short
     finally:
         if context.wakeups.get(uid) is wake:
             del context.wakeups[uid]
+
+
+async def _sleep(
+    wake: asyncio.Event, stopped: kopf.DaemonStopped | None, timeout: float | None
+) -> bool:
+    """Until ``wake`` is set, ``timeout`` passes or kopf stops the daemon; whether it stopped."""
+    waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(wake.wait())]
+    if stopped is not None:
+        waits.append(asyncio.ensure_future(stopped.wait()))
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+    return stopped is not None and bool(stopped)
 
 
 def _scheduled(spec: kopf.Spec, **_: Any) -> bool:
@@ -144,13 +167,20 @@ def _scheduled(spec: kopf.Spec, **_: Any) -> bool:
 
 @kopf.daemon(*reporting.RESOURCE, when=_scheduled, cancellation_timeout=5.0)
 async def scheduled(
-    *, name: str, namespace: str | None, uid: str, retry: int, memo: Any, **_: Any
+    *,
+    name: str,
+    namespace: str | None,
+    uid: str,
+    retry: int,
+    memo: Any,
+    stopped: kopf.DaemonStopped,
+    **_: Any,
 ) -> None:
     if namespace is None:
         return
     context = operator_context.of(memo)
     try:
-        await serve(context, namespace=namespace, name=name, uid=uid)
+        await serve(context, namespace=namespace, name=name, uid=uid, stopped=stopped)
     except kube.ApiError as error:
         # The API server refusing for a while (a status write, a read): kopf restarts the
         # daemon after the operator's backoff, which re-reads the request and picks up
