@@ -11,7 +11,7 @@ import trustme
 
 from license_report.api import errors
 from license_report.report import aggregation, models
-from license_report.sources import kong
+from license_report.sources import entities, kong
 from license_report_sandbox import kong as sim
 from license_report_sandbox import seed
 from tests.expected import NOW, plugin_figures
@@ -239,7 +239,7 @@ async def test_paging_over_2500_services_follows_next(fleet: FleetFactory) -> No
         name="big", mode=sim.Mode.EE_DBLESS, services=2500, routes=1001, consumers=3, rbac_users=2
     )
     async with fleet([node]) as running, kong.new_session(kong.ClientSettings()) as session:
-        counts = await kong.count_entities(
+        counts = await entities.count_entities(
             session=session, base_url=running.url(node), settings=kong.ClientSettings()
         )
     assert counts == models.EntityCounts(
@@ -251,7 +251,7 @@ async def test_paging_over_2500_services_follows_next(fleet: FleetFactory) -> No
 async def test_counting_on_oss_uses_one_workspace_and_no_rbac(fleet: FleetFactory) -> None:
     node = sim.SimNode(name="oss", mode=sim.Mode.OSS_DBLESS, services=7, routes=2)
     async with fleet([node]) as running, kong.new_session(kong.ClientSettings()) as session:
-        counts = await kong.count_entities(
+        counts = await entities.count_entities(
             session=session, base_url=running.url(node), settings=kong.ClientSettings()
         )
     assert counts == models.EntityCounts(
@@ -269,7 +269,7 @@ async def test_plugins_are_counted_as_kong_3_5_counts_them(fleet: FleetFactory) 
     )  # fmt: skip
     settings = kong.ClientSettings(page_size=4)  # plugins and routes over several pages
     async with fleet([node]) as running, kong.new_session(settings) as session:
-        counts = await kong.count_entities(
+        counts = await entities.count_entities(
             session=session, base_url=running.url(node), settings=settings
         )
     by_name, lambdas, kafkas = plugin_figures(definition)
@@ -286,7 +286,7 @@ async def test_a_control_plane_counts_its_data_planes(fleet: FleetFactory) -> No
     cluster = sim.Datastore(data_planes=1234)
     node = sim.SimNode(name="cp", mode=sim.Mode.EE_DB, role="control_plane", datastore=cluster)
     async with fleet([node]) as running, kong.new_session(kong.ClientSettings()) as session:
-        counts = await kong.count_entities(
+        counts = await entities.count_entities(
             session=session,
             base_url=running.url(node),
             settings=kong.ClientSettings(),

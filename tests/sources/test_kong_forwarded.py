@@ -9,7 +9,7 @@ import pytest
 
 from license_report.api import errors
 from license_report.report import models
-from license_report.sources import kong, portforward, tunnels
+from license_report.sources import entities, kong, portforward, tunnels
 from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi
 from tests.helpers.fleets import FleetFactory
@@ -53,7 +53,9 @@ async def test_a_forwarded_node_is_asked_on_one_websocket_opened_and_closed_with
                 # Closed with the node.
                 assert opened[0].closed
 
-                counts = await kong.count_entities(session=session, base_url=URL, settings=settings)
+                counts = await entities.count_entities(
+                    session=session, base_url=URL, settings=settings
+                )
                 assert counts.services == 7
                 assert len(opened) == 2  # a forward of its own for the lists
 

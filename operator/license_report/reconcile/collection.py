@@ -17,7 +17,7 @@ import aiohttp
 
 from license_report.api import defaults, errors
 from license_report.report import aggregation, models
-from license_report.sources import datastore, kong, license, portforward
+from license_report.sources import datastore, entities, kong, license, portforward
 
 # How many reached nodes to try, in turn, for counting configuration through
 # the Admin API before giving up: one answering is enough.
@@ -92,7 +92,7 @@ async def _count_configuration(
     errors = []
     for obs in _counting_order(observations)[:_COUNTING_ATTEMPTS]:
         try:
-            return await kong.count_entities(
+            return await entities.count_entities(
                 session=session,
                 base_url=obs.target.url,
                 settings=settings,

@@ -19,19 +19,17 @@ import urllib.parse
 from collections.abc import (
     AsyncIterator,
     Callable,
-    Coroutine,
-    Iterable,
     Iterator,
     Mapping,
     Sequence,
 )
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import aiohttp
 import pydantic
 
 from license_report.api import defaults, errors
-from license_report.report import admin_api, aggregation, models, plugins
+from license_report.report import admin_api, aggregation, models
 from license_report.sources import pipelining, portforward, tunnels
 
 TOKEN_HEADER = "Kong-Admin-Token"  # noqa: S105 (a header name, not a secret)
@@ -41,7 +39,6 @@ MAX_PAGE_SIZE = 1000  # Kong's own maximum for ?size=
 _NO_CLIENT_CERTIFICATE = b"No required SSL certificate was sent"
 
 _Model = TypeVar("_Model", bound=pydantic.BaseModel)
-_T = TypeVar("_T")
 Reason = errors.Reason
 
 
@@ -126,7 +123,7 @@ def _load_client_certificate(context: ssl.SSLContext, certificate: ClientCertifi
         except (ssl.SSLError, ValueError) as error:
             raise ConfigError(
                 "the client certificate and key are not a matching, unencrypted PEM pair "
-                f"({_short(str(error) or error.__class__.__name__)})",
+                f"({short(str(error) or error.__class__.__name__)})",
                 reason=errors.Reason.INVALID_CLIENT_CERTIFICATE,
             ) from None
 
@@ -175,7 +172,8 @@ def check_settings(*, settings: ClientSettings, targets: Sequence[models.Target]
         )
 
 
-def _short(text: str, limit: int = 200) -> str:
+def short(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters for a message (a node's words can be long)."""
     return text if len(text) <= limit else text[:limit] + "..."
 
 
@@ -200,10 +198,10 @@ def _kong_message(body: bytes) -> str:
         message = json.loads(body).get("message")
     except (ValueError, AttributeError):
         return ""
-    return f": {_short(str(message))}" if message else ""
+    return f": {short(str(message))}" if message else ""
 
 
-async def _get_or_none(
+async def get_body(
     *,
     session: aiohttp.ClientSession,
     url: str,
@@ -253,7 +251,7 @@ def _answered(
     if 300 <= status < 400:
         raise NodeError(
             Reason.HTTP_ERROR,
-            f"{what}: redirect {status} to {_short(location or '?')} not followed",
+            f"{what}: redirect {status} to {short(location or '?')} not followed",
         )
     raise NodeError(Reason.HTTP_ERROR, f"{what}: HTTP {status}{_kong_message(body)}")
 
@@ -267,13 +265,13 @@ def _failures(*, route: Route, what: str, settings: ClientSettings) -> Iterator[
         raise NodeError(Reason.TIMEOUT, f"{what}: no answer within {settings.timeout:g}s") from None
     except (aiohttp.ClientSSLError, ssl.SSLError) as error:
         _forwarding_failure(route, what=what)
-        raise NodeError(Reason.TLS_ERROR, f"{what}: TLS failed ({_short(str(error))})") from None
+        raise NodeError(Reason.TLS_ERROR, f"{what}: TLS failed ({short(str(error))})") from None
     except aiohttp.ClientConnectorError as error:
         _forwarding_failure(route, what=what)  # the WebSocket opened: the pod did not accept
         if isinstance(error.os_error, ConnectionRefusedError):
             raise NodeError(Reason.CONNECTION_REFUSED, f"{what}: connection refused") from None
         raise NodeError(
-            Reason.CONNECTION_ERROR, f"{what}: cannot connect ({_short(str(error.os_error))})"
+            Reason.CONNECTION_ERROR, f"{what}: cannot connect ({short(str(error.os_error))})"
         ) from None
     except (aiohttp.ClientError, OSError) as error:
         _forwarding_failure(route, what=what)
@@ -294,9 +292,7 @@ def _forwarding_failure(route: Route, *, what: str) -> None:
 async def _get(
     *, session: aiohttp.ClientSession, url: str, route: Route, settings: ClientSettings
 ) -> bytes:
-    body = await _get_or_none(
-        session=session, url=url, route=route, settings=settings, allow_404=False
-    )
+    body = await get_body(session=session, url=url, route=route, settings=settings, allow_404=False)
     assert body is not None  # a 404 raised NodeError above
     return body
 
@@ -313,7 +309,7 @@ def parse_body(body: bytes, model: type[_Model], *, what: str) -> _Model:
 
 
 @contextlib.asynccontextmanager
-async def _requests() -> AsyncIterator[asyncio.TaskGroup]:
+async def first_failure() -> AsyncIterator[asyncio.TaskGroup]:
     """A task group for one node's requests: the first failure cancels the others.
 
     ``asyncio.gather`` would leave the others running after it raised, so
@@ -326,14 +322,8 @@ async def _requests() -> AsyncIterator[asyncio.TaskGroup]:
         raise failed.exceptions[0] from None
 
 
-async def _together(requests: Iterable[Coroutine[Any, Any, _T]]) -> list[_T]:
-    """Run ``requests`` at once and return their results in order, or the first failure."""
-    async with _requests() as group:
-        tasks = [group.create_task(request) for request in requests]
-    return [task.result() for task in tasks]
-
-
-def _join(base: str, path: str) -> str:
+def join(base: str, path: str) -> str:
+    """A node's base URL and an Admin API path (which starts with ``/``)."""
     return base.rstrip("/") + path
 
 
@@ -375,12 +365,12 @@ async def _ask(
 ) -> list[bytes | None]:
     """The bodies of `_NODE_PATHS` (None: a 404), asked at once; the first failure is raised
     and no other request outlives it."""
-    async with _requests() as group:
+    async with first_failure() as group:
         tasks = [
             group.create_task(
-                _get_or_none(
+                get_body(
                     session=session,
-                    url=_join(base, path),
+                    url=join(base, path),
                     route=route,
                     settings=settings,
                     allow_404=path == "/license/report",
@@ -449,9 +439,9 @@ async def _ask_pipelined(
         transport.close()
     for path in _NODE_PATHS[len(bodies) :]:
         bodies.append(
-            await _get_or_none(
+            await get_body(
                 session=session,
-                url=_join(base, path),
+                url=join(base, path),
                 route=route,
                 settings=settings,
                 allow_404=path == "/license/report",
@@ -546,179 +536,3 @@ async def fetch_nodes(
     observations = [r for r in results if isinstance(r, aggregation.NodeObservation)]
     failures = [r for r in results if isinstance(r, models.Failure)]
     return observations, failures
-
-
-async def _pages(
-    *,
-    session: aiohttp.ClientSession,
-    base_url: str,
-    route: Route,
-    path: str,
-    settings: ClientSettings,
-) -> list[admin_api.Page] | None:
-    """Every page of a paged list, following ``next`` as Kong gives it; ``None`` on 404."""
-    pages: list[admin_api.Page] = []
-    url = _join(base_url, f"{path}?size={settings.page_size}")
-    seen: set[str] = set()
-    while True:
-        body = await _get_or_none(
-            session=session, url=url, route=route, settings=settings, allow_404=not pages
-        )
-        if body is None:
-            return None
-        page = parse_body(body, admin_api.Page, what=f"GET {path}")
-        pages.append(page)
-        if not page.next:
-            return pages
-        if page.next in seen or len(pages) >= settings.max_pages:
-            raise NodeError(
-                Reason.BAD_RESPONSE, f"GET {path}: paging does not end (next={_short(page.next)})"
-            )
-        seen.add(page.next)
-        if not page.next.startswith("/"):
-            raise NodeError(Reason.BAD_RESPONSE, f"GET {path}: next is not a path on this node")
-        url = _join(base_url, page.next)
-
-
-async def _count(
-    *,
-    session: aiohttp.ClientSession,
-    base_url: str,
-    route: Route,
-    path: str,
-    settings: ClientSettings,
-    if_absent: int,
-) -> int:
-    pages = await _pages(
-        session=session, base_url=base_url, route=route, path=path, settings=settings
-    )
-    return if_absent if pages is None else sum(len(page.data) for page in pages)
-
-
-def _workspace_names(pages: list[admin_api.Page] | None) -> list[str]:
-    names = []
-    for page in pages or []:
-        for item in page.data:
-            name = item.get("name") if isinstance(item, dict) else None
-            if isinstance(name, str):
-                names.append(name)
-    return names or ["default"]
-
-
-def _items(
-    pages: Sequence[list[admin_api.Page] | None], model: type[_Model], *, what: str
-) -> list[_Model]:
-    items = []
-    for page in (page for listing in pages for page in listing or []):
-        for item in page.data:
-            try:
-                items.append(model.model_validate(item))
-            except pydantic.ValidationError as error:
-                first = error.errors(include_input=False, include_url=False)[0]
-                where = ".".join(str(part) for part in first["loc"]) or "item"
-                raise NodeError(
-                    Reason.BAD_RESPONSE, f"GET {what}: unexpected item shape at {where}"
-                ) from None
-    return items
-
-
-async def count_entities(
-    *,
-    session: aiohttp.ClientSession,
-    base_url: str,
-    settings: ClientSettings,
-    data_planes: bool = False,
-) -> models.EntityCounts:
-    """Count configuration through one node's paged lists (used when there is no datastore).
-
-    Kong Enterprise scopes lists to a workspace: the unprefixed path is the
-    default one, so with several workspaces each is counted under its prefix.
-    ``/workspaces`` and ``/rbac/users`` answer 404 on Kong OSS: 1 and 0.
-    Routes and plugins are read, not only counted, for Kong 3.5's plugin
-    figures. ``data_planes``: the node is a hybrid control plane, and its
-    ``/clustering/data-planes`` is counted too. ``base_url`` is the node's target
-    URL: a forwarded node is reached through a port-forward of its own (`reach`).
-    """
-    async with reach(url=base_url, settings=settings, session=session) as (own, route):
-        return await _count_entities(
-            session=own, base_url=base_url, route=route, settings=settings, data_planes=data_planes
-        )
-
-
-async def _count_entities(
-    *,
-    session: aiohttp.ClientSession,
-    base_url: str,
-    route: Route,
-    settings: ClientSettings,
-    data_planes: bool,
-) -> models.EntityCounts:
-    workspace_pages = await _pages(
-        session=session, base_url=base_url, route=route, path="/workspaces", settings=settings
-    )
-    workspaces = _workspace_names(workspace_pages)
-    prefixes = (
-        [""]
-        if len(workspaces) == 1
-        else [f"/{urllib.parse.quote(ws, safe='')}" for ws in workspaces]
-    )
-
-    async def total(path: str, *, if_absent: int) -> int:
-        counts = await _together(
-            _count(
-                session=session,
-                base_url=base_url,
-                route=route,
-                path=prefix + path,
-                settings=settings,
-                if_absent=if_absent,
-            )
-            for prefix in prefixes
-        )
-        return sum(counts)
-
-    async def listing(path: str) -> list[list[admin_api.Page] | None]:
-        return await _together(
-            _pages(
-                session=session,
-                base_url=base_url,
-                route=route,
-                path=prefix + path,
-                settings=settings,
-            )
-            for prefix in prefixes
-        )
-
-    async def dp_count() -> int | None:
-        if not data_planes:
-            return None
-        return await _count(
-            session=session,
-            base_url=base_url,
-            route=route,
-            path="/clustering/data-planes",
-            settings=settings,
-            if_absent=0,
-        )
-
-    async with _requests() as group:
-        services = group.create_task(total("/services", if_absent=0))
-        route_pages = group.create_task(listing("/routes"))
-        consumers = group.create_task(total("/consumers", if_absent=0))
-        plugin_pages = group.create_task(listing("/plugins"))
-        rbac_users = group.create_task(total("/rbac/users", if_absent=0))
-        dps = group.create_task(dp_count())
-    routes = _items(route_pages.result(), admin_api.Route, what="/routes")
-    serviceless = {item.id for item in routes if item.service is None}
-    return models.EntityCounts(
-        services=services.result(),
-        routes=len(routes),
-        consumers=consumers.result(),
-        workspaces=len(workspaces) if workspace_pages is not None else 1,
-        rbac_users=rbac_users.result(),
-        plugins=plugins.usage(
-            _items(plugin_pages.result(), admin_api.Plugin, what="/plugins"),
-            serviceless_routes=serviceless,
-        ),
-        data_planes=dps.result(),
-    )
