@@ -144,21 +144,8 @@ async def _count_entities(
         else [f"/{urllib.parse.quote(ws, safe='')}" for ws in workspaces]
     )
 
-    async def total(path: str, *, if_absent: int) -> int:
-        counts = await _together(
-            _count(
-                session=session,
-                base_url=base_url,
-                route=route,
-                path=prefix + path,
-                settings=settings,
-                if_absent=if_absent,
-            )
-            for prefix in prefixes
-        )
-        return sum(counts)
-
     async def listing(path: str) -> list[list[admin_api.Page] | None]:
+        """Every workspace's pages of ``path`` (None where it answered 404)."""
         return await _together(
             _pages(
                 session=session,
@@ -168,6 +155,12 @@ async def _count_entities(
                 settings=settings,
             )
             for prefix in prefixes
+        )
+
+    async def total(path: str, *, if_absent: int) -> int:
+        return sum(
+            if_absent if pages is None else sum(len(page.data) for page in pages)
+            for pages in await listing(path)
         )
 
     async def dp_count() -> int | None:
