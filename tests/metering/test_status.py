@@ -42,3 +42,19 @@ async def test_the_status_says_what_was_sampled_and_names_a_pod_that_did_not_ans
     assert metering["lastError"].startswith(f"{silent}: GET http://")
     assert metering["lastError"].endswith(":8100/metrics: connection refused")
     assert failures == 1
+
+
+async def test_a_round_in_which_no_pod_answers_is_said_and_the_daemon_goes_on() -> None:
+    """Every pod silent (a NetworkPolicy, say): the round still writes its status, with the
+    failure named, rather than the daemon failing on a round with no sample."""
+    async with harness.metered(
+        start=START, pods=2, rate=5.0, metering={"intervalSeconds": INTERVAL}
+    ) as run:
+        await asyncio.sleep(INTERVAL + 10)
+        for node in sorted(run.fleet.live):
+            await run.fleet.fleet.stop_node(node)
+        await asyncio.sleep(INTERVAL)
+        silent = (await run.status())["metering"]
+    assert silent["podsSampled"] == 0
+    assert silent["lastSampleTime"] == "2026-03-15T12:10:00Z"
+    assert silent["lastError"].endswith(":8100/metrics: connection refused")

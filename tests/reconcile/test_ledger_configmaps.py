@@ -87,6 +87,18 @@ async def test_documents_are_labelled_with_the_fleet_and_month_and_owned_by_nobo
     assert await totals(clients) == {"UNKNOWN": 107}
 
 
+async def test_a_round_with_no_sample_reads_and_writes_nothing(
+    api: kubeapi.KubeAPI, clients: kube.Clients
+) -> None:
+    """Every pod of a round failed (or a terminating pod could not be read): the ledger is
+    left as it is, and the caller writes the failures."""
+    await record(clients, sample(100, "2025-01-12T00:00:00"))
+    before = await totals(clients)
+    done = await record(clients)
+    assert (done.writes, done.counted, done.since) == (0, 0, None)
+    assert await totals(clients) == before
+
+
 async def test_a_concurrent_writer_is_a_conflict_and_nothing_counts_twice(
     api: kubeapi.KubeAPI, clients: kube.Clients
 ) -> None:

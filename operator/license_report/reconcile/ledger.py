@@ -264,6 +264,10 @@ async def record(
     each is whole on its own (its pods' ``last`` moved with their deltas). ``counts``: the
     caller's memory of each month's shard count (`_needed`), for its next call.
     """
+    if not samples:
+        # A round in which no pod could be read (each is a failure of its own in the status):
+        # nothing to add, and no month to look in.
+        return Recorded(writes=0, conflicts=0, counted=0, stale=0)
     counts = {} if counts is None else counts
     writes = conflicts = 0
     for attempt in range(attempts):
