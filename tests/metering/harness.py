@@ -17,7 +17,7 @@ import datetime
 import errno
 import random
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import yaml
@@ -160,7 +160,7 @@ async def metered(
     tick: float = 10.0,
     admin_rate: float = 0.0,
     unrouted_rate: float = 0.0,
-    emulator_hook: Any = None,
+    emulator_hook: Callable[[kubeapi.KubeAPI], None] | None = None,
     spec: dict[str, Any] | None = None,
 ) -> AsyncIterator[Metered]:
     """``spec``: more of the request's spec (``report``, say) beside its gateway and

@@ -10,6 +10,9 @@ the last round, neither less (a lost interval) nor more (an interval counted twi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import kmock
@@ -19,6 +22,7 @@ from license_report.api import errors
 from license_report.handlers import metering as metering_daemon
 from license_report_sandbox import kubeapi
 from license_report_sandbox import metering as sim_metering
+from tests.helpers.ledgers import refusal, writing_ledgers
 from tests.metering import harness
 from tests.metering.conftest import START
 
@@ -30,18 +34,32 @@ PODS = 3
 UNSAMPLED = PODS * RATE * (INTERVAL + TICK)
 
 
-def writing_ledgers(request: kmock.Request) -> bool:
-    return (
-        request.resource is not None
-        and request.resource.plural == "configmaps"
-        and request.method in (kmock.method.PUT, kmock.method.POST)
+@dataclasses.dataclass
+class Refusing:
+    """An emulator hook for `harness.metered`: the ledger's writes answered 500 while ``on``."""
+
+    on: bool = False
+
+    def __call__(self, api: kubeapi.KubeAPI) -> None:
+        async def refused_while_on(request: kmock.Request) -> Any:
+            if self.on:
+                raise refusal(500)
+            return await api.emulator.answer(request)
+
+        api.emulator[writing_ledgers] << refused_while_on
+
+
+def _metered(
+    hook: Callable[[kubeapi.KubeAPI], None],
+) -> AbstractAsyncContextManager[harness.Metered]:
+    return harness.metered(
+        start=START,
+        pods=PODS,
+        rate=RATE,
+        tick=TICK,
+        metering={"intervalSeconds": INTERVAL},
+        emulator_hook=hook,
     )
-
-
-def refusal(status: int) -> kmock.KubernetesError:
-    reason = {409: "Conflict", 504: "Timeout"}.get(status, "InternalError")
-    details = {"causes": [{"reason": reason, "message": reason}]}  # else kmock's traceback
-    return kmock.KubernetesError(status=status, reason=reason, message=reason, details=details)
 
 
 def metered_well(usage_total: int, truth_total: int) -> None:
@@ -71,14 +89,7 @@ async def test_the_operator_killed_while_its_ledger_write_is_held(fate: str) -> 
 
         api.emulator[writing_ledgers] << hold_the_fourth
 
-    async with harness.metered(
-        start=START,
-        pods=PODS,
-        rate=RATE,
-        tick=TICK,
-        metering={"intervalSeconds": INTERVAL},
-        emulator_hook=hook,
-    ) as run:
+    async with _metered(hook) as run:
         await held.wait()
         held_at = run.clock.now()
         before = sum((await run.usage()).buckets.values())
@@ -110,10 +121,7 @@ async def test_conflicts_on_the_ledger_writes_count_nothing_twice() -> None:
 
         api.emulator[writing_ledgers] << every_third_refused
 
-    async with harness.metered(
-        start=START, pods=PODS, rate=RATE, tick=TICK, metering={"intervalSeconds": INTERVAL},
-        emulator_hook=hook,
-    ) as run:  # fmt: skip
+    async with _metered(hook) as run:
         await asyncio.sleep(3600 + 10)
         usage = await run.usage()
         truth = run.fleet.truth_by_month()
@@ -130,26 +138,14 @@ async def test_conflicts_on_the_ledger_writes_count_nothing_twice() -> None:
 
 
 async def test_api_errors_on_the_ledger_writes_are_said_and_lose_nothing() -> None:
-    refusing = False
-
-    def hook(api: kubeapi.KubeAPI) -> None:
-        async def refused_while_down(request: kmock.Request) -> Any:
-            if refusing:
-                raise refusal(500)
-            return await api.emulator.answer(request)
-
-        api.emulator[writing_ledgers] << refused_while_down
-
-    async with harness.metered(
-        start=START, pods=PODS, rate=RATE, tick=TICK, metering={"intervalSeconds": INTERVAL},
-        emulator_hook=hook,
-    ) as run:  # fmt: skip
+    refusing = Refusing()
+    async with _metered(refusing) as run:
         await asyncio.sleep(INTERVAL * 2 + 10)
-        refusing = True
+        refusing.on = True
         await asyncio.sleep(INTERVAL * 3)  # three rounds refused
         down = await run.status()
         stuck = sum((await run.usage()).buckets.values())
-        refusing = False
+        refusing.on = False
         await asyncio.sleep(INTERVAL * 2)
         usage = await run.usage()
         truth = run.fleet.truth_by_month()
@@ -170,26 +166,14 @@ async def test_a_refused_termination_write_is_made_good_by_the_next_termination_
     """The API server refuses the ledger writes for the first seconds of a pod's graceful
     shutdown: the samples taken after it (every 3 s while the pod serves on) still count
     what the pod served since the last round."""
-    refusing = False
-
-    def hook(api: kubeapi.KubeAPI) -> None:
-        async def refused_while_down(request: kmock.Request) -> Any:
-            if refusing:
-                raise refusal(500)
-            return await api.emulator.answer(request)
-
-        api.emulator[writing_ledgers] << refused_while_down
-
-    async with harness.metered(
-        start=START, pods=PODS, rate=RATE, tick=TICK, metering={"intervalSeconds": INTERVAL},
-        emulator_hook=hook,
-    ) as run:  # fmt: skip
+    refusing = Refusing()
+    async with _metered(refusing) as run:
         await asyncio.sleep(INTERVAL + 200)  # 200 s of traffic since the last round
         gone = sorted(run.fleet.live)[0]
-        refusing = True
+        refusing.on = True
         run.fleet.begin_termination(gone)
         await asyncio.sleep(4)  # the first termination sample and the next: refused
-        refusing = False
+        refusing.on = False
         await asyncio.sleep(sim_metering.QUIT_WAIT - 4)
         await run.fleet.finish_termination(gone)
         usage = await run.usage()

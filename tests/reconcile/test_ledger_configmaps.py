@@ -14,6 +14,7 @@ from license_report.reconcile import kube
 from license_report.reconcile import ledger as stored
 from license_report.report import ledger, window
 from license_report_sandbox import kubeapi
+from tests.helpers.ledgers import refusal, writing_ledgers
 
 NAMESPACE = "kong"  # the one namespace the api fixture of this area's conftest holds
 FLEET = "0123456789ab"
@@ -43,21 +44,6 @@ async def totals(clients: kube.Clients) -> dict[str, int]:
         clients=clients, namespace=NAMESPACE, fleet_key=FLEET, months=EVERY_MONTH
     )
     return ledger.usage([one.document for one in documents], span=SPAN).buckets
-
-
-def writing_ledgers(request: kmock.Request) -> bool:
-    return (
-        request.resource is not None
-        and request.resource.plural == "configmaps"
-        and request.method in (kmock.method.PUT, kmock.method.POST)
-    )
-
-
-def refusal(status: int) -> kmock.KubernetesError:
-    reason = {409: "Conflict", 504: "Timeout"}.get(status, "InternalError")
-    # Details given, or kmock would fill them with its traceback.
-    details = {"causes": [{"reason": reason, "message": reason}]}
-    return kmock.KubernetesError(status=status, reason=reason, message=reason, details=details)
 
 
 async def test_documents_are_labelled_with_the_fleet_and_month_and_owned_by_nobody(
