@@ -73,6 +73,25 @@ def by_operator(request: kmock.Request) -> bool:
     return agent == kube.USER_AGENT
 
 
+@dataclasses.dataclass(frozen=True)
+class LoopTimeClock:
+    """The operator's clock (`handlers.context.Clock`) on the running loop's time, maybe
+    looptime's fake one: ``loop_clock`` is the one the simulated fleet and the emulator
+    share, so all of them agree on the hour."""
+
+    loop_clock: sim.LoopClock
+
+    @classmethod
+    def starting(cls, start: datetime.datetime) -> LoopTimeClock:
+        return cls(sim.LoopClock(start=start))
+
+    def now(self) -> datetime.datetime:
+        return self.loop_clock.now()
+
+    def loop_seconds(self, seconds: float) -> float:
+        return seconds
+
+
 @dataclasses.dataclass
 class FastClock:
     """Wall-clock time running ``speed`` times faster than real time, from ``start``: an

@@ -32,7 +32,7 @@ from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi
 from license_report_sandbox import metering as sim_metering
 from license_report_sandbox.kong import status_api
-from tests.helpers.cluster import CRD_FILE, OPERATOR_NAMESPACE, create, request
+from tests.helpers.cluster import CRD_FILE, OPERATOR_NAMESPACE, LoopTimeClock, create, request
 
 SELECTOR = {"app.kubernetes.io/name": "kong", "app.kubernetes.io/instance": "kong"}
 NAMESPACE = "kong"
@@ -63,25 +63,12 @@ def _free(address: str, port: int) -> bool:
     return True
 
 
-@dataclasses.dataclass(frozen=True)
-class Clock:
-    """The operator's clock on the loop's time (`handlers.context.Clock`)."""
-
-    loop_clock: sim.LoopClock
-
-    def now(self) -> datetime.datetime:
-        return self.loop_clock.now()
-
-    def loop_seconds(self, seconds: float) -> float:
-        return seconds
-
-
 @dataclasses.dataclass
 class Metered:
     api: kubeapi.KubeAPI
     clients: kube.Clients
     fleet: sim_metering.MeteredFleet
-    clock: Clock
+    clock: LoopTimeClock
     context: operator_context.Context
     spec: v1alpha1.Spec
     task: asyncio.Task[None] | None = None
@@ -192,7 +179,7 @@ async def metered(
                 "metering": {"intervalSeconds": 60, **(metering or {})},
             }
             await create(clients, request("metered", spec=body))
-            clock = Clock(loop_clock)
+            clock = LoopTimeClock(loop_clock)
             context = operator_context.Context(
                 clients=clients,
                 settings=run.OperatorSettings(namespace=OPERATOR_NAMESPACE),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import datetime
 import hashlib
 import time
@@ -23,27 +22,20 @@ from license_report.handlers import schedule
 from license_report.reconcile import kube, run
 from license_report_sandbox import kong as sim
 from license_report_sandbox import kubeapi
-from tests.helpers.cluster import create, deploy, get, patch, report_config_maps, request
+from tests.helpers.cluster import (
+    LoopTimeClock,
+    create,
+    deploy,
+    get,
+    patch,
+    report_config_maps,
+    request,
+)
 from tests.helpers.fleets import FleetFactory
 
 UTC = datetime.UTC
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 DAY = 86400.0
-
-
-@dataclasses.dataclass
-class LoopClock:
-    """Wall-clock time that flows with the event loop's (fake) time."""
-
-    start: datetime.datetime
-    origin: float = dataclasses.field(default_factory=lambda: asyncio.get_running_loop().time())
-
-    def now(self) -> datetime.datetime:
-        elapsed = asyncio.get_running_loop().time() - self.origin
-        return self.start + datetime.timedelta(seconds=elapsed)
-
-    def loop_seconds(self, seconds: float) -> float:
-        return seconds
 
 
 def at(text: str) -> datetime.datetime:
@@ -58,7 +50,10 @@ def scheduled(name: str, **spec: Any) -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def daemon(
-    clients: kube.Clients, settings: run.OperatorSettings, created: dict[str, Any], clock: LoopClock
+    clients: kube.Clients,
+    settings: run.OperatorSettings,
+    created: dict[str, Any],
+    clock: LoopTimeClock,
 ) -> AsyncIterator[operator_context.Context]:
     context = operator_context.Context(clients=clients, settings=settings, clock=clock)
     meta = created["metadata"]
@@ -114,8 +109,8 @@ async def test_a_year_of_monthly_reports_keeps_the_last_three(
     async with fleet(nodes()) as running:
         deploy(api, running)
         created = await create(clients, scheduled("monthly", schedule="@monthly", historyLimit=3))
-        clock = LoopClock(at(created["metadata"]["creationTimestamp"]))
-        months = first_of_months(clock.start, 12)
+        clock = LoopTimeClock.starting(at(created["metadata"]["creationTimestamp"]))
+        months = first_of_months(clock.loop_clock.start, 12)
         began = time.perf_counter()
         async with daemon(clients, settings, created, clock) as context:
             # Nothing at creation: the first run is on the first of next month.
@@ -167,7 +162,7 @@ async def test_times_missed_while_down_give_one_catch_up_run(
         # The last run the status knows of is the first; the operator was down since.
         api.put({**created, "status": {"lastScheduleTime": months[0], "history": []}})
         # It comes back in the middle of the sixth month.
-        clock = LoopClock(at(months[5]) + datetime.timedelta(days=14))
+        clock = LoopTimeClock.starting(at(months[5]) + datetime.timedelta(days=14))
         async with daemon(clients, settings, created, clock):
             status = await status_when(clients, "down", lambda s: s.get("phase") == "Succeeded",
                                        what="the catch-up run", limit=DAY)  # fmt: skip
@@ -187,8 +182,8 @@ async def test_a_suspended_schedule_runs_nothing_then_catches_up_once_resumed(
     async with fleet(nodes()) as running:
         deploy(api, running)
         created = await create(clients, scheduled("paused", schedule="@monthly", suspend=True))
-        clock = LoopClock(at(created["metadata"]["creationTimestamp"]))
-        months = first_of_months(clock.start, 3)
+        clock = LoopTimeClock.starting(at(created["metadata"]["creationTimestamp"]))
+        months = first_of_months(clock.loop_clock.start, 3)
         async with daemon(clients, settings, created, clock) as context:
             # Past two first-of-months, not a third (whatever today's date).
             await asyncio.sleep((at(months[1]) - clock.now()).total_seconds() + DAY)
@@ -211,8 +206,8 @@ async def test_a_scheduled_run_that_fails_keeps_the_last_report_and_waits_for_th
     async with fleet(nodes()) as running:
         deploy(api, running)
         created = await create(clients, scheduled("flaky", schedule="@monthly"))
-        clock = LoopClock(at(created["metadata"]["creationTimestamp"]))
-        months = first_of_months(clock.start, 3)
+        clock = LoopTimeClock.starting(at(created["metadata"]["creationTimestamp"]))
+        months = first_of_months(clock.loop_clock.start, 3)
         async with daemon(clients, settings, created, clock) as context:
             good = await status_when(clients, "flaky", lambda s: "lastScheduleTime" in s,
                                      what="the first run")  # fmt: skip
@@ -245,7 +240,7 @@ async def test_the_rerun_annotation_asks_a_schedule_for_a_report_now_once(
     async with fleet(nodes()) as running:
         deploy(api, running)
         created = await create(clients, scheduled("asked", schedule="@monthly", suspend=True))
-        clock = LoopClock(at(created["metadata"]["creationTimestamp"]))
+        clock = LoopTimeClock.starting(at(created["metadata"]["creationTimestamp"]))
         async with daemon(clients, settings, created, clock) as context:
             await asyncio.sleep(3 * DAY)
             await patch(clients, "asked", {"metadata": {"annotations": {
