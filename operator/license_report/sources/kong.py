@@ -395,14 +395,14 @@ async def _ask_pipelined(
     ``session`` (the same port-forward)."""
     parts = urllib.parse.urlsplit(base)
     tls = None
-    name = route.server_name
     if parts.scheme == "https":
         tls = route.tls or settings.tls or tunnels.default_tls()
-        name = name or (parts.hostname if tls.check_hostname else None)
     reader = pipelining.Reader(expected=len(_NODE_PATHS), limit=settings.max_body_bytes)
     with _failures(route=route, what="GET /", settings=settings):
         async with asyncio.timeout(settings.timeout):
-            transport = await connector.stream(reader, tls=tls, server_hostname=name)
+            transport = await connector.stream(
+                reader, tls=tls, server_hostname=route.server_name, host=parts.hostname
+            )
     headers = {TOKEN_HEADER: settings.token} if settings.token else {}
     bodies: list[bytes | None] = []
     try:

@@ -8,8 +8,9 @@ tunnel, an `ssl.SSLObject` over memory buffers. This is what the Admin API and
 status-listener clients use for a forwarded pod; `portforward.Forwarder`'s local
 listener and relay stays for clients that need a TCP endpoint (PostgreSQL). The
 relay cost a listening socket, a local TCP connection and two copies of every
-chunk per pod: a third of the operator's CPU for 1,000 forwarded pods
-(docs/benchmarks.md, issue 13).
+chunk per pod: dropping it took the operator's CPU for 1,000 forwarded pods
+from 4.6-4.8 s to 3.5-3.9 s (docs/benchmarks.md, issue 13). `stream` gives
+the same connection to a protocol of the caller's (`pipelining`).
 
 What the kubelet says on the error channel (nothing listens on that port) and
 WebSockets the API server refuses are kept in `Connector.failure`, as the
@@ -30,8 +31,9 @@ from aiohttp import client_proto
 
 from license_report.sources import portforward
 
-#: Connections one pod's connector keeps at once: a node's requests are made in turn on one
-#: kept-alive connection; a control plane's paged lists may use a few.
+#: Connections one pod's connector keeps at once through aiohttp: a status listener's
+#: requests are made in turn on one kept-alive connection; a control plane's paged lists
+#: may use a few.
 LIMIT = 4
 
 
@@ -317,10 +319,16 @@ class Connector(aiohttp.BaseConnector):
         *,
         tls: ssl.SSLContext | None = None,
         server_hostname: str | None = None,
+        host: str | None = None,
     ) -> asyncio.Transport:
         """A new connection to the pod port (TLS with ``tls``) as a transport, started with
-        ``protocol``. A refused WebSocket is recorded in `failure` and raised as an
-        `OSError`; TLS failures as `ssl.SSLError`, the kubelet's as `OSError`."""
+        ``protocol``. The name TLS sends and checks is ``server_hostname``, else, as
+        aiohttp's own connector does, the URL's ``host`` when the context checks names at
+        all (a forwarded route's context checks none: then none is sent). A refused
+        WebSocket is recorded in `failure` and raised as an `OSError`; TLS failures as
+        `ssl.SSLError`, the kubelet's as `OSError`."""
+        if tls is not None and server_hostname is None and tls.check_hostname:
+            server_hostname = host
         ws, self._spare = self._spare, None
         if ws is None or ws.closed:
             try:
@@ -342,16 +350,14 @@ class Connector(aiohttp.BaseConnector):
         self, req: aiohttp.ClientRequest, traces: list[Any], timeout: aiohttp.ClientTimeout
     ) -> client_proto.ResponseHandler:
         context = None
-        name = None
         if req.is_ssl():
             context = req.ssl if isinstance(req.ssl, ssl.SSLContext) else default_tls()
-            # As aiohttp's own connector: the URL's host unless told otherwise, when a name is
-            # checked at all (a forwarded route's context checks none: then none is sent).
-            name = req.server_hostname or (req.host if context.check_hostname else None)
         protocol = client_proto.ResponseHandler(loop=asyncio.get_running_loop())
         # Failures said as aiohttp's own connector says them, so callers tell TLS apart.
         try:
-            await self.stream(protocol, tls=context, server_hostname=name)
+            await self.stream(
+                protocol, tls=context, server_hostname=req.server_hostname, host=req.host
+            )
         except ssl.SSLCertVerificationError as error:
             raise aiohttp.ClientConnectorCertificateError(req.connection_key, error) from None
         except ssl.SSLError as error:
